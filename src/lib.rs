@@ -1,0 +1,26 @@
+//! strainer: a filtering web proxy that rewrites HTML in a stream.
+//!
+//! A browser uses strainer as its HTTP and HTTPS proxy. HTML responses go through the [`rewrite`] engine, which
+//! removes product promos, cleans affiliate and tracking links and tags related-article blocks, driven by the
+//! [`rules`] that admins edit while the proxy runs ([`reload`]). HTTPS is intercepted with a local CA ([`tls`]).
+//!
+//! Module map (imports point downwards only: `rules` and `rewrite` know nothing of sockets):
+//! - [`cli`]: subcommands `run`, `check`, `rewrite`, `ca`;
+//! - [`config`]: runtime settings from flags and `strainer.toml`;
+//! - [`telemetry`]: the tracing subscriber and the shared log field names;
+//! - [`metrics`]: counters for the status page and `/metrics`;
+//! - [`reload`]: the live rule store and its directory watcher;
+//! - [`proxy`]: the HTTP server, forwarding, CONNECT, local pages;
+//! - [`tls`]: the CA, leaf certificates and upstream TLS;
+//! - [`rules`]: rule files → compiled `RuleSet`;
+//! - [`rewrite`]: the streaming HTML engine.
+
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod proxy;
+pub mod reload;
+pub mod rewrite;
+pub mod rules;
+pub mod telemetry;
+pub mod tls;

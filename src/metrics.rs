@@ -1,0 +1,1 @@
+//! Counters since start, for the status page (`http://strainer.local/`) and Prometheus (`/metrics`).

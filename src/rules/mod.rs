@@ -1,0 +1,224 @@
+//! Rule files → an immutable, compiled [`RuleSet`].
+//!
+//! This module owns the compiled model that the engine and the proxy read. It knows nothing about sockets,
+//! bodies or async runtimes. Loading and compiling live in [`compile`]; the serde mirror of the TOML in [`raw`].
+
+pub mod compile;
+pub mod error;
+pub mod hosts;
+pub mod links;
+pub mod lists;
+pub mod raw;
+
+use std::sync::Arc;
+
+pub use compile::{check_dir, load_dir, CheckReport};
+pub use error::{RuleError, RuleWarning};
+pub use hosts::{HostPattern, HostSet, SiteScope};
+pub use links::{CleanedLink, LinkRules, StripRule, UnwrapRule, UnwrapTarget};
+
+/// The name of a rule, unique across all rule files of a set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub Arc<str>);
+
+impl RuleId {
+    /// Wraps a rule name.
+    pub fn new(id: &str) -> Self {
+        Self(Arc::from(id))
+    }
+
+    /// The rule name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a rule was written: file name (relative to the rules directory) and 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleOrigin {
+    /// File name relative to the rules directory, e.g. `promos.toml`.
+    pub file: Arc<str>,
+    /// 1-based line of the rule's table header.
+    pub line: usize,
+}
+
+/// A compiled, immutable set of rules. Cheap to share behind an `Arc`; never mutated after compilation.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    /// Element rules (`remove`, `tag`) in file order (files sorted by name, rules in the order written).
+    pub element_rules: Vec<ElementRule>,
+    /// Link cleaning: parameter stripping and redirect unwrapping.
+    pub links: LinkRules,
+    /// Host rules: block, pass-through (no MITM) and no-rewrite exemptions.
+    pub hosts: HostRules,
+    /// CSS to inject once into `<head>` for tags that carry a style.
+    pub styles: Vec<TagStyle>,
+    /// What each file contributed, for reload diffs and the status page.
+    pub files: Vec<FileSummary>,
+}
+
+/// The rule ids one rule file contributed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileSummary {
+    /// File name relative to the rules directory.
+    pub file: String,
+    /// Ids of every rule defined in the file, in order.
+    pub rule_ids: Vec<RuleId>,
+}
+
+/// A rule that removes or tags HTML elements.
+#[derive(Clone, Debug)]
+pub struct ElementRule {
+    /// Unique rule id.
+    pub id: RuleId,
+    /// Where the rule was written.
+    pub origin: RuleOrigin,
+    /// The CSS selector as written (lol_html's subset).
+    pub selector_text: String,
+    /// The selector, parsed once at load time.
+    pub selector: lol_html::Selector,
+    /// What to do with a matching element.
+    pub action: ElementAction,
+    /// Content conditions decided at the element's end; `None` means the rule acts at the start tag.
+    pub when: Option<Conditions>,
+    /// Sites the rule applies to.
+    pub scope: SiteScope,
+}
+
+/// What an element rule does to a matching element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElementAction {
+    /// Drop the element and everything in it.
+    Remove,
+    /// Add these tags to `data-strainer-tag` (space-separated, no duplicates).
+    Tag(Vec<Arc<str>>),
+}
+
+/// Content conditions of an element rule. All present conditions must hold for the rule to act.
+#[derive(Clone, Debug, Default)]
+pub struct Conditions {
+    /// Tests on the element's *own* visible text: the text not inside a nested candidate element, entities
+    /// decoded, whitespace collapsed and trimmed. Every test must hold.
+    pub text: Vec<TextTest>,
+    /// Minimum length in characters of all visible text inside the element (descendants included).
+    pub min_text_len: Option<usize>,
+    /// Maximum length in characters of all visible text inside the element (descendants included).
+    pub max_text_len: Option<usize>,
+    /// Some descendant link (`a[href]`, `area[href]`) points to a host in this set (after unwrapping wrappers).
+    pub links_to: Option<HostSet>,
+    /// Tested on the start tag: the `class` attribute matches this regex.
+    pub class_matches: Option<regex::Regex>,
+    /// Tested on the start tag: the `id` attribute matches this regex.
+    pub id_matches: Option<regex::Regex>,
+}
+
+/// One test on an element's own text.
+#[derive(Clone, Debug)]
+pub enum TextTest {
+    /// The text starts with one of these strings (already lower-cased when `case_insensitive`).
+    StartsWith {
+        /// Candidate prefixes.
+        any_of: Vec<String>,
+        /// Compare ignoring case.
+        case_insensitive: bool,
+    },
+    /// The text contains one of these strings (already lower-cased when `case_insensitive`).
+    Contains {
+        /// Candidate substrings.
+        any_of: Vec<String>,
+        /// Compare ignoring case.
+        case_insensitive: bool,
+    },
+    /// The text matches this regex (compiled with `(?i)` when the rule asked for case-insensitivity).
+    Matches(regex::Regex),
+}
+
+/// Host rules: what happens to a request before any body is seen.
+#[derive(Clone, Debug, Default)]
+pub struct HostRules {
+    /// Hosts answered at once with a block response.
+    pub block: Vec<HostRule>,
+    /// Hosts exempt from something (MITM or rewriting).
+    pub pass: Vec<PassRule>,
+}
+
+/// A rule naming a set of hosts.
+#[derive(Clone, Debug)]
+pub struct HostRule {
+    /// Unique rule id.
+    pub id: RuleId,
+    /// The hosts it names.
+    pub hosts: HostSet,
+}
+
+/// A pass rule: hosts exempt from MITM (blind tunnel) or from rewriting.
+#[derive(Clone, Debug)]
+pub struct PassRule {
+    /// Unique rule id.
+    pub id: RuleId,
+    /// The hosts it names.
+    pub hosts: HostSet,
+    /// What the hosts are exempt from.
+    pub exempt_from: PassKind,
+}
+
+/// What a pass rule exempts a host from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassKind {
+    /// No man-in-the-middle: HTTPS is tunnelled blind (and so not rewritten either).
+    Mitm,
+    /// Traffic is proxied but bodies are never rewritten.
+    Rewrite,
+}
+
+/// The decision host rules make for one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostDecision {
+    /// Answer at once with a block response.
+    Block(RuleId),
+    /// Tunnel HTTPS blind, never rewrite.
+    Tunnel(RuleId),
+    /// Proxy, but never rewrite bodies.
+    NoRewrite(RuleId),
+    /// Proxy and rewrite normally.
+    Normal,
+}
+
+/// CSS injected once into `<head>` for pages that carry a given tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagStyle {
+    /// The tag the style is for.
+    pub tag: Arc<str>,
+    /// The CSS text.
+    pub css: String,
+}
+
+// === impl RuleSet ===
+
+impl RuleSet {
+    /// The host-rule decision for `host`. Precedence: block, then pass-through (no MITM), then no-rewrite.
+    pub fn host_decision(&self, host: &str) -> HostDecision {
+        if let Some(rule) = self.hosts.block.iter().find(|r| r.hosts.matches(host)) {
+            return HostDecision::Block(rule.id.clone());
+        }
+        let pass = |kind| self.hosts.pass.iter().find(|r| r.exempt_from == kind && r.hosts.matches(host));
+        if let Some(rule) = pass(PassKind::Mitm) {
+            return HostDecision::Tunnel(rule.id.clone());
+        }
+        if let Some(rule) = pass(PassKind::Rewrite) {
+            return HostDecision::NoRewrite(rule.id.clone());
+        }
+        HostDecision::Normal
+    }
+
+    /// Total number of rules of every kind.
+    pub fn rule_count(&self) -> usize {
+        self.files.iter().map(|f| f.rule_ids.len()).sum()
+    }
+}

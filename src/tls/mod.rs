@@ -1,0 +1,3 @@
+//! TLS: the local CA in `certs/`, leaf certificates minted per host, and upstream TLS settings.
+
+pub mod ca;
