@@ -57,3 +57,21 @@ pub struct CleanedLink {
     /// The rules that changed it, in the order they acted.
     pub rules: Vec<RuleId>,
 }
+
+// === impl LinkRules ===
+
+impl LinkRules {
+    /// Cleans `url` (an `href` as written, absolute or relative) found on a page of `site`: unwraps redirect
+    /// wrappers, then strips matching parameters. `None` when nothing changed.
+    pub fn clean(&self, url: &str, site: Option<&str>) -> Option<CleanedLink> {
+        let _ = (url, site);
+        todo!("link cleaning")
+    }
+
+    /// The host a link leads to once redirect wrappers are unwrapped (lower-cased); `None` for relative links
+    /// and URLs without a host.
+    pub fn destination_host(&self, url: &str, site: Option<&str>) -> Option<String> {
+        let _ = (url, site);
+        todo!("link destination")
+    }
+}

@@ -1,3 +1,4 @@
 //! TLS: the local CA in `certs/`, leaf certificates minted per host, and upstream TLS settings.
 
 pub mod ca;
+pub mod upstream;
