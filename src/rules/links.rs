@@ -90,18 +90,17 @@ impl LinkRules {
     pub fn clean(&self, url: &str, site: Option<&str>) -> Option<CleanedLink> {
         let mut rules = Vec::new();
         let unwrapped = self.unwrap(trim_link(url), site, |id| push_unique(&mut rules, id));
-        let cleaned = match self.strip(&unwrapped, site, &mut rules) {
-            Some(stripped) => stripped,
-            None => unwrapped.into_owned(),
-        };
-        if rules.is_empty() || cleaned == url {
+        let stripped = self.strip(&unwrapped, site, &mut rules);
+        if rules.is_empty() {
             return None;
         }
-        Some(CleanedLink { url: cleaned, rules })
+        let cleaned = stripped.unwrap_or_else(|| unwrapped.into_owned());
+        (cleaned != url).then_some(CleanedLink { url: cleaned, rules })
     }
 
-    /// The host a link leads to once redirect wrappers are unwrapped (lower-cased); `None` for relative links
-    /// and URLs without a host.
+    /// The host a link leads to once redirect wrappers are unwrapped (lower-cased, no port or userinfo, IPv6 in
+    /// brackets); `None` for relative links (unless a wrapper rule for `site` sends them elsewhere), other
+    /// schemes and URLs without a host. Allocates only the answer unless the link is a wrapper.
     pub fn destination_host(&self, url: &str, site: Option<&str>) -> Option<String> {
         let destination = self.unwrap(trim_link(url), site, |_| {});
         let parts = LinkParts::split(&destination);
