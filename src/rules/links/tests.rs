@@ -1,8 +1,5 @@
 //! Unit tests for link cleaning, with rules built in code.
 
-// Test setup may fail loudly: the helper brief allows `expect("why")` in tests.
-#![allow(clippy::expect_used)]
-
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::*;
