@@ -4,11 +4,16 @@
 //! bodies or async runtimes. Loading and compiling live in [`compile`]; the serde mirror of the TOML in [`raw`].
 
 pub mod compile;
+mod element;
 pub mod error;
 pub mod hosts;
+mod kinds;
 pub mod links;
 pub mod lists;
 pub mod raw;
+mod selector;
+mod source;
+mod values;
 
 use std::sync::Arc;
 
