@@ -397,3 +397,6 @@ fn peek_id(table: &Spanned<DeValue<'_>>) -> Option<String> {
 fn union(a: &HostSet, b: &HostSet) -> HostSet {
     HostSet::new(a.patterns().iter().chain(b.patterns()).cloned().collect())
 }
+
+#[cfg(test)]
+mod tests;
