@@ -189,7 +189,15 @@ fn related_container_classes_skip_unrelated_and_ad_units() {
     ] {
         assert!(class_matches(rule, class), "{class:?} is a related container");
     }
-    for class in ["unrelated", "related-ads", "related-searches", "relatedAds", "entry-content"] {
+    for class in [
+        "unrelated",
+        "related-ads",
+        "related-searches",
+        "relatedAds",
+        "trc_related_container",
+        "readmore",
+        "entry-content",
+    ] {
         assert!(!class_matches(rule, class), "{class:?} is not a related container");
     }
     assert!(set.styles.iter().any(|s| &*s.tag == "related"), "the related tag has a style");
