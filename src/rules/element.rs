@@ -48,8 +48,17 @@ pub(crate) fn compile(
         }
     };
     let action = action(&raw, kind, &id, ctx, diags);
-    let when = raw.when.as_ref().and_then(|when| conditions(when, &id, ctx, diags));
-    if let Some(when) = &raw.when {
+    let raw_when = raw.when.as_ref().filter(|when| {
+        let empty = is_empty(when);
+        if empty {
+            let message =
+                format!("rule `{id}`: the `when` table is empty, so the rule acts at the start tag");
+            diags.warn(&ctx.src.pos(&raw.id.span()), message);
+        }
+        !empty
+    });
+    let when = raw_when.and_then(|when| conditions(when, &id, ctx, diags));
+    if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
     }
     let scope = scope(raw.sites.as_deref(), raw.except_sites.as_deref(), ctx, diags);
@@ -184,6 +193,18 @@ fn conditions(
         class_matches,
         id_matches,
     })
+}
+
+/// A `when` table without any condition (`case_sensitive` alone is not a condition).
+fn is_empty(raw: &RawConditions) -> bool {
+    raw.own_text_starts_with.is_none()
+        && raw.own_text_contains.is_none()
+        && raw.own_text_matches.is_none()
+        && raw.min_text_length.is_none()
+        && raw.max_text_length.is_none()
+        && raw.links_to.is_none()
+        && raw.class_matches.is_none()
+        && raw.id_matches.is_none()
 }
 
 /// The strings of a string-or-array condition; errors on an empty array or an empty string.

@@ -219,10 +219,16 @@ css = "[data-strainer-tag~=t]{opacity:.5}"
 [[style]]
 tag = "nobody"
 css = "b{}"
+
+[[remove]]
+id = "empty-when"
+selector = "p"
+[remove.when]
 "#;
     let (set, warnings) =
         load(&[("a.toml", text), ("lists/empty.txt", "# none\n"), ("lists/d.txt", "a\na\n")]);
-    assert_eq!(set.element_rules.len(), 3);
+    assert_eq!(set.element_rules.len(), 4);
+    assert!(set.element_rules[3].when.is_none(), "an empty `when` is no condition");
     assert_eq!(
         warnings,
         [
@@ -231,6 +237,7 @@ css = "b{}"
             "a.toml:11:12: warning: rule `textless`: `script` elements hold no page text or links, so the `when` conditions never hold for them",
             "a.toml:21:19: warning: rule `zero` can never match: max_text_length = 0 leaves no room for the required text",
             "a.toml:27:1: warning: style for tag `nobody`: no [[tag]] rule adds this tag",
+            "a.toml:32:6: warning: rule `empty-when`: the `when` table is empty, so the rule acts at the start tag",
             "lists/d.txt:2:1: warning: duplicate list entry \"a\" (first on line 1)",
             "lists/empty.txt:1:1: warning: the list is empty, so rules using it match nothing through it",
         ]
