@@ -198,3 +198,10 @@ fn explained_elements_show_candidate_ancestors() {
     let (_, report) = rewrite(&rules, &explain, b"<div class=entry-content>Related: <p>Deal: a long excerpt</p></div>");
     assert_eq!(report.hits[0].element, "div.entry-content > p");
 }
+
+#[test]
+fn template_contents_are_never_touched() {
+    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])]))]);
+    let page = "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
+    assert_eq!(rewrite_str(&rules, page), "<template><p>Deal: x</p><div class=ad>y</div></template>");
+}

@@ -29,6 +29,7 @@ static LISTS: LazyLock<Option<Selector>> = LazyLock::new(|| "ul, ol".parse().ok(
 static LI: LazyLock<Option<Selector>> = LazyLock::new(|| "li".parse().ok());
 static LINKS: LazyLock<Option<Selector>> = LazyLock::new(|| "a[href], area[href]".parse().ok());
 static CSP_META: LazyLock<Option<Selector>> = LazyLock::new(|| "meta[http-equiv]".parse().ok());
+static TEMPLATE: LazyLock<Option<Selector>> = LazyLock::new(|| "template".parse().ok());
 static HEAD: LazyLock<Option<Selector>> = LazyLock::new(|| "head".parse().ok());
 
 /// What one response needs, decided once in `Rewriter::new`.
@@ -106,6 +107,7 @@ impl Plan {
             log,
             styles_blocked: false,
             styles_injected: false,
+            templates: 0,
             scratch: String::new(),
         };
         (shared, abort)
@@ -120,6 +122,8 @@ pub(super) struct Shared {
     pub log: ReportLog,
     styles_blocked: bool,
     styles_injected: bool,
+    /// Open `<template>` elements: their contents are never touched.
+    templates: usize,
     scratch: String,
 }
 
@@ -178,6 +182,7 @@ pub(super) fn build(
             bail.append(&abort, ContentType::Html);
         });
     let mut element_handlers: Vec<(Cow<'_, Selector>, send::ElementContentHandlers<'static>)> = Vec::new();
+    element_handlers.extend(template_handler(shared));
     if !plan.conditional.is_empty() {
         element_handlers.extend(structural_handlers(shared));
     }
@@ -196,8 +201,10 @@ pub(super) fn build(
         let text = send::ElementContentHandlers::default().text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
             let mut guard = lock(&text_shared);
             let state = &mut *guard;
-            let watermark = state.sink.spill_watermark();
-            state.engine.text(chunk, watermark);
+            if state.templates == 0 {
+                let watermark = state.sink.spill_watermark();
+                state.engine.text(chunk, watermark);
+            }
             Ok(())
         });
         element_handlers.push((Cow::Borrowed(scope), text));
@@ -228,6 +235,27 @@ pub(super) fn build(
         settings = settings.append_document_content_handler(document);
     }
     send::HtmlRewriter::new(settings, OutputHandle(Arc::clone(shared)))
+}
+
+/// Counts open `<template>` elements (rule handlers do nothing inside them).
+fn template_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
+    let shared = Arc::clone(shared);
+    static_element(&TEMPLATE, move |el| {
+        lock(&shared).templates += 1;
+        let end_shared = Arc::clone(&shared);
+        if el
+            .on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                let mut state = lock(&end_shared);
+                state.templates = state.templates.saturating_sub(1);
+                Ok(())
+            }))
+            .is_err()
+        {
+            let mut state = lock(&shared);
+            state.templates = state.templates.saturating_sub(1);
+        }
+        Ok(())
+    })
 }
 
 fn structural_handlers(shared: &Arc<Mutex<Shared>>) -> Vec<Handlers> {
@@ -332,11 +360,11 @@ fn remove_handler(
     let rules = Arc::clone(&plan.rules);
     let shared = Arc::clone(shared);
     move |el| {
-        if el.removed() {
+        let mut guard = lock(&shared);
+        if el.removed() || guard.templates > 0 {
             return Ok(());
         }
         el.remove();
-        let mut guard = lock(&shared);
         let hit = element_hit(&guard, el, &rules.element_rules[index].id, HitAction::Removed);
         guard.log.record(hit);
         Ok(())
@@ -355,7 +383,8 @@ fn tag_handler(
         let ElementAction::Tag(tags) = &rule.action else {
             return Ok(());
         };
-        if el.removed() {
+        let mut guard = lock(&shared);
+        if el.removed() || guard.templates > 0 {
             return Ok(());
         }
         let existing = el.get_attribute("data-strainer-tag");
@@ -364,7 +393,6 @@ fn tag_handler(
         if existing.as_deref() != Some(merged.as_str()) {
             let _ = el.set_attribute("data-strainer-tag", &merged);
         }
-        let mut guard = lock(&shared);
         let hit = element_hit(&guard, el, &rule.id, HitAction::Tagged(wanted.join(" ")));
         guard.log.record(hit);
         Ok(())
@@ -398,6 +426,9 @@ fn candidate_handler(
         let position = el.source_location().bytes().start;
         let mut guard = lock(&shared);
         let state = &mut *guard;
+        if state.templates > 0 {
+            return Ok(());
+        }
         let opened = state.engine.add_rule(
             index,
             position,
@@ -455,6 +486,9 @@ fn link_handler(
         let href = html_escape::decode_html_entities(&raw);
         let mut guard = lock(&shared);
         let state = &mut *guard;
+        if state.templates > 0 {
+            return Ok(());
+        }
         if links_to {
             state.engine.link(&href);
         }
