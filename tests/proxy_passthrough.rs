@@ -295,3 +295,32 @@ async fn chunked_non_html_passes_through() {
     let response = strainer.client().get(origin.url("news.test", "/s.css")).send().await.expect("proxied");
     assert_eq!(common::body_bytes(response).await, Bytes::from_static(b"a{}b{}"));
 }
+
+#[tokio::test]
+async fn origin_stalling_mid_body_is_cut_after_the_idle_timeout() {
+    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
+    let origin = Origin::start(move |_| {
+        let feed_tx = feed_tx.clone();
+        async move {
+            let (tx, response) = channel(200, &[("content-type", "application/octet-stream")]);
+            let _ = feed_tx.send(tx).await;
+            response
+        }
+    })
+    .await;
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |config| {
+        config.limits.idle_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let request = strainer.client().get(origin.url("news.test", "/stalls")).send();
+    let feeder = async {
+        let tx = feed_rx.recv().await.expect("origin got the request");
+        tx.send(Ok(Bytes::from_static(b"some bytes"))).await.expect("open");
+        tx
+    };
+    let (response, _held_open) = tokio::join!(request, feeder);
+    let response = response.expect("head arrives");
+    let body =
+        tokio::time::timeout(HANG_GUARD, response.bytes()).await.expect("strainer cuts the stalled body");
+    assert!(body.is_err(), "a stalled body must end in an error, not look complete");
+}

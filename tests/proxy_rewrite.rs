@@ -243,3 +243,38 @@ async fn rewritten_html_streams_before_the_origin_finishes() {
     let want = engine_output(format!("{first_half}{second_half}").as_bytes(), "news.test", Some("utf-8"));
     assert_eq!(String::from_utf8(got).expect("utf-8"), String::from_utf8(want).expect("utf-8"));
 }
+
+#[tokio::test]
+async fn rewritten_html_can_be_sent_gzip_when_configured() {
+    let page = common::seed_article();
+    let html = page.clone().into_bytes();
+    let origin = Origin::start(move |_| {
+        let html = html.clone();
+        async move {
+            full(
+                200,
+                &[("content-type", "text/html; charset=UTF-8"), ("content-encoding", "br")],
+                common::brotli(&html),
+            )
+        }
+    })
+    .await;
+    let strainer = Strainer::start(&common::shipped_rules(), |config| {
+        config.response_encoding = strainer::config::ResponseEncoding::Gzip;
+    })
+    .await;
+    let response = strainer
+        .client()
+        .get(origin.url("news.test", "/gz"))
+        .header("accept", "text/html")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("proxied");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let compressed = common::body_bytes(response).await;
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut plain)
+        .expect("valid gzip");
+    assert_eq!(plain, engine_output(page.as_bytes(), "news.test", Some("UTF-8")));
+}
