@@ -185,6 +185,8 @@ fn related_container_classes_skip_unrelated_and_ad_units() {
         "read-more",
         "more-stories",
         "see-also",
+        "duet--article--more-stories",
+        "article__related",
         "wp-block-related-posts--compact",
     ] {
         assert!(class_matches(rule, class), "{class:?} is a related container");
@@ -196,6 +198,7 @@ fn related_container_classes_skip_unrelated_and_ad_units() {
         "relatedAds",
         "trc_related_container",
         "readmore",
+        "ab_thumbnails-d_row-read-more",
         "entry-content",
     ] {
         assert!(!class_matches(rule, class), "{class:?} is not a related container");
