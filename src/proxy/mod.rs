@@ -1,6 +1,6 @@
 //! The proxy server: accept loop, per-connection service, graceful drain. The only user of hyper's server.
 //!
-//! Every request goes one of three ways: `CONNECT` → [`handle_connect`] (the seam for HTTPS), a request for
+//! Every request goes one of three ways: `CONNECT` → `handle_connect` (the seam for HTTPS), a request for
 //! strainer itself → [`local`], anything else → [`forward`].
 
 pub mod body;
