@@ -28,6 +28,7 @@ printf 'wrk.path = "%s"\nwrk.headers["Accept"] = "text/html"\n' "$url" >"$WORK/p
 
 size=$(curl -s -o /dev/null -w '%{size_download}' "http://$origin/article.html")
 through=$(curl -s -o /dev/null -w '%{size_download}' --proxy "http://$shipped" "$url")
+echo "machine: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo "page: $size bytes from the origin, $through bytes through strainer with $RULES"
 
 run() {
