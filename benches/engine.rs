@@ -18,7 +18,7 @@ const CHUNK: usize = 16 * 1024;
 
 /// The rule set the engine benchmark runs (swap for the shipped `rules/` here).
 fn bench_rules() -> RuleSet {
-    Arc::unwrap_or_clone(rules_builder::representative())
+    rules_builder::representative_set()
 }
 
 fn corpus() -> Vec<Vec<u8>> {

@@ -101,7 +101,7 @@ fn class_and_id_conditions_are_read_at_the_start_tag() {
     let id = Conditions { id_matches: Some(regex::Regex::new("^promo").expect("valid")), ..Conditions::default() };
     let rules = set(vec![tag_when("rel", "div", &["related"], class), remove_when("promo", "div", id)]);
     let out = rewrite_str(&rules, "<div class=\"box related-posts\">r</div><div id=promo-1>p</div><div id=x>k</div>");
-    assert_eq!(out, "<div data-strainer-tag=\"related\" class=\"box related-posts\">r</div><div id=x>k</div>");
+    assert_eq!(out, "<div class=\"box related-posts\" data-strainer-tag=\"related\">r</div><div id=x>k</div>");
 }
 
 #[test]

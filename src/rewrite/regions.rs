@@ -108,6 +108,8 @@ pub(super) struct Engine {
     current: (usize, Kind),
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
+    /// Sentinels handed to lol_html that the sink has not parsed yet.
+    pub(super) in_flight: usize,
     undecided: usize,
 }
 
@@ -127,6 +129,7 @@ impl Engine {
             pool: Vec::new(),
             current: (usize::MAX, Kind::Other),
             sentinels: String::new(),
+            in_flight: 0,
             undecided: 0,
         }
     }
@@ -257,6 +260,7 @@ impl Engine {
     }
 
     fn push_sentinel(&mut self, kind: u8, id: u32) {
+        self.in_flight += 1;
         self.sentinels.push_str(&self.marker);
         self.sentinels.push(char::from(kind));
         let _ = write!(self.sentinels, "{id}-->");

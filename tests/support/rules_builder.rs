@@ -89,10 +89,15 @@ pub fn set_with_styles(element_rules: Vec<ElementRule>, styles: &[(&str, &str)])
     Arc::new(RuleSet { element_rules, styles, ..RuleSet::default() })
 }
 
-/// Promo-like and related-like conditional rules on `p, li, div`, as a shipped rule set would have.
+/// [`representative_set`] behind an `Arc`.
 pub fn representative() -> Arc<RuleSet> {
+    Arc::new(representative_set())
+}
+
+/// Promo-like and related-like conditional rules on `p, li, div`, as a shipped rule set would have.
+pub fn representative_set() -> RuleSet {
     let shops = hosts(&["amazon.*", "amzn.to", "ebay.com", "shop.example", "go.skimresources.com"]);
-    set(vec![
+    let element_rules = vec![
         remove_when(
             "promo-dash-pitch",
             "p, li",
@@ -129,7 +134,8 @@ pub fn representative() -> Arc<RuleSet> {
             Conditions { class_matches: Some(regex::Regex::new("(?i)related").expect("valid")), ..Conditions::default() },
         ),
         remove("ads", "div.ad, aside.advert"),
-    ])
+    ];
+    RuleSet { element_rules, ..RuleSet::default() }
 }
 
 /// Options with defaults.
