@@ -95,7 +95,10 @@ impl Plan {
 
     /// True when no handler would do anything: the page passes through untouched.
     pub(super) fn is_noop(&self) -> bool {
-        self.removes.is_empty() && self.tags.is_empty() && self.conditional.is_empty() && !self.clean_links
+        self.removes.is_empty()
+            && self.tags.is_empty()
+            && self.conditional.is_empty()
+            && !self.clean_links
             && self.style.is_none()
     }
 
@@ -105,8 +108,12 @@ impl Plan {
         let marker = format!("<!--{nonce:032x}:");
         let abort = format!("{marker}{}0-->", char::from(ABORT));
         let log = ReportLog::new(self.options.explain);
-        let engine =
-            Engine::new(Arc::clone(&self.rules), self.options.site.clone(), log.wants_details(), marker.clone());
+        let engine = Engine::new(
+            Arc::clone(&self.rules),
+            self.options.site.clone(),
+            log.wants_details(),
+            marker.clone(),
+        );
         let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
         let shared = Shared {
             engine,
@@ -219,10 +226,12 @@ pub(super) fn build(
         element_handlers.extend(structural_handlers(shared));
     }
     for &index in &plan.removes {
-        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, remove_handler(plan, shared, index)));
+        element_handlers
+            .push(on_element(&plan.rules.element_rules[index].selector, remove_handler(plan, shared, index)));
     }
     for &index in &plan.tags {
-        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
+        element_handlers
+            .push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
     }
     for &index in &plan.conditional {
         let handler = candidate_handler(plan, shared, index);
@@ -230,15 +239,17 @@ pub(super) fn build(
     }
     if let Some(scope) = &plan.candidate_scope {
         let text_shared = Arc::clone(shared);
-        let text = send::ElementContentHandlers::default().text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
-            let mut guard = lock(&text_shared);
-            let state = &mut *guard;
-            if state.templates == 0 {
-                let watermark = state.sink.spill_watermark();
-                state.engine.text(chunk, watermark);
-            }
-            Ok(())
-        });
+        let text = send::ElementContentHandlers::default().text(
+            move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
+                let mut guard = lock(&text_shared);
+                let state = &mut *guard;
+                if state.templates == 0 {
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.text(chunk, watermark);
+                }
+                Ok(())
+            },
+        );
         element_handlers.push((Cow::Borrowed(scope), text));
     }
     if plan.clean_links || plan.links_to {
@@ -252,18 +263,20 @@ pub(super) fn build(
     }
     if !plan.conditional.is_empty() {
         let end_shared = Arc::clone(shared);
-        let document = send::DocumentContentHandlers::default().end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
-            let sentinels = {
-                let mut guard = lock(&end_shared);
-                let state = &mut *guard;
-                let watermark = state.sink.spill_watermark();
-                state.engine.close_all(&mut state.verdicts, watermark);
-                std::mem::take(&mut state.engine.sentinels)
-            };
-            // `append` writes to the output sink at once, which takes the lock: release it first.
-            end.append(&sentinels, ContentType::Html);
-            Ok(())
-        });
+        let document = send::DocumentContentHandlers::default().end(
+            move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+                let sentinels = {
+                    let mut guard = lock(&end_shared);
+                    let state = &mut *guard;
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.close_all(&mut state.verdicts, watermark);
+                    std::mem::take(&mut state.engine.sentinels)
+                };
+                // `append` writes to the output sink at once, which takes the lock: release it first.
+                end.append(&sentinels, ContentType::Html);
+                Ok(())
+            },
+        );
         settings = settings.append_document_content_handler(document);
     }
     send::HtmlRewriter::new(settings, OutputHandle(Arc::clone(shared)))
@@ -370,7 +383,12 @@ fn describe(el: &send::Element<'_, '_>) -> String {
     desc
 }
 
-fn element_hit(state: &Shared, el: &send::Element<'_, '_>, rule: &crate::rules::RuleId, action: HitAction) -> PendingHit {
+fn element_hit(
+    state: &Shared,
+    el: &send::Element<'_, '_>,
+    rule: &crate::rules::RuleId,
+    action: HitAction,
+) -> PendingHit {
     let element = if state.log.wants_details() {
         let mut path = state.engine.ancestor_path();
         if !path.is_empty() {
@@ -536,7 +554,11 @@ fn link_handler(
         for rule in cleaned.rules {
             let mut hit = element_hit(state, el, &rule, HitAction::LinkCleaned);
             if details {
-                hit.excerpt = format!("{} -> {}", super::text::excerpt(&href, 38), super::text::excerpt(&cleaned.url, 38));
+                hit.excerpt = format!(
+                    "{} -> {}",
+                    super::text::excerpt(&href, 38),
+                    super::text::excerpt(&cleaned.url, 38)
+                );
             }
             state.log.record(hit);
         }
