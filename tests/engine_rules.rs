@@ -231,3 +231,11 @@ fn template_contents_are_never_touched() {
         "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
     assert_eq!(rewrite_str(&rules, page), "<template><p>Deal: x</p><div class=ad>y</div></template>");
 }
+
+#[test]
+fn links_to_matches_a_wrapper_host_without_unwrap_rules() {
+    let networks = Conditions { links_to: Some(hosts(&["skimresources.com"])), ..Conditions::default() };
+    let rules = set(vec![remove_when("aff", "p", networks)]);
+    let page = "<p><a href=\"https://go.skimresources.com/?url=https%3A%2F%2Fshop.example%2F\">x</a></p><p>kept</p>";
+    assert_eq!(rewrite_str(&rules, page), "<p>kept</p>");
+}

@@ -476,7 +476,7 @@ impl Engine {
         if self.undecided == 0 {
             return;
         }
-        let mut host: Option<Option<String>> = None;
+        let mut hosts_of_link: Option<LinkHosts> = None;
         for entry in &self.stack {
             let Entry::Candidate(candidate) = entry else {
                 continue;
@@ -497,11 +497,9 @@ impl Engine {
                 else {
                     continue;
                 };
-                let destination =
-                    host.get_or_insert_with(|| destination_host(&self.rules, href, self.site.as_deref()));
-                if destination.as_deref().is_some_and(|h| hosts.matches(h)) {
-                    slot.linked = true;
-                }
+                let link = hosts_of_link
+                    .get_or_insert_with(|| LinkHosts::of(&self.rules, href, self.site.as_deref()));
+                slot.linked = link.any(|host| hosts.matches(host));
             }
         }
     }
@@ -553,13 +551,26 @@ pub(super) fn escape_attribute(text: &str) -> String {
     html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
-/// The host a link leads to. Without unwrap rules that is simply the URL's host; with them, the link rules
-/// unwrap redirect wrappers first.
-fn destination_host(rules: &RuleSet, href: &str, site: Option<&str>) -> Option<String> {
-    if rules.links.unwrap.is_empty() {
-        url_host(href).map(str::to_ascii_lowercase)
-    } else {
-        rules.links.destination_host(href, site)
+/// The hosts a link counts as pointing to: its own (a redirect wrapper on an affiliate network counts) and,
+/// with unwrap rules, its destination once wrappers are unwrapped.
+struct LinkHosts {
+    own: Option<String>,
+    destination: Option<String>,
+}
+
+impl LinkHosts {
+    fn of(rules: &RuleSet, href: &str, site: Option<&str>) -> Self {
+        let own = url_host(href).map(str::to_ascii_lowercase);
+        let destination = if rules.links.unwrap.is_empty() {
+            None
+        } else {
+            rules.links.destination_host(href, site).filter(|d| own.as_deref() != Some(d.as_str()))
+        };
+        Self { own, destination }
+    }
+
+    fn any(&self, mut matches: impl FnMut(&str) -> bool) -> bool {
+        self.own.as_deref().is_some_and(&mut matches) || self.destination.as_deref().is_some_and(matches)
     }
 }
 
