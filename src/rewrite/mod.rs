@@ -131,6 +131,40 @@ struct Rewriting {
     shared: Arc<Mutex<Shared>>,
     /// For UTF-8 pages: the bytes of a character cut by the chunk end, not yet given to lol_html.
     utf8: Option<Vec<u8>>,
+    /// For other encodings: a decoder that finds the first byte sequence the page encoding cannot decode.
+    legacy: Option<LegacyGuard>,
+}
+
+/// Checks that a non-UTF-8 page really is in its encoding (a UTF-8 page labelled GBK must not be rewritten:
+/// lol_html would replace its undecodable bytes inside text it reads).
+struct LegacyGuard {
+    decoder: encoding_rs::Decoder,
+    scratch: Vec<u8>,
+}
+
+impl LegacyGuard {
+    /// Where the first undecodable sequence in `chunk` starts (clamped to 0 when it began in an earlier chunk).
+    fn first_bad(&mut self, chunk: &[u8]) -> Option<usize> {
+        let mut from = 0;
+        while from < chunk.len() {
+            let needed = self
+                .decoder
+                .max_utf8_buffer_length_without_replacement(chunk.len() - from)
+                .unwrap_or(4 * 1024);
+            self.scratch.resize(needed.clamp(4, 64 * 1024), 0);
+            let (result, read, _) =
+                self.decoder.decode_to_utf8_without_replacement(&chunk[from..], &mut self.scratch, false);
+            from += read;
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => return None,
+                encoding_rs::DecoderResult::OutputFull => {}
+                encoding_rs::DecoderResult::Malformed(bad, after) => {
+                    return Some(from.saturating_sub(usize::from(bad) + usize::from(after)));
+                }
+            }
+        }
+        None
+    }
 }
 
 impl Rewriter {
@@ -174,7 +208,7 @@ impl Rewriter {
             out = self.start(charset);
         }
         if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
-            let Rewriting { html, shared, utf8 } = *rewriting;
+            let Rewriting { html, shared, utf8, .. } = *rewriting;
             match utf8.filter(|pending| !pending.is_empty()) {
                 // A character cut by the end of the page: not UTF-8 after all; it passes through raw.
                 Some(pending) => {
@@ -200,8 +234,13 @@ impl Rewriter {
         let (state, abort) = plan.shared(encoding);
         let shared = Arc::new(Mutex::new(state));
         let html = handlers::build(&plan, &shared, abort, encoding);
-        let utf8 = (encoding == AsciiCompatibleEncoding::utf_8()).then(Vec::new);
-        self.mode = Mode::Rewriting(Box::new(Rewriting { html, shared, utf8 }));
+        let is_utf8 = encoding == AsciiCompatibleEncoding::utf_8();
+        let utf8 = is_utf8.then(Vec::new);
+        let legacy = (!is_utf8).then(|| LegacyGuard {
+            decoder: <&encoding_rs::Encoding>::from(encoding).new_decoder_without_bom_handling(),
+            scratch: Vec::new(),
+        });
+        self.mode = Mode::Rewriting(Box::new(Rewriting { html, shared, utf8, legacy }));
         let mut out = Vec::new();
         self.feed(&head, &mut out);
         out
@@ -214,6 +253,17 @@ impl Rewriter {
             out.extend_from_slice(chunk);
             return;
         };
+        if let Some(guard) = rewriting.legacy.as_mut() {
+            match guard.first_bad(chunk) {
+                None => self.write_html(chunk, out),
+                Some(bad) => {
+                    self.write_html(&chunk[..bad], out);
+                    self.stop_at_undecodable(out);
+                    out.extend_from_slice(&chunk[bad..]);
+                }
+            }
+            return;
+        }
         let Some(pending) = rewriting.utf8.as_mut() else {
             self.write_html(chunk, out);
             return;
@@ -231,7 +281,7 @@ impl Rewriter {
                 Err(e) if e.error_len().is_none() => return,
                 Err(_) => {
                     let bad = std::mem::take(pending);
-                    self.stop_at_bad_utf8(out);
+                    self.stop_at_undecodable(out);
                     out.extend_from_slice(&bad);
                     out.extend_from_slice(rest);
                     return;
@@ -251,15 +301,15 @@ impl Rewriter {
                         return;
                     }
                 } else {
-                    self.stop_at_bad_utf8(out);
+                    self.stop_at_undecodable(out);
                 }
                 out.extend_from_slice(tail);
             }
         }
     }
 
-    fn stop_at_bad_utf8(&mut self, out: &mut Vec<u8>) {
-        tracing::debug!("page is not valid UTF-8; passing the rest through");
+    fn stop_at_undecodable(&mut self, out: &mut Vec<u8>) {
+        tracing::debug!("page does not decode in its encoding; passing the rest through");
         if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
             let Rewriting { html, shared, .. } = *rewriting;
             self.stop(html, &shared, out);
