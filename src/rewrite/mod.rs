@@ -140,30 +140,61 @@ struct Rewriting {
 struct LegacyGuard {
     decoder: encoding_rs::Decoder,
     scratch: Vec<u8>,
+    /// The last input bytes, not given to lol_html yet: a bad sequence found later may have started in them.
+    lag: Vec<u8>,
+}
+
+/// How many input bytes the legacy guard keeps back (longer than any bad sequence plus what follows it).
+const LEGACY_LAG: usize = 8;
+
+/// What the legacy guard makes of a chunk.
+enum Checked {
+    /// These bytes decode: rewrite them.
+    Good(Vec<u8>),
+    /// Rewrite the first part, pass the second through raw and stop rewriting.
+    Bad(Vec<u8>, Vec<u8>),
 }
 
 impl LegacyGuard {
-    /// Where the first undecodable sequence in `chunk` starts (clamped to 0 when it began in an earlier chunk).
-    fn first_bad(&mut self, chunk: &[u8]) -> Option<usize> {
+    fn new(encoding: &'static encoding_rs::Encoding) -> Self {
+        Self { decoder: encoding.new_decoder_without_bom_handling(), scratch: Vec::new(), lag: Vec::new() }
+    }
+
+    /// Checks `chunk` (the end of the input when `last`); keeps the last [`LEGACY_LAG`] bytes back.
+    fn check(&mut self, chunk: &[u8], last: bool) -> Checked {
+        let bad = self.first_bad(chunk, last);
+        let mut bytes = std::mem::take(&mut self.lag);
+        let lag_len = bytes.len();
+        bytes.extend_from_slice(chunk);
+        if let Some((stop, back)) = bad {
+            let raw = bytes.split_off((lag_len + stop).saturating_sub(back));
+            return Checked::Bad(bytes, raw);
+        }
+        if !last {
+            let keep = bytes.len().min(LEGACY_LAG);
+            self.lag = bytes.split_off(bytes.len() - keep);
+        }
+        Checked::Good(bytes)
+    }
+
+    /// The first undecodable sequence: where decoding stopped in `chunk`, and how many bytes back it started.
+    fn first_bad(&mut self, chunk: &[u8], last: bool) -> Option<(usize, usize)> {
         let mut from = 0;
-        while from < chunk.len() {
-            let needed = self
-                .decoder
-                .max_utf8_buffer_length_without_replacement(chunk.len() - from)
-                .unwrap_or(4 * 1024);
-            self.scratch.resize(needed.clamp(4, 64 * 1024), 0);
+        loop {
+            let needed =
+                self.decoder.max_utf8_buffer_length_without_replacement(chunk.len() - from).unwrap_or(4096);
+            self.scratch.resize(needed.clamp(16, 64 * 1024), 0);
             let (result, read, _) =
-                self.decoder.decode_to_utf8_without_replacement(&chunk[from..], &mut self.scratch, false);
+                self.decoder.decode_to_utf8_without_replacement(&chunk[from..], &mut self.scratch, last);
             from += read;
             match result {
                 encoding_rs::DecoderResult::InputEmpty => return None,
                 encoding_rs::DecoderResult::OutputFull => {}
                 encoding_rs::DecoderResult::Malformed(bad, after) => {
-                    return Some(from.saturating_sub(usize::from(bad) + usize::from(after)));
+                    return Some((from, usize::from(bad) + usize::from(after)));
                 }
             }
         }
-        None
     }
 }
 
@@ -207,6 +238,12 @@ impl Rewriter {
             let charset = charset::sniff(header, &sniffing.head, true).unwrap_or(Charset::Unsupported);
             out = self.start(charset);
         }
+        if let Mode::Rewriting(rewriting) = &mut self.mode {
+            if let Some(guard) = rewriting.legacy.as_mut() {
+                let checked = guard.check(&[], true);
+                self.apply_legacy_check(checked, &mut out);
+            }
+        }
         if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
             let Rewriting { html, shared, utf8, .. } = *rewriting;
             match utf8.filter(|pending| !pending.is_empty()) {
@@ -236,10 +273,7 @@ impl Rewriter {
         let html = handlers::build(&plan, &shared, abort, encoding);
         let is_utf8 = encoding == AsciiCompatibleEncoding::utf_8();
         let utf8 = is_utf8.then(Vec::new);
-        let legacy = (!is_utf8).then(|| LegacyGuard {
-            decoder: <&encoding_rs::Encoding>::from(encoding).new_decoder_without_bom_handling(),
-            scratch: Vec::new(),
-        });
+        let legacy = (!is_utf8).then(|| LegacyGuard::new(encoding.into()));
         self.mode = Mode::Rewriting(Box::new(Rewriting { html, shared, utf8, legacy }));
         let mut out = Vec::new();
         self.feed(&head, &mut out);
@@ -254,14 +288,8 @@ impl Rewriter {
             return;
         };
         if let Some(guard) = rewriting.legacy.as_mut() {
-            match guard.first_bad(chunk) {
-                None => self.write_html(chunk, out),
-                Some(bad) => {
-                    self.write_html(&chunk[..bad], out);
-                    self.stop_at_undecodable(out);
-                    out.extend_from_slice(&chunk[bad..]);
-                }
-            }
+            let checked = guard.check(chunk, false);
+            self.apply_legacy_check(checked, out);
             return;
         }
         let Some(pending) = rewriting.utf8.as_mut() else {
@@ -304,6 +332,17 @@ impl Rewriter {
                     self.stop_at_undecodable(out);
                 }
                 out.extend_from_slice(tail);
+            }
+        }
+    }
+
+    fn apply_legacy_check(&mut self, checked: Checked, out: &mut Vec<u8>) {
+        match checked {
+            Checked::Good(bytes) => self.write_html(&bytes, out),
+            Checked::Bad(good, raw) => {
+                self.write_html(&good, out);
+                self.stop_at_undecodable(out);
+                out.extend_from_slice(&raw);
             }
         }
     }
