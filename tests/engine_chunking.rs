@@ -106,12 +106,3 @@ fn fixture_article_golden_output() {
     assert_eq!(out.matches("<!--").count(), 1, "only the page's own comment remains:\n{out}");
     assert_eq!(report.spilled, 0);
 }
-
-#[test]
-#[ignore = "prints the fixture outputs for review"]
-fn show_fixture_outputs() {
-    for (name, page) in fixtures() {
-        let (out, report) = rewrite(&representative(), &options(), &page);
-        println!("== {name} {report:?}\n{}", String::from_utf8_lossy(&out));
-    }
-}

@@ -150,3 +150,15 @@ fn memory_limit_bails_out_and_passes_the_rest_through() {
         assert_eq!(String::from_utf8(out).expect("utf-8"), expected, "size {size}");
     }
 }
+
+#[test]
+fn utf8_page_labelled_gbk_is_not_corrupted() {
+    let tail = "<p>谷歌在2014年收购的人工智能公司DeepMind开发出一款计算机。</p><p>【未经授权，不得转载】</p>";
+    let page = format!("<meta charset=gb2312><div><p>Deal: x</p>{tail}</div>");
+    for size in [1, 5, page.len()] {
+        let out = rewrite_in_chunks(&deal_rules(), &options(), page.as_bytes(), size);
+        let text = String::from_utf8(out).expect("UTF-8 bytes stay UTF-8");
+        assert!(text.contains(tail), "size {size}: {text}");
+        assert!(!text.contains('\u{FFFD}') && !text.contains("&#65533;"), "size {size}: {text}");
+    }
+}

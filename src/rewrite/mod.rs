@@ -131,6 +131,71 @@ struct Rewriting {
     shared: Arc<Mutex<Shared>>,
     /// For UTF-8 pages: the bytes of a character cut by the chunk end, not yet given to lol_html.
     utf8: Option<Vec<u8>>,
+    /// For other encodings: a decoder that finds the first byte sequence the page encoding cannot decode.
+    legacy: Option<LegacyGuard>,
+}
+
+/// Checks that a non-UTF-8 page really is in its encoding (a UTF-8 page labelled GBK must not be rewritten:
+/// lol_html would replace its undecodable bytes inside text it reads).
+struct LegacyGuard {
+    decoder: encoding_rs::Decoder,
+    scratch: Vec<u8>,
+    /// The last input bytes, not given to lol_html yet: a bad sequence found later may have started in them.
+    lag: Vec<u8>,
+}
+
+/// How many input bytes the legacy guard keeps back (longer than any bad sequence plus what follows it).
+const LEGACY_LAG: usize = 8;
+
+/// What the legacy guard makes of a chunk.
+enum Checked {
+    /// These bytes decode: rewrite them.
+    Good(Vec<u8>),
+    /// Rewrite the first part, pass the second through raw and stop rewriting.
+    Bad(Vec<u8>, Vec<u8>),
+}
+
+impl LegacyGuard {
+    fn new(encoding: &'static encoding_rs::Encoding) -> Self {
+        Self { decoder: encoding.new_decoder_without_bom_handling(), scratch: Vec::new(), lag: Vec::new() }
+    }
+
+    /// Checks `chunk` (the end of the input when `last`); keeps the last [`LEGACY_LAG`] bytes back.
+    fn check(&mut self, chunk: &[u8], last: bool) -> Checked {
+        let bad = self.first_bad(chunk, last);
+        let mut bytes = std::mem::take(&mut self.lag);
+        let lag_len = bytes.len();
+        bytes.extend_from_slice(chunk);
+        if let Some((stop, back)) = bad {
+            let raw = bytes.split_off((lag_len + stop).saturating_sub(back));
+            return Checked::Bad(bytes, raw);
+        }
+        if !last {
+            let keep = bytes.len().min(LEGACY_LAG);
+            self.lag = bytes.split_off(bytes.len() - keep);
+        }
+        Checked::Good(bytes)
+    }
+
+    /// The first undecodable sequence: where decoding stopped in `chunk`, and how many bytes back it started.
+    fn first_bad(&mut self, chunk: &[u8], last: bool) -> Option<(usize, usize)> {
+        let mut from = 0;
+        loop {
+            let needed =
+                self.decoder.max_utf8_buffer_length_without_replacement(chunk.len() - from).unwrap_or(4096);
+            self.scratch.resize(needed.clamp(16, 64 * 1024), 0);
+            let (result, read, _) =
+                self.decoder.decode_to_utf8_without_replacement(&chunk[from..], &mut self.scratch, last);
+            from += read;
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => return None,
+                encoding_rs::DecoderResult::OutputFull => {}
+                encoding_rs::DecoderResult::Malformed(bad, after) => {
+                    return Some((from, usize::from(bad) + usize::from(after)));
+                }
+            }
+        }
+    }
 }
 
 impl Rewriter {
@@ -173,8 +238,14 @@ impl Rewriter {
             let charset = charset::sniff(header, &sniffing.head, true).unwrap_or(Charset::Unsupported);
             out = self.start(charset);
         }
+        if let Mode::Rewriting(rewriting) = &mut self.mode {
+            if let Some(guard) = rewriting.legacy.as_mut() {
+                let checked = guard.check(&[], true);
+                self.apply_legacy_check(checked, &mut out);
+            }
+        }
         if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
-            let Rewriting { html, shared, utf8 } = *rewriting;
+            let Rewriting { html, shared, utf8, .. } = *rewriting;
             match utf8.filter(|pending| !pending.is_empty()) {
                 // A character cut by the end of the page: not UTF-8 after all; it passes through raw.
                 Some(pending) => {
@@ -200,8 +271,10 @@ impl Rewriter {
         let (state, abort) = plan.shared(encoding);
         let shared = Arc::new(Mutex::new(state));
         let html = handlers::build(&plan, &shared, abort, encoding);
-        let utf8 = (encoding == AsciiCompatibleEncoding::utf_8()).then(Vec::new);
-        self.mode = Mode::Rewriting(Box::new(Rewriting { html, shared, utf8 }));
+        let is_utf8 = encoding == AsciiCompatibleEncoding::utf_8();
+        let utf8 = is_utf8.then(Vec::new);
+        let legacy = (!is_utf8).then(|| LegacyGuard::new(encoding.into()));
+        self.mode = Mode::Rewriting(Box::new(Rewriting { html, shared, utf8, legacy }));
         let mut out = Vec::new();
         self.feed(&head, &mut out);
         out
@@ -214,6 +287,11 @@ impl Rewriter {
             out.extend_from_slice(chunk);
             return;
         };
+        if let Some(guard) = rewriting.legacy.as_mut() {
+            let checked = guard.check(chunk, false);
+            self.apply_legacy_check(checked, out);
+            return;
+        }
         let Some(pending) = rewriting.utf8.as_mut() else {
             self.write_html(chunk, out);
             return;
@@ -231,7 +309,7 @@ impl Rewriter {
                 Err(e) if e.error_len().is_none() => return,
                 Err(_) => {
                     let bad = std::mem::take(pending);
-                    self.stop_at_bad_utf8(out);
+                    self.stop_at_undecodable(out);
                     out.extend_from_slice(&bad);
                     out.extend_from_slice(rest);
                     return;
@@ -251,15 +329,26 @@ impl Rewriter {
                         return;
                     }
                 } else {
-                    self.stop_at_bad_utf8(out);
+                    self.stop_at_undecodable(out);
                 }
                 out.extend_from_slice(tail);
             }
         }
     }
 
-    fn stop_at_bad_utf8(&mut self, out: &mut Vec<u8>) {
-        tracing::debug!("page is not valid UTF-8; passing the rest through");
+    fn apply_legacy_check(&mut self, checked: Checked, out: &mut Vec<u8>) {
+        match checked {
+            Checked::Good(bytes) => self.write_html(&bytes, out),
+            Checked::Bad(good, raw) => {
+                self.write_html(&good, out);
+                self.stop_at_undecodable(out);
+                out.extend_from_slice(&raw);
+            }
+        }
+    }
+
+    fn stop_at_undecodable(&mut self, out: &mut Vec<u8>) {
+        tracing::debug!("page does not decode in its encoding; passing the rest through");
         if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
             let Rewriting { html, shared, .. } = *rewriting;
             self.stop(html, &shared, out);

@@ -78,7 +78,7 @@ impl TextCounter {
     pub(super) fn feed(&mut self, text: &str) {
         if text.is_ascii() {
             for &b in text.as_bytes() {
-                self.count(b.is_ascii_whitespace());
+                self.count(is_space_byte(b));
             }
         } else {
             for c in text.chars() {
@@ -112,6 +112,10 @@ impl TextCounter {
 /// Appends decoded `text` to an own-text buffer, collapsing whitespace runs to one space and dropping leading
 /// whitespace. A trailing run is remembered in `pending_space` and written only when more text follows.
 pub(super) fn append_collapsed(buf: &mut String, pending_space: &mut bool, text: &str) {
+    if text.is_ascii() {
+        append_collapsed_ascii(buf, pending_space, text);
+        return;
+    }
     // Words between whitespace characters: every separator after the first word sets the pending space.
     for (index, word) in text.split(char::is_whitespace).enumerate() {
         if index > 0 {
@@ -126,6 +130,33 @@ pub(super) fn append_collapsed(buf: &mut String, pending_space: &mut bool, text:
         }
         buf.push_str(word);
     }
+}
+
+/// [`append_collapsed`] for ASCII text: whole words are copied at once.
+fn append_collapsed_ascii(buf: &mut String, pending_space: &mut bool, text: &str) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if is_space_byte(bytes[at]) {
+            *pending_space = !buf.is_empty();
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && !is_space_byte(bytes[at]) {
+            at += 1;
+        }
+        if *pending_space {
+            buf.push(' ');
+            *pending_space = false;
+        }
+        buf.push_str(&text[start..at]);
+    }
+}
+
+/// `char::is_whitespace` for an ASCII byte (the ASCII fast paths must agree with the general ones).
+fn is_space_byte(b: u8) -> bool {
+    char::from(b).is_whitespace()
 }
 
 /// The state of one test while text still arrives.
@@ -285,6 +316,17 @@ mod tests {
         append_collapsed(&mut buf, &mut pending, "  story  ");
         assert_eq!(buf, "Related: story");
         assert!(pending);
+    }
+
+    #[test]
+    fn ascii_and_general_collapsing_agree() {
+        for text in ["  a\u{b}b  c ", "x\t\ny", " ", "", "ab"] {
+            let (mut fast, mut fast_pending) = (String::from("w"), false);
+            append_collapsed_ascii(&mut fast, &mut fast_pending, text);
+            let (mut general, mut general_pending) = (String::from("w"), false);
+            append_collapsed(&mut general, &mut general_pending, &format!("{text}é"));
+            assert_eq!(format!("{fast}{}é", if fast_pending { " " } else { "" }), general, "{text:?}");
+        }
     }
 
     #[test]
