@@ -1,0 +1,112 @@
+//! The JSON log format: one object per line, event fields at the top level, the documented request fields.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use strainer::telemetry::{self, fields, LogFormat, RequestEvent, REQUEST_MESSAGE};
+
+/// A writer that appends every line to a shared buffer.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("capture lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    fn json_lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().expect("capture lock").clone();
+        let text = String::from_utf8(bytes).expect("log output is UTF-8");
+        text.lines().map(|l| serde_json::from_str(l).expect("every line is one JSON object")).collect()
+    }
+}
+
+fn json_dispatch(filter: &str, capture: &Capture) -> tracing::Dispatch {
+    let filter = telemetry::resolve_filter(Some(filter), None).expect("valid filter");
+    telemetry::build_dispatch(filter, LogFormat::Json, false, capture.clone())
+}
+
+#[test]
+fn request_event_has_every_documented_field_at_the_top_level() {
+    let capture = Capture::default();
+    let event = RequestEvent {
+        client: "127.0.0.1:50412",
+        method: "GET",
+        scheme: "https",
+        host: "news.example",
+        path: "/2026/11/article.html",
+        status: 200,
+        mode: "mitm",
+        content_type: "text/html; charset=utf-8",
+        rewritten: true,
+        removed: 3,
+        tagged: 1,
+        links_cleaned: 7,
+        bytes_in: 48213,
+        bytes_out: 45120,
+        upstream_ms: 84,
+        total_ms: 131,
+        error: "",
+    };
+    tracing::dispatcher::with_default(&json_dispatch("info", &capture), || {
+        let span = tracing::info_span!("connection", conn = 42u64);
+        let _entered = span.enter();
+        event.emit();
+    });
+
+    let lines = capture.json_lines();
+    assert_eq!(lines.len(), 1, "one event, one line: {lines:?}");
+    let line = &lines[0];
+    for key in ["timestamp", "level", "target", "message"] {
+        assert!(line.get(key).is_some(), "missing {key} in {line}");
+    }
+    assert_eq!(line["message"], REQUEST_MESSAGE);
+    assert_eq!(line["level"], "INFO");
+    for name in fields::REQUEST {
+        assert!(line.get(name).is_some(), "request field {name} is not at the top level: {line}");
+    }
+    assert_eq!(line[fields::HOST], "news.example");
+    assert_eq!(line[fields::STATUS], 200);
+    assert_eq!(line[fields::REWRITTEN], true);
+    assert_eq!(line[fields::LINKS_CLEANED], 7);
+    assert_eq!(line[fields::ERROR], "");
+    assert_eq!(line["span"]["conn"], 42, "current span fields are included: {line}");
+    assert!(line.get("fields").is_none(), "event fields are flattened: {line}");
+}
+
+#[test]
+fn filter_drops_events_below_its_level() {
+    let capture = Capture::default();
+    tracing::dispatcher::with_default(&json_dispatch("warn", &capture), || {
+        tracing::info!(host = "a.example", "not shown");
+        tracing::warn!(host = "b.example", "shown");
+    });
+    let lines = capture.json_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["host"], "b.example");
+}
+
+#[test]
+fn pretty_format_writes_plain_lines_without_ansi_when_asked() {
+    let capture = Capture::default();
+    let filter = telemetry::resolve_filter(None, None).expect("default filter");
+    let dispatch = telemetry::build_dispatch(filter, LogFormat::Pretty, false, capture.clone());
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!(host = "a.example", "listener started"));
+    let text = String::from_utf8(capture.0.lock().expect("capture lock").clone()).expect("UTF-8");
+    assert!(text.contains("listener started") && text.contains("host=\"a.example\""), "{text}");
+    assert!(!text.contains('\u{1b}'), "no ANSI escapes: {text:?}");
+}
