@@ -151,12 +151,8 @@ pub fn init(settings: &LogSettings) -> Result<(), TelemetryError> {
 /// The filter to use: `flag` (`--log`), else `env` (`RUST_LOG`), else [`DEFAULT_FILTER`]. A blank value counts as
 /// absent.
 pub fn resolve_filter(flag: Option<&str>, env: Option<&str>) -> Result<EnvFilter, TelemetryError> {
-    let directive = [flag, env]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|d| !d.is_empty())
-        .unwrap_or(DEFAULT_FILTER);
+    let directive =
+        [flag, env].into_iter().flatten().map(str::trim).find(|d| !d.is_empty()).unwrap_or(DEFAULT_FILTER);
     EnvFilter::builder()
         .parse(directive)
         .map_err(|e| TelemetryError::BadFilter { filter: directive.to_owned(), reason: e.to_string() })
