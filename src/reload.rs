@@ -247,8 +247,15 @@ pub fn rules_loader() -> Loader {
     Arc::new(crate::rules::load_dir)
 }
 
-fn log_applied(trigger: Trigger, set: &RuleSet, change: &RuleDiff, warnings: &[RuleWarning], started: Instant) {
-    let per_file: Vec<String> = set.files.iter().map(|f| format!("{}={}", f.file, f.rule_ids.len())).collect();
+fn log_applied(
+    trigger: Trigger,
+    set: &RuleSet,
+    change: &RuleDiff,
+    warnings: &[RuleWarning],
+    started: Instant,
+) {
+    let per_file: Vec<String> =
+        set.files.iter().map(|f| format!("{}={}", f.file, f.rule_ids.len())).collect();
     tracing::info!(
         trigger = trigger.as_str(),
         rules = set.rule_count(),

@@ -1,44 +1,9 @@
 //! The JSON log format: one object per line, event fields at the top level, the documented request fields.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+mod ops_support;
 
-use serde_json::Value;
+use ops_support::Capture;
 use strainer::telemetry::{self, fields, LogFormat, RequestEvent, REQUEST_MESSAGE};
-
-/// A writer that appends every line to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'w self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn json_lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().expect("capture lock").clone();
-        let text = String::from_utf8(bytes).expect("log output is UTF-8");
-        text.lines().map(|l| serde_json::from_str(l).expect("every line is one JSON object")).collect()
-    }
-}
-
-fn json_dispatch(filter: &str, capture: &Capture) -> tracing::Dispatch {
-    let filter = telemetry::resolve_filter(Some(filter), None).expect("valid filter");
-    telemetry::build_dispatch(filter, LogFormat::Json, false, capture.clone())
-}
 
 #[test]
 fn request_event_has_every_documented_field_at_the_top_level() {
@@ -62,7 +27,7 @@ fn request_event_has_every_documented_field_at_the_top_level() {
         total_ms: 131,
         error: "",
     };
-    tracing::dispatcher::with_default(&json_dispatch("info", &capture), || {
+    tracing::dispatcher::with_default(&capture.json_dispatch("info"), || {
         let span = tracing::info_span!("connection", conn = 42u64);
         let _entered = span.enter();
         event.emit();
@@ -91,7 +56,7 @@ fn request_event_has_every_documented_field_at_the_top_level() {
 #[test]
 fn filter_drops_events_below_its_level() {
     let capture = Capture::default();
-    tracing::dispatcher::with_default(&json_dispatch("warn", &capture), || {
+    tracing::dispatcher::with_default(&capture.json_dispatch("warn"), || {
         tracing::info!(host = "a.example", "not shown");
         tracing::warn!(host = "b.example", "shown");
     });
@@ -106,7 +71,7 @@ fn pretty_format_writes_plain_lines_without_ansi_when_asked() {
     let filter = telemetry::resolve_filter(None, None).expect("default filter");
     let dispatch = telemetry::build_dispatch(filter, LogFormat::Pretty, false, capture.clone());
     tracing::dispatcher::with_default(&dispatch, || tracing::info!(host = "a.example", "listener started"));
-    let text = String::from_utf8(capture.0.lock().expect("capture lock").clone()).expect("UTF-8");
+    let text = capture.text();
     assert!(text.contains("listener started") && text.contains("host=\"a.example\""), "{text}");
     assert!(!text.contains('\u{1b}'), "no ANSI escapes: {text:?}");
 }

@@ -43,7 +43,12 @@ pub struct StatFingerprint(Vec<(String, Option<SystemTime>, u64)>);
 
 impl RuleDiff {
     /// Compares two rule sets and the content hashes read alongside them.
-    pub fn between(old: &RuleSet, old_hashes: &ContentHashes, new: &RuleSet, new_hashes: &ContentHashes) -> Self {
+    pub fn between(
+        old: &RuleSet,
+        old_hashes: &ContentHashes,
+        new: &RuleSet,
+        new_hashes: &ContentHashes,
+    ) -> Self {
         let ids = |set: &RuleSet| -> BTreeSet<String> {
             set.files.iter().flat_map(|f| f.rule_ids.iter().map(|id| id.as_str().to_owned())).collect()
         };
@@ -240,12 +245,20 @@ mod tests {
     #[test]
     fn diff_names_added_removed_modified_rules_and_changed_files() {
         let dir = tempfile::tempdir().expect("temp dir");
-        write(dir.path(), "promos.toml", "[[remove]]\nid = \"a\"\nselector = \"p\"\n[[remove]]\nid = \"b\"\nselector = \"li\"\n");
+        write(
+            dir.path(),
+            "promos.toml",
+            "[[remove]]\nid = \"a\"\nselector = \"p\"\n[[remove]]\nid = \"b\"\nselector = \"li\"\n",
+        );
         write(dir.path(), "lists/shops.txt", "shop.example\n");
         let old_hashes = ContentHashes::read(dir.path());
         let old = set_of(&[("promos.toml", &["a", "b"])]);
 
-        write(dir.path(), "promos.toml", "[[remove]]\nid = \"a\"\nselector = \"div\"\n[[remove]]\nid = \"c\"\nselector = \"li\"\n");
+        write(
+            dir.path(),
+            "promos.toml",
+            "[[remove]]\nid = \"a\"\nselector = \"div\"\n[[remove]]\nid = \"c\"\nselector = \"li\"\n",
+        );
         write(dir.path(), "lists/shops.txt", "shop.example\nstore.example\n");
         let new_hashes = ContentHashes::read(dir.path());
         let new = set_of(&[("promos.toml", &["a", "c"])]);
@@ -269,7 +282,16 @@ mod tests {
     #[test]
     fn rule_files_skip_editor_scratch_and_other_extensions() {
         let dir = tempfile::tempdir().expect("temp dir");
-        for name in ["a.toml", ".a.toml.swp", "a.toml~", ".#a.toml", "4913", "notes.md", "lists/x.txt", "lists/y.toml"] {
+        for name in [
+            "a.toml",
+            ".a.toml.swp",
+            "a.toml~",
+            ".#a.toml",
+            "4913",
+            "notes.md",
+            "lists/x.txt",
+            "lists/y.toml",
+        ] {
             write(dir.path(), name, "");
         }
         let names: Vec<String> = rule_files(dir.path()).into_iter().map(|(name, _)| name).collect();

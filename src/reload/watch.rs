@@ -107,7 +107,10 @@ impl Drop for ReloadHandle {
 
 impl std::fmt::Debug for ReloadHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReloadHandle").field("dir", &self.reloader.dir()).field("polling", &self.polling).finish()
+        f.debug_struct("ReloadHandle")
+            .field("dir", &self.reloader.dir())
+            .field("polling", &self.polling)
+            .finish()
     }
 }
 
@@ -138,7 +141,9 @@ pub fn spawn(reloader: Reloader, settings: &WatchSettings) -> Result<ReloadHandl
     };
     let polling = debouncer.is_none();
     if polling {
-        tasks.push(runtime.spawn(poll(reloader.clone(), settings.poll_interval)));
+        // Stat now, not in the task: a change made right after `spawn` returns must count as a change.
+        let seen = StatFingerprint::read(reloader.dir());
+        tasks.push(runtime.spawn(poll(reloader.clone(), seen, settings.poll_interval)));
     }
     let how = if polling { "poll" } else { "watch" };
     tracing::info!(dir = %dir.display(), mode = how, sighup = settings.sighup, "watching rules for changes");
@@ -172,13 +177,9 @@ fn start_watcher(
 }
 
 /// Stats the rule files every `interval`; reloads when any changed, appeared or disappeared.
-async fn poll(reloader: Reloader, interval: Duration) {
+async fn poll(reloader: Reloader, mut seen: StatFingerprint, interval: Duration) {
     let dir = reloader.dir().to_path_buf();
-    let mut seen = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || StatFingerprint::read(&dir)).await.unwrap_or_default()
-    };
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
