@@ -1,0 +1,131 @@
+//! The shipped rules on the 62 real pages of `../shared/corpus`: no article text may be lost.
+//!
+//! For every page, each paragraph of `expected/<name>.html` (the article as Readability extracts it) whose text is
+//! present in the original page must still be present after rewriting with the shipped rules, except blocks listed
+//! in `REAL_PROMOS`. Counts of removals, tags and cleaned links per page are printed so regressions show
+//! (`cargo test --test shipped_rules_corpus -- --nocapture`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use lol_html::html_content::TextType;
+use lol_html::{doc_text, element, text, HtmlRewriter, Settings};
+use strainer::rewrite::{RewriteOptions, Rewriter};
+
+/// Expected-article paragraphs that really are promos and that the shipped rules may remove: (page, text prefix).
+const REAL_PROMOS: &[(&str, &str)] = &[];
+
+fn corpus_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    assert!(
+        dir.join("pages").is_dir() && dir.join("expected").is_dir(),
+        "missing corpus at {}: the shared corpus must sit beside the checkout (see DEVELOPERS guide)",
+        dir.display()
+    );
+    dir
+}
+
+fn normalise(raw: &str) -> String {
+    let decoded = html_escape::decode_html_entities(raw);
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// All visible text of a document (script, style and other raw text left out), normalised.
+fn visible_text(html: &[u8]) -> String {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink_text = Arc::clone(&text);
+    let mut rewriter = HtmlRewriter::new(
+        Settings::new().append_document_content_handler(doc_text!(move |chunk| {
+            if chunk.text_type() == TextType::Data {
+                sink_text.lock().expect("test lock").push_str(chunk.as_str());
+            }
+            Ok(())
+        })),
+        |_: &[u8]| {},
+    );
+    rewriter.write(html).expect("corpus page parses");
+    rewriter.end().expect("corpus page ends");
+    let raw = text.lock().expect("test lock").clone();
+    normalise(&raw)
+}
+
+/// The normalised text of every `<p>` in an expected-article file.
+fn paragraphs(html: &[u8]) -> Vec<String> {
+    let paras = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (open, add) = (Arc::clone(&paras), Arc::clone(&paras));
+    let mut rewriter = HtmlRewriter::new(
+        Settings::new()
+            .append_element_content_handler(element!("p", move |_| {
+                open.lock().expect("test lock").push(String::new());
+                Ok(())
+            }))
+            .append_element_content_handler(text!("p", move |chunk| {
+                if let Some(last) = add.lock().expect("test lock").last_mut() {
+                    last.push_str(chunk.as_str());
+                }
+                Ok(())
+            })),
+        |_: &[u8]| {},
+    );
+    rewriter.write(html).expect("expected page parses");
+    rewriter.end().expect("expected page ends");
+    let list = paras.lock().expect("test lock").clone();
+    list.iter().map(|p| normalise(p)).filter(|p| !p.is_empty()).collect()
+}
+
+#[test]
+fn shipped_rules_keep_every_article_paragraph_of_the_corpus() {
+    let corpus = corpus_dir();
+    let (rules, _warnings) =
+        strainer::rules::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules")))
+            .unwrap_or_else(|errors| panic!("shipped rules do not load: {errors:#?}"));
+    let rules = Arc::new(rules);
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(corpus.join("pages"))
+        .expect("corpus pages readable")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .collect();
+    pages.sort();
+    assert_eq!(pages.len(), 62, "the corpus README promises 62 pages");
+
+    let mut lost = Vec::new();
+    let (mut total_removed, mut total_tagged, mut total_links) = (0, 0, 0);
+    for page in &pages {
+        let name = page.file_stem().and_then(|s| s.to_str()).expect("page name");
+        let input = std::fs::read(page).expect("page readable");
+        let expected =
+            std::fs::read(corpus.join("expected").join(format!("{name}.html"))).expect("expected file");
+
+        let mut rewriter = Rewriter::new(Arc::clone(&rules), RewriteOptions::default());
+        let mut output = Vec::with_capacity(input.len());
+        for chunk in input.chunks(16 * 1024) {
+            output.extend_from_slice(&rewriter.write(chunk));
+        }
+        let (tail, report) = rewriter.finish();
+        output.extend_from_slice(&tail);
+
+        let before = visible_text(&input);
+        let after = visible_text(&output);
+        let (mut comparable, mut kept) = (0, 0);
+        for para in paragraphs(&expected) {
+            if !before.contains(&para) {
+                continue; // Readability changed this paragraph's text; it cannot be compared.
+            }
+            comparable += 1;
+            if after.contains(&para) {
+                kept += 1;
+            } else if !REAL_PROMOS.iter().any(|(p, prefix)| *p == name && para.starts_with(prefix)) {
+                lost.push(format!("{name}: {}", para.chars().take(120).collect::<String>()));
+            }
+        }
+        println!(
+            "{name:32} removed={:3} tagged={:3} links_cleaned={:4} paragraphs kept {kept}/{comparable}",
+            report.removed, report.tagged, report.links_cleaned
+        );
+        total_removed += report.removed;
+        total_tagged += report.tagged;
+        total_links += report.links_cleaned;
+    }
+    println!("total: removed={total_removed} tagged={total_tagged} links_cleaned={total_links}");
+    assert!(lost.is_empty(), "article paragraphs lost by the shipped rules:\n{}", lost.join("\n"));
+}
