@@ -7,6 +7,7 @@
 //! What triggers a reload (directory events, polling, SIGHUP) lives in [`watch`]; what changed in [`diff`].
 //!
 //! Log events (fixed messages, data in fields):
+//! - `info` `"rules loaded"` (at start, [`start`]): `dir`, `rules`, `files`, `warnings`;
 //! - `info` `"rules reloaded"`: `trigger`, `rules` (total), `files` (`name=count` per file, comma-separated),
 //!   `added`, `removed`, `modified` (rule ids, comma-separated), `changed_files`, `warnings` (count), `elapsed_ms`;
 //! - `warn` `"rules loaded with warnings"`: `warnings` (count), `problems` (one `file:line:col: …` per line);
@@ -192,7 +193,7 @@ impl Reloader {
             let mut loaded = inner.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let started = Instant::now();
             let hashes = diff::ContentHashes::read(&inner.dir);
-            match self.compile() {
+            match run_loader(&inner.loader, &inner.dir) {
                 Ok((set, warnings)) => {
                     let old = inner.store.current();
                     let change = RuleDiff::between(&old, &loaded, &set, &hashes);
@@ -221,19 +222,6 @@ impl Reloader {
         inner.finished.send_modify(|n| *n += 1);
         outcome
     }
-
-    /// Runs the loader; a panicking loader counts as a rejected reload, so the watcher survives a compiler bug.
-    fn compile(&self) -> Result<(RuleSet, Vec<RuleWarning>), Vec<RuleError>> {
-        let dir = &self.inner.dir;
-        std::panic::catch_unwind(AssertUnwindSafe(|| (self.inner.loader)(dir))).unwrap_or_else(|_| {
-            Err(vec![RuleError {
-                file: dir.display().to_string(),
-                line: 0,
-                col: 0,
-                message: "internal error: the rule compiler panicked".to_owned(),
-            }])
-        })
-    }
 }
 
 impl std::fmt::Debug for Reloader {
@@ -242,9 +230,56 @@ impl std::fmt::Debug for Reloader {
     }
 }
 
+/// Loads the rules in `dir` with `loader`, logs `"rules loaded"` at `info` (warnings at `warn`), and starts the
+/// reload triggers. Call it inside a tokio runtime, after the log subscriber is installed (reload events go to the
+/// subscriber in force now). Rules that do not load are an error: at start there is nothing to keep.
+pub fn start(
+    dir: &Path,
+    loader: Loader,
+    metrics: Arc<Metrics>,
+    settings: &WatchSettings,
+) -> Result<(RuleStore, ReloadHandle), StartError> {
+    let (set, warnings) = run_loader(&loader, dir).map_err(StartError::Rules)?;
+    tracing::info!(
+        dir = %dir.display(),
+        rules = set.rule_count(),
+        files = %rule_counts(&set),
+        warnings = warnings.len(),
+        "rules loaded"
+    );
+    log_warnings(&warnings);
+    let store = RuleStore::new(set);
+    let reloader = Reloader::new(dir, store.clone(), loader, metrics);
+    let handle = spawn(reloader, settings).map_err(StartError::Watch)?;
+    Ok((store, handle))
+}
+
+/// Why [`start`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The rules do not load; every problem, one per line.
+    #[error("rules do not load:\n{}", join_lines(.0))]
+    Rules(Vec<RuleError>),
+    /// The reload triggers could not be started.
+    #[error(transparent)]
+    Watch(WatchError),
+}
+
 /// The loader for production: [`crate::rules::load_dir`].
 pub fn rules_loader() -> Loader {
     Arc::new(crate::rules::load_dir)
+}
+
+/// Runs the loader; a panicking loader counts as failed, so the watcher survives a compiler bug.
+fn run_loader(loader: &Loader, dir: &Path) -> Result<(RuleSet, Vec<RuleWarning>), Vec<RuleError>> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| loader(dir))).unwrap_or_else(|_| {
+        Err(vec![RuleError {
+            file: dir.display().to_string(),
+            line: 0,
+            col: 0,
+            message: "internal error: the rule compiler panicked".to_owned(),
+        }])
+    })
 }
 
 fn log_applied(
@@ -268,6 +303,17 @@ fn log_applied(
         elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "rules reloaded"
     );
+    log_warnings(warnings);
+}
+
+/// `file=count` per rule file, comma-separated.
+fn rule_counts(set: &RuleSet) -> String {
+    let per_file: Vec<String> =
+        set.files.iter().map(|f| format!("{}={}", f.file, f.rule_ids.len())).collect();
+    per_file.join(",")
+}
+
+fn log_warnings(warnings: &[RuleWarning]) {
     if !warnings.is_empty() {
         tracing::warn!(warnings = warnings.len(), problems = %join_lines(warnings), "rules loaded with warnings");
     }

@@ -89,3 +89,24 @@ fn spawn_outside_a_runtime_is_an_error() {
     let err = reload::spawn(reloader, &WatchSettings::default()).expect_err("no runtime");
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }
+
+#[tokio::test]
+async fn start_loads_then_watches_and_refuses_broken_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let promos = dir.path().join("promos.toml");
+    fs::write(&promos, rule("a")).expect("write rules");
+    let metrics = std::sync::Arc::new(strainer::metrics::Metrics::default());
+    let loader: reload::Loader = std::sync::Arc::new(ops_support::fake_load_dir);
+    let settings = watch_settings(WatchMode::Auto);
+    let (store, handle) =
+        reload::start(dir.path(), loader.clone(), metrics.clone(), &settings).expect("rules load");
+    assert_eq!(ids(&store.current()), ["a"]);
+    let mut finished = handle.reloader().subscribe();
+    append(&promos, &rule("b"));
+    wait_for(&mut finished, "rule b to be live", || ids(&store.current()) == ["a", "b"]).await;
+    drop(handle);
+
+    fs::write(&promos, "[[remove]\n").expect("break the rules");
+    let err = reload::start(dir.path(), loader, metrics, &settings).expect_err("broken rules at start");
+    assert!(err.to_string().contains("promos.toml:1:"), "{err}");
+}
