@@ -99,6 +99,9 @@ pub mod fields {
 /// The message of the per-request `info` event.
 pub const REQUEST_MESSAGE: &str = "request finished";
 
+/// The target of the per-request event, so a filter can select it alone (`--log warn,strainer::request=info`).
+pub const REQUEST_TARGET: &str = "strainer::request";
+
 /// One finished request, as logged once at `info`. Every field is always present; text fields are empty and
 /// numbers 0 when they do not apply (a tunnel has no `content_type`, a block has no upstream time).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -203,9 +206,11 @@ pub enum TelemetryError {
 // === impl RequestEvent ===
 
 impl RequestEvent<'_> {
-    /// Logs the event at `info` with the names in [`fields::REQUEST`] and the message [`REQUEST_MESSAGE`].
+    /// Logs the event at `info` with target [`REQUEST_TARGET`], the names in [`fields::REQUEST`] and the message
+    /// [`REQUEST_MESSAGE`].
     pub fn emit(&self) {
         tracing::info!(
+            target: "strainer::request",
             client = self.client,
             method = self.method,
             scheme = self.scheme,

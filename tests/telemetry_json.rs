@@ -3,7 +3,7 @@
 mod ops_support;
 
 use ops_support::Capture;
-use strainer::telemetry::{self, fields, LogFormat, RequestEvent, REQUEST_MESSAGE};
+use strainer::telemetry::{self, fields, LogFormat, RequestEvent, REQUEST_MESSAGE, REQUEST_TARGET};
 
 #[test]
 fn request_event_has_every_documented_field_at_the_top_level() {
@@ -41,6 +41,7 @@ fn request_event_has_every_documented_field_at_the_top_level() {
     }
     assert_eq!(line["message"], REQUEST_MESSAGE);
     assert_eq!(line["level"], "INFO");
+    assert_eq!(line["target"], REQUEST_TARGET);
     for name in fields::REQUEST {
         assert!(line.get(name).is_some(), "request field {name} is not at the top level: {line}");
     }
