@@ -1,7 +1,7 @@
 //! The tracing subscriber (pretty or JSON) and the log field names, which are an interface for ops.
 //!
-//! This module owns how log lines look and which names the per-request event uses ([`fields`], [`RequestEvent`]).
-//! It knows nothing about sockets or rules: the proxy fills a [`RequestEvent`] and calls [`RequestEvent::emit`].
+//! This module owns how log lines look and which names the per-request event uses ([`fields`],
+//! [`REQUEST_MESSAGE`]). It knows nothing about sockets or rules; the proxy emits the event with these names.
 //!
 //! The filter is `--log`, else `RUST_LOG`, else `info`. `pretty` writes one human-readable line per event (ANSI
 //! colours only on a terminal); `json` writes one JSON object per line with the event's fields at the top level
@@ -36,8 +36,8 @@ pub struct LogSettings {
 /// The filter used when neither `--log` nor `RUST_LOG` says anything.
 pub const DEFAULT_FILTER: &str = "info";
 
-/// The stable field names of the per-request event (message [`REQUEST_MESSAGE`]). Ops scripts rely on them: never
-/// rename one, only add.
+/// The stable field names of the per-request `info` event (message [`super::REQUEST_MESSAGE`]). Ops scripts rely
+/// on them: never rename one, only add.
 pub mod fields {
     /// Client socket address (`ip:port`).
     pub const CLIENT: &str = "client";
@@ -53,7 +53,7 @@ pub mod fields {
     pub const STATUS: &str = "status";
     /// `plain`, `mitm`, `tunnel`, `blocked` or `local`.
     pub const MODE: &str = "mode";
-    /// Response `Content-Type` as sent by the origin (empty when none).
+    /// Response `Content-Type` as sent by the origin (absent when none).
     pub const CONTENT_TYPE: &str = "content_type";
     /// Whether the body went through the rewriter.
     pub const REWRITTEN: &str = "rewritten";
@@ -67,14 +67,15 @@ pub mod fields {
     pub const BYTES_IN: &str = "bytes_in";
     /// Response body bytes sent to the client.
     pub const BYTES_OUT: &str = "bytes_out";
-    /// Milliseconds until the origin's response head arrived.
+    /// Milliseconds until the origin's response head arrived (absent when no origin answered).
     pub const UPSTREAM_MS: &str = "upstream_ms";
     /// Milliseconds from request start to the last body byte.
     pub const TOTAL_MS: &str = "total_ms";
-    /// What went wrong (empty when nothing did).
+    /// What went wrong (absent when nothing did).
     pub const ERROR: &str = "error";
 
-    /// Every field of the per-request event, in the order they are written.
+    /// Every field of the per-request event, in the order they are written. [`CONTENT_TYPE`], [`UPSTREAM_MS`]
+    /// and [`ERROR`] are left out when they do not apply; the others are always present.
     pub const REQUEST: [&str; 17] = [
         CLIENT,
         METHOD,
@@ -97,50 +98,7 @@ pub mod fields {
 }
 
 /// The message of the per-request `info` event.
-pub const REQUEST_MESSAGE: &str = "request finished";
-
-/// The target of the per-request event, so a filter can select it alone (`--log warn,strainer::request=info`).
-pub const REQUEST_TARGET: &str = "strainer::request";
-
-/// One finished request, as logged once at `info`. Every field is always present; text fields are empty and
-/// numbers 0 when they do not apply (a tunnel has no `content_type`, a block has no upstream time).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestEvent<'a> {
-    /// Client socket address.
-    pub client: &'a str,
-    /// Request method.
-    pub method: &'a str,
-    /// `http` or `https`.
-    pub scheme: &'a str,
-    /// Target host, without port.
-    pub host: &'a str,
-    /// Target path, without the query string.
-    pub path: &'a str,
-    /// Status sent to the client (0 when none was sent).
-    pub status: u16,
-    /// How the request was handled (`crate::metrics::Mode::as_str`).
-    pub mode: &'a str,
-    /// Response content type (empty when none).
-    pub content_type: &'a str,
-    /// Whether the body went through the rewriter.
-    pub rewritten: bool,
-    /// Elements removed.
-    pub removed: u64,
-    /// Elements tagged.
-    pub tagged: u64,
-    /// Links cleaned.
-    pub links_cleaned: u64,
-    /// Response body bytes from the origin.
-    pub bytes_in: u64,
-    /// Response body bytes to the client.
-    pub bytes_out: u64,
-    /// Milliseconds until the origin's response head arrived.
-    pub upstream_ms: u64,
-    /// Milliseconds from request start to the last body byte.
-    pub total_ms: u64,
-    /// What went wrong (empty when nothing did).
-    pub error: &'a str,
-}
+pub const REQUEST_MESSAGE: &str = "request";
 
 /// Installs the global subscriber, writing to standard error.
 pub fn init(settings: &LogSettings) -> Result<(), TelemetryError> {
@@ -201,36 +159,6 @@ pub enum TelemetryError {
     /// Another global subscriber was installed first.
     #[error("a global log subscriber is already installed")]
     AlreadySet,
-}
-
-// === impl RequestEvent ===
-
-impl RequestEvent<'_> {
-    /// Logs the event at `info` with target [`REQUEST_TARGET`], the names in [`fields::REQUEST`] and the message
-    /// [`REQUEST_MESSAGE`].
-    pub fn emit(&self) {
-        tracing::info!(
-            target: "strainer::request",
-            client = self.client,
-            method = self.method,
-            scheme = self.scheme,
-            host = self.host,
-            path = self.path,
-            status = self.status,
-            mode = self.mode,
-            content_type = self.content_type,
-            rewritten = self.rewritten,
-            removed = self.removed,
-            tagged = self.tagged,
-            links_cleaned = self.links_cleaned,
-            bytes_in = self.bytes_in,
-            bytes_out = self.bytes_out,
-            upstream_ms = self.upstream_ms,
-            total_ms = self.total_ms,
-            error = self.error,
-            "request finished"
-        );
-    }
 }
 
 #[cfg(test)]
