@@ -197,24 +197,26 @@ impl Reloader {
                 Ok((set, warnings)) => {
                     let old = inner.store.current();
                     let change = RuleDiff::between(&old, &loaded, &set, &hashes);
-                    log_applied(trigger, &set, &change, &warnings, started);
+                    let (rules, counts) = (set.rule_count(), rule_counts(&set));
                     inner.store.replace(set);
                     inner.store.last_error.store(None);
                     inner.metrics.record_reload(true);
+                    // Logged once the new rules are live: whoever reads the event may rely on them.
+                    log_applied(trigger, rules, &counts, &change, &warnings, started);
                     *loaded = hashes;
                     ReloadOutcome::Applied(change)
                 }
                 Err(errors) => {
-                    tracing::error!(
-                        trigger = trigger.as_str(),
-                        errors = errors.len(),
-                        problems = %join_lines(&errors),
-                        "rules rejected; keeping previous rules"
-                    );
-                    let count = errors.len();
+                    let (count, problems) = (errors.len(), join_lines(&errors));
                     let failure = ReloadFailure { errors, at: SystemTime::now() };
                     inner.store.last_error.store(Some(Arc::new(failure)));
                     inner.metrics.record_reload(false);
+                    tracing::error!(
+                        trigger = trigger.as_str(),
+                        errors = count,
+                        problems = %problems,
+                        "rules rejected; keeping previous rules"
+                    );
                     ReloadOutcome::Rejected { errors: count }
                 }
             }
@@ -284,17 +286,16 @@ fn run_loader(loader: &Loader, dir: &Path) -> Result<(RuleSet, Vec<RuleWarning>)
 
 fn log_applied(
     trigger: Trigger,
-    set: &RuleSet,
+    rules: usize,
+    counts: &str,
     change: &RuleDiff,
     warnings: &[RuleWarning],
     started: Instant,
 ) {
-    let per_file: Vec<String> =
-        set.files.iter().map(|f| format!("{}={}", f.file, f.rule_ids.len())).collect();
     tracing::info!(
         trigger = trigger.as_str(),
-        rules = set.rule_count(),
-        files = %per_file.join(","),
+        rules,
+        files = %counts,
         added = %change.added.join(","),
         removed = %change.removed.join(","),
         modified = %change.modified.join(","),

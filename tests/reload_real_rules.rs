@@ -53,7 +53,10 @@ async fn editor_save_adds_a_rule_and_a_broken_save_keeps_it_until_fixed() {
 
     let two_rules = promo_rule("promo-box", "div.promo") + &promo_rule("promo-aside", "aside.shop");
     save_by_rename(&promos, &two_rules);
-    wait_for(&mut finished, "promo-aside to be live", || ids(&store.current()).contains(&"promo-aside".into())).await;
+    wait_for(&mut finished, "promo-aside to be live", || {
+        ids(&store.current()).contains(&"promo-aside".into())
+    })
+    .await;
 
     let good = store.current();
     let generation = store.generation();
