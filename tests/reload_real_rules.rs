@@ -72,3 +72,56 @@ async fn editor_save_adds_a_rule_and_a_broken_save_keeps_it_until_fixed() {
     wait_for(&mut finished, "the fixed save to be live", || store.last_error().is_none()).await;
     assert!(ids(&store.current()).contains(&"good-selector".into()));
 }
+
+/// Copies the shipped rules (`rules/` of the crate) into `to`.
+fn copy_shipped_rules(to: &Path) {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    for sub in ["", "lists"] {
+        fs::create_dir_all(to.join(sub)).expect("create rules dir");
+        for entry in fs::read_dir(shipped.join(sub)).expect("shipped rules exist").flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                fs::copy(entry.path(), to.join(sub).join(entry.file_name())).expect("copy rule file");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn reload_of_the_shipped_rules_names_modified_rules_and_changed_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_shipped_rules(dir.path());
+    // Manual reloads only, so each outcome is the diff of exactly one edit.
+    let settings = reload::WatchSettings {
+        mode: WatchMode::Poll,
+        poll_interval: std::time::Duration::from_secs(3600),
+        sighup: false,
+        ..reload::WatchSettings::default()
+    };
+    let metrics = Arc::new(Metrics::default());
+    let (store, handle) =
+        reload::start(dir.path(), reload::rules_loader(), metrics, &settings).expect("shipped rules load");
+    let rules_before = store.current().rule_count();
+
+    append(&dir.path().join("links.toml"), "\n# a comment changes the file, not a rule\n");
+    match handle.reload_now().await {
+        Some(reload::ReloadOutcome::Applied(diff)) => {
+            assert_eq!(diff.changed_files, ["links.toml"]);
+            assert!(diff.added.is_empty() && diff.removed.is_empty() && diff.modified.is_empty(), "{diff:?}");
+        }
+        other => panic!("expected an applied reload, got {other:?}"),
+    }
+
+    let hosts = fs::read_to_string(dir.path().join("hosts.toml")).expect("read hosts.toml");
+    let edited = hosts.replacen("[\"@ad-hosts\"]", "[\"@ad-hosts\", \"extra-ads.example\"]", 1);
+    assert_ne!(hosts, edited, "the shipped hosts.toml blocks @ad-hosts");
+    save_by_rename(&dir.path().join("hosts.toml"), &edited);
+    match handle.reload_now().await {
+        Some(reload::ReloadOutcome::Applied(diff)) => {
+            assert_eq!(diff.modified, ["block-ad-hosts"]);
+            assert_eq!(diff.changed_files, ["hosts.toml"]);
+        }
+        other => panic!("expected an applied reload, got {other:?}"),
+    }
+    assert!(blocks(&store, "extra-ads.example"));
+    assert_eq!(store.current().rule_count(), rules_before);
+}
