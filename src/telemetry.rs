@@ -4,7 +4,7 @@
 //! [`REQUEST_MESSAGE`]). It knows nothing about sockets or rules; the proxy emits the event with these names.
 //!
 //! The filter is `--log`, else `RUST_LOG`, else `info`. `pretty` writes one human-readable line per event (ANSI
-//! colours only on a terminal); `json` writes one JSON object per line with the event's fields at the top level
+//! colours only on a terminal, and not with `NO_COLOR`); `json` writes one JSON object per line with the event's fields at the top level
 //! next to `timestamp`, `level`, `target` and `message`, and the fields of the current span under `span`.
 
 use std::io::IsTerminal;
@@ -104,7 +104,8 @@ pub const REQUEST_MESSAGE: &str = "request";
 pub fn init(settings: &LogSettings) -> Result<(), TelemetryError> {
     let env = std::env::var("RUST_LOG").ok();
     let filter = resolve_filter(settings.filter.as_deref(), env.as_deref())?;
-    let ansi = std::io::stderr().is_terminal();
+    // Colours only for a person at a terminal, and never when NO_COLOR is set (https://no-color.org).
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let dispatch = build_dispatch(filter, settings.format, ansi, std::io::stderr);
     tracing::dispatcher::set_global_default(dispatch).map_err(|_| TelemetryError::AlreadySet)
 }
