@@ -1,5 +1,9 @@
 //! Engine throughput over the corpus (`../shared/corpus/pages`): lol_html parse-only, lol_html with reading
 //! handlers, and the strainer engine with a representative rule set. Reports bytes per second.
+// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
+#![allow(clippy::expect_used)]
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
 
 #[path = "../tests/support/rules_builder.rs"]
 mod rules_builder;
@@ -18,13 +22,14 @@ const CHUNK: usize = 16 * 1024;
 
 /// The rule set the engine benchmark runs (swap for the shipped `rules/` here).
 fn bench_rules() -> RuleSet {
-    Arc::unwrap_or_clone(rules_builder::representative())
+    rules_builder::representative_set()
 }
 
 fn corpus() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages");
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the corpus is missing: {} ({e}); expected at ../shared/corpus", dir.display()));
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!("the corpus is missing: {} ({e}); expected at ../shared/corpus", dir.display())
+    });
     let mut paths: Vec<PathBuf> = entries.map(|e| e.expect("corpus entry").path()).collect();
     paths.sort();
     let pages: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("corpus page reads")).collect();

@@ -1,5 +1,7 @@
 //! The 62 real pages of `../shared/corpus`: untouched under an empty rule set, chunk-invariant under a
 //! representative one.
+// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
+#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;
@@ -12,12 +14,16 @@ use support::rules_builder::*;
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!("the corpus is missing: {} ({e}); it is expected next to the crate in ../shared/corpus", dir.display())
+        panic!(
+            "the corpus is missing: {} ({e}); it is expected next to the crate in ../shared/corpus",
+            dir.display()
+        )
     });
     let mut pages: Vec<(String, Vec<u8>)> = entries
         .map(|entry| {
             let path = entry.expect("corpus entry").path();
-            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
             (path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), bytes)
         })
         .filter(|(name, _)| name.ends_with(".html"))

@@ -1,4 +1,6 @@
 //! Golden tests: one per rule kind and edge case, with rule sets built in code.
+// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
+#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;
@@ -51,7 +53,8 @@ fn unclosed_p_keeps_the_next_paragraph() {
 
 #[test]
 fn unconditional_remove_closes_an_open_candidate_first() {
-    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
+    let rules =
+        set(vec![remove("ads", "div.ad"), remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
     assert_eq!(rewrite_str(&rules, "<p>Deal: x<div class=ad>ad</div><p>y</p>"), "<p>y</p>");
 }
 
@@ -80,9 +83,11 @@ fn matches_condition_on_decoded_collapsed_text() {
 
 #[test]
 fn text_length_conditions_count_descendants() {
-    let min = set(vec![remove_when("long", "div", Conditions { min_text_len: Some(10), ..Conditions::default() })]);
+    let min =
+        set(vec![remove_when("long", "div", Conditions { min_text_len: Some(10), ..Conditions::default() })]);
     assert_eq!(rewrite_str(&min, "<div>12345<b>67890</b></div><div>short</div>"), "<div>short</div>");
-    let max = set(vec![remove_when("short", "div", Conditions { max_text_len: Some(5), ..Conditions::default() })]);
+    let max =
+        set(vec![remove_when("short", "div", Conditions { max_text_len: Some(5), ..Conditions::default() })]);
     assert_eq!(rewrite_str(&max, "<div> a  b </div><div>longer text</div>"), "<div>longer text</div>");
 }
 
@@ -92,16 +97,29 @@ fn links_to_condition_reads_descendant_links() {
     let rules = set(vec![remove_when("shop", "p", shops)]);
     let page = "<p>Buy <a href=\"https://www.amazon.co.uk/x\">it</a></p><p><a href=/local>x</a></p>\
                 <p><a href=\"HTTPS://AMZN.TO/y\">z</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>";
-    assert_eq!(rewrite_str(&rules, page), "<p><a href=/local>x</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>");
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<p><a href=/local>x</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>"
+    );
 }
 
 #[test]
 fn class_and_id_conditions_are_read_at_the_start_tag() {
-    let class = Conditions { class_matches: Some(regex::Regex::new("related").expect("valid")), ..Conditions::default() };
-    let id = Conditions { id_matches: Some(regex::Regex::new("^promo").expect("valid")), ..Conditions::default() };
+    let class = Conditions {
+        class_matches: Some(regex::Regex::new("related").expect("valid")),
+        ..Conditions::default()
+    };
+    let id =
+        Conditions { id_matches: Some(regex::Regex::new("^promo").expect("valid")), ..Conditions::default() };
     let rules = set(vec![tag_when("rel", "div", &["related"], class), remove_when("promo", "div", id)]);
-    let out = rewrite_str(&rules, "<div class=\"box related-posts\">r</div><div id=promo-1>p</div><div id=x>k</div>");
-    assert_eq!(out, "<div data-strainer-tag=\"related\" class=\"box related-posts\">r</div><div id=x>k</div>");
+    let out = rewrite_str(
+        &rules,
+        "<div class=\"box related-posts\">r</div><div id=promo-1>p</div><div id=x>k</div>",
+    );
+    assert_eq!(
+        out,
+        "<div class=\"box related-posts\" data-strainer-tag=\"related\">r</div><div id=x>k</div>"
+    );
 }
 
 #[test]
@@ -118,7 +136,10 @@ fn remove_beats_tag_and_tags_merge_in_rule_order() {
 #[test]
 fn unconditional_tag_merges_with_an_existing_attribute() {
     let rules = set(vec![tag("t", "aside", &["box", "old"])]);
-    assert_eq!(rewrite_str(&rules, "<aside data-strainer-tag='old'>x</aside>"), "<aside data-strainer-tag=\"old box\">x</aside>");
+    assert_eq!(
+        rewrite_str(&rules, "<aside data-strainer-tag='old'>x</aside>"),
+        "<aside data-strainer-tag=\"old box\">x</aside>"
+    );
 }
 
 #[test]
@@ -195,13 +216,50 @@ fn explained_elements_show_candidate_ancestors() {
     ]);
     let mut explain = options();
     explain.explain = true;
-    let (_, report) = rewrite(&rules, &explain, b"<div class=entry-content>Related: <p>Deal: a long excerpt</p></div>");
+    let (_, report) =
+        rewrite(&rules, &explain, b"<div class=entry-content>Related: <p>Deal: a long excerpt</p></div>");
     assert_eq!(report.hits[0].element, "div.entry-content > p");
 }
 
 #[test]
 fn template_contents_are_never_touched() {
-    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])]))]);
-    let page = "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
+    let rules = set(vec![
+        remove("ads", "div.ad"),
+        remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])])),
+    ]);
+    let page =
+        "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
     assert_eq!(rewrite_str(&rules, page), "<template><p>Deal: x</p><div class=ad>y</div></template>");
+}
+
+#[test]
+fn links_to_matches_a_wrapper_host_without_unwrap_rules() {
+    let networks = Conditions { links_to: Some(hosts(&["skimresources.com"])), ..Conditions::default() };
+    let rules = set(vec![remove_when("aff", "p", networks)]);
+    let page =
+        "<p><a href=\"https://go.skimresources.com/?url=https%3A%2F%2Fshop.example%2F\">x</a></p><p>kept</p>";
+    assert_eq!(rewrite_str(&rules, page), "<p>kept</p>");
+}
+
+#[test]
+fn links_are_cleaned_and_stay_validly_escaped() {
+    let mut globs = globset::GlobSetBuilder::new();
+    globs.add(globset::Glob::new("utm_*").expect("valid glob"));
+    let strip = strainer::rules::StripRule {
+        id: strainer::rules::RuleId::new("utm"),
+        params: globs.build().expect("glob set builds"),
+        hosts: None,
+        scope: strainer::rules::SiteScope::default(),
+    };
+    let mut rule_set = strainer::rules::RuleSet::default();
+    rule_set.links.strip.push(strip);
+    let rules = std::sync::Arc::new(rule_set);
+    let page = "<a href=\"https://x.example/?a=1&amp;utm_source=t&amp;b=2\">x</a><a href=/plain>y</a>";
+    let (out, report) = rewrite(&rules, &options(), page.as_bytes());
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        "<a href=\"https://x.example/?a=1&amp;b=2\">x</a><a href=/plain>y</a>"
+    );
+    assert_eq!(report.links_cleaned, 1);
+    assert_eq!(report.hits_by_rule[0].0.as_str(), "utm");
 }
