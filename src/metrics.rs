@@ -1,9 +1,10 @@
 //! Counters since start, for the status page (`http://strainer.local/`) and Prometheus (`/metrics`).
 //!
 //! Plain atomics, updated once per request; rule hits in a small mutex-guarded map (updated only for responses
-//! that had hits).
+//! that had hits). [`render_prometheus`] turns a snapshot into the Prometheus text format.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -159,5 +160,143 @@ impl Metrics {
             rule_reload_failures: get(&self.rule_reload_failures),
             rule_hits: rule_hits.iter().map(|(id, n)| (id.clone(), *n)).collect(),
         }
+    }
+}
+
+/// The `Content-Type` of [`render_prometheus`]'s output.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders `snapshot` in the Prometheus text exposition format 0.0.4 (every metric a counter since start).
+pub fn render_prometheus(snapshot: &MetricsSnapshot) -> String {
+    let mut out = String::with_capacity(2048 + 64 * snapshot.rule_hits.len());
+    counter_header(&mut out, "strainer_requests_total", "Requests finished, by how they were handled.");
+    for (mode, count) in &snapshot.requests_by_mode {
+        sample(&mut out, "strainer_requests_total", Some(("mode", mode)), *count);
+    }
+    let plain = [
+        ("strainer_bytes_in_total", "Response body bytes received from origins.", snapshot.bytes_in),
+        ("strainer_bytes_out_total", "Response body bytes sent to clients.", snapshot.bytes_out),
+        ("strainer_elements_removed_total", "HTML elements removed by rules.", snapshot.removed),
+        ("strainer_elements_tagged_total", "HTML elements tagged by rules.", snapshot.tagged),
+        (
+            "strainer_links_cleaned_total",
+            "Links cleaned of tracking parameters or redirect wrappers.",
+            snapshot.links_cleaned,
+        ),
+        ("strainer_request_errors_total", "Requests that ended in an error.", snapshot.errors),
+    ];
+    for (name, help, value) in plain {
+        counter_header(&mut out, name, help);
+        sample(&mut out, name, None, value);
+    }
+    counter_header(&mut out, "strainer_rule_reloads_total", "Rule reloads, by result (ok or rejected).");
+    sample(&mut out, "strainer_rule_reloads_total", Some(("result", "ok")), snapshot.rule_reloads);
+    sample(
+        &mut out,
+        "strainer_rule_reloads_total",
+        Some(("result", "rejected")),
+        snapshot.rule_reload_failures,
+    );
+    counter_header(&mut out, "strainer_rule_hits_total", "Rule hits, by rule id.");
+    for (rule, count) in &snapshot.rule_hits {
+        sample(&mut out, "strainer_rule_hits_total", Some(("rule", rule.as_str())), *count);
+    }
+    out
+}
+
+fn counter_header(out: &mut String, name: &str, help: &str) {
+    // NOTE: writing to a String cannot fail; the `fmt::Result` is always `Ok`.
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+}
+
+fn sample(out: &mut String, name: &str, label: Option<(&str, &str)>, value: u64) {
+    out.push_str(name);
+    if let Some((key, raw)) = label {
+        out.push('{');
+        out.push_str(key);
+        out.push_str("=\"");
+        push_label_value(out, raw);
+        out.push_str("\"}");
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Escapes a label value: backslash, double quote and line feed, as the text format requires.
+fn push_label_value(out: &mut String, raw: &str) {
+    for c in raw.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            other => out.push(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_lines(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn every_metric_has_help_and_type_before_its_samples() {
+        let text = render_prometheus(&Metrics::default().snapshot());
+        for line in sample_lines(&text) {
+            let name = line.split(['{', ' ']).next().unwrap_or_default();
+            let help = text.find(&format!("# HELP {name} ")).unwrap_or(usize::MAX);
+            let kind = text.find(&format!("# TYPE {name} counter\n")).unwrap_or(usize::MAX);
+            let at = text.find(line).unwrap_or(0);
+            assert!(help < kind && kind < at, "{name} lacks HELP/TYPE before its samples:\n{text}");
+        }
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn counters_and_labels_show_recorded_values() {
+        let metrics = Metrics::default();
+        let outcome = RequestOutcome {
+            mode: Some(Mode::Mitm),
+            bytes_in: 100,
+            bytes_out: 80,
+            removed: 2,
+            ..Default::default()
+        };
+        metrics.record_request(&outcome);
+        metrics.record_request(&RequestOutcome {
+            mode: Some(Mode::Blocked),
+            error: true,
+            ..Default::default()
+        });
+        metrics.record_reload(true);
+        metrics.record_reload(false);
+        metrics.record_reload(false);
+        metrics.record_rule_hits(&[(RuleId::new("promo-dash-pitch"), 3)]);
+        let text = render_prometheus(&metrics.snapshot());
+        let lines = sample_lines(&text);
+        for expected in [
+            "strainer_requests_total{mode=\"mitm\"} 1",
+            "strainer_requests_total{mode=\"blocked\"} 1",
+            "strainer_requests_total{mode=\"plain\"} 0",
+            "strainer_bytes_in_total 100",
+            "strainer_bytes_out_total 80",
+            "strainer_elements_removed_total 2",
+            "strainer_request_errors_total 1",
+            "strainer_rule_reloads_total{result=\"ok\"} 1",
+            "strainer_rule_reloads_total{result=\"rejected\"} 2",
+            "strainer_rule_hits_total{rule=\"promo-dash-pitch\"} 3",
+        ] {
+            assert!(lines.contains(&expected), "missing {expected:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let metrics = Metrics::default();
+        metrics.record_rule_hits(&[(RuleId::new("odd\"id\\with\nbreak"), 1)]);
+        let text = render_prometheus(&metrics.snapshot());
+        assert!(text.contains("strainer_rule_hits_total{rule=\"odd\\\"id\\\\with\\nbreak\"} 1\n"), "{text}");
     }
 }

@@ -1,8 +1,8 @@
 //! Requests meant for strainer itself: `http://strainer.local/…` through the proxy, and origin-form requests
 //! sent straight to the listener (`http://127.0.0.1:8080/proxy.pac`).
 //!
-//! Pages: `/` (status: where strainer listens, rules loaded per file, counters, last reload error) and
-//! `/proxy.pac` (a PAC file sending http and https through this listener).
+//! Pages: `/` (status: where strainer listens, rules loaded per file, counters, last reload error),
+//! `/proxy.pac` (a PAC file sending http and https through this listener) and `/metrics` (Prometheus text format).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use http::{Request, Response, Uri};
 use super::log::RequestLog;
 use super::respond;
 use super::{ProxyBody, State};
-use crate::metrics::Mode;
+use crate::metrics::{self, Mode};
 
 /// The host name browsers use to reach strainer's own pages through the proxy.
 pub const LOCAL_HOST: &str = "strainer.local";
@@ -35,7 +35,10 @@ pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Res
     let response = match request.uri().path() {
         "/" => respond::ok("text/html; charset=utf-8", status_page(state)),
         "/proxy.pac" => respond::ok("application/x-ns-proxy-autoconfig", pac(proxy_address(state, request))),
-        // TODO(ops): `/metrics` once `crate::metrics::render_prometheus` lands on main.
+        "/metrics" => respond::ok(
+            metrics::PROMETHEUS_CONTENT_TYPE,
+            metrics::render_prometheus(&state.metrics.snapshot()),
+        ),
         path => respond::not_found(path),
     };
     log.status = response.status().as_u16();

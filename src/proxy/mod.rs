@@ -32,8 +32,7 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::metrics::{Metrics, Mode};
-use crate::reload::RuleStore;
-use crate::rules;
+use crate::reload::{self, RuleStore};
 use crate::tls::upstream::UpstreamTlsError;
 use client::UpstreamClient;
 use forward::RequestContext;
@@ -62,6 +61,9 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// Rule reloading could not be started.
+    #[error(transparent)]
+    Reload(crate::reload::WatchError),
     /// The upstream TLS settings are unusable.
     #[error(transparent)]
     UpstreamTls(#[from] UpstreamTlsError),
@@ -90,24 +92,27 @@ pub struct Server {
     state: Arc<State>,
 }
 
-/// Runs the proxy until SIGTERM / Ctrl-C: loads the rules (failing with every error printed), binds, prints how
-/// to use it, serves, drains.
+/// Runs the proxy until SIGTERM / Ctrl-C: loads the rules (failing with every error printed) and keeps them current
+/// (directory watch, polling fallback, SIGHUP; see [`reload`]), binds, prints how to use it, serves, drains.
 pub async fn run(config: Config) -> Result<(), ProxyError> {
-    let (rules, warnings) = match rules::load_dir(&config.rules_dir) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("{error}");
+    let metrics = Arc::new(Metrics::default());
+    let watch = reload::WatchSettings::default();
+    let (rules, _reloading) =
+        match reload::start(&config.rules_dir, reload::rules_loader(), metrics.clone(), &watch) {
+            Ok(started) => started,
+            Err(reload::StartError::Rules(errors)) => {
+                for error in &errors {
+                    eprintln!("{error}");
+                }
+                return Err(ProxyError::Rules(errors.len()));
             }
-            return Err(ProxyError::Rules(errors.len()));
-        }
-    };
-    for warning in &warnings {
-        tracing::warn!(warning = %warning, "rule warning");
-    }
-    let rule_count = rules.rule_count();
-    // TODO(ops): start the rules watcher on this store and pass its last error to `with_reload_status`.
-    let server = Server::bind(config, RuleStore::new(rules), Arc::new(Metrics::default())).await?;
+            Err(reload::StartError::Watch(error)) => return Err(ProxyError::Reload(error)),
+        };
+    let rule_count = rules.current().rule_count();
+    let status_rules = rules.clone();
+    let server = Server::bind(config, rules, metrics)
+        .await?
+        .with_reload_status(Arc::new(move || status_rules.last_error().map(|failure| failure.to_string())));
     let addr = server.local_addr();
     tracing::info!(listen = %addr, rules = rule_count, "proxy listening");
     println!("strainer listening on http://{addr} with {rule_count} rule(s)");
