@@ -22,8 +22,11 @@ fn expected_output(input: &str) -> String {
     let page = without_paragraph(input, r#"<p><strong><a href="https://www.amazon.com/dp/B0TESTWPT1"#);
     let page = without_paragraph(&page, r#"<p><strong><a href="https://go.skimresources.com/"#);
     assert_eq!(page.matches("<p><strong>Related:</strong>").count(), 2);
-    page.replace("<p><strong>Related:</strong>", r#"<p data-strainer-tag="related"><strong>Related:</strong>"#)
-        .replace("/?utm_source=internal&amp;utm_medium=related\"", "/\"")
+    page.replace(
+        "<p><strong>Related:</strong>",
+        r#"<p data-strainer-tag="related"><strong>Related:</strong>"#,
+    )
+    .replace("/?utm_source=internal&amp;utm_medium=related\"", "/\"")
 }
 
 #[test]

@@ -76,8 +76,9 @@ fn paragraphs(html: &[u8]) -> Vec<String> {
 #[test]
 fn shipped_rules_keep_every_article_paragraph_of_the_corpus() {
     let corpus = corpus_dir();
-    let (rules, _warnings) = strainer::rules::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules")))
-        .unwrap_or_else(|errors| panic!("shipped rules do not load: {errors:#?}"));
+    let (rules, _warnings) =
+        strainer::rules::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules")))
+            .unwrap_or_else(|errors| panic!("shipped rules do not load: {errors:#?}"));
     let rules = Arc::new(rules);
     let mut pages: Vec<PathBuf> = std::fs::read_dir(corpus.join("pages"))
         .expect("corpus pages readable")
@@ -92,7 +93,8 @@ fn shipped_rules_keep_every_article_paragraph_of_the_corpus() {
     for page in &pages {
         let name = page.file_stem().and_then(|s| s.to_str()).expect("page name");
         let input = std::fs::read(page).expect("page readable");
-        let expected = std::fs::read(corpus.join("expected").join(format!("{name}.html"))).expect("expected file");
+        let expected =
+            std::fs::read(corpus.join("expected").join(format!("{name}.html"))).expect("expected file");
 
         let mut rewriter = Rewriter::new(Arc::clone(&rules), RewriteOptions::default());
         let mut output = Vec::with_capacity(input.len());
