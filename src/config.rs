@@ -1,8 +1,16 @@
 //! Runtime settings: command-line flags merged over an optional `strainer.toml`, validated, with defaults.
+//!
+//! Owns every tunable of the running proxy (addresses, directories, limits, timeouts) and its documented default.
+//! Knows nothing about sockets: the proxy reads a finished [`Config`].
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use serde::Deserialize;
+
+use crate::rewrite::{DEFAULT_HOLD_CAP, DEFAULT_MEMORY_LIMIT};
 use crate::telemetry::{LogFormat, LogSettings};
 
 /// Flags of `strainer run` (the default subcommand). Every flag wins over `strainer.toml`.
@@ -29,7 +37,17 @@ pub struct RunArgs {
     /// Log output format.
     #[arg(long = "log-format", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Resolve HOST to IP instead of asking DNS (`news.test=127.0.0.1`), repeatable. Meant for tests and demos.
+    #[arg(long = "resolve", value_name = "HOST=IP")]
+    pub resolve: Vec<String>,
 }
+
+/// Default listen address: loopback only, port 8080.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+/// Default rules directory.
+pub const DEFAULT_RULES_DIR: &str = "rules";
+/// Default CA directory.
+pub const DEFAULT_CERTS_DIR: &str = "certs";
 
 /// Validated runtime settings.
 #[derive(Clone, Debug)]
@@ -44,20 +62,320 @@ pub struct Config {
     pub upstream_ca: Vec<PathBuf>,
     /// Logging.
     pub log: LogSettings,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// How rewritten HTML is encoded towards the browser.
+    pub response_encoding: ResponseEncoding,
+    /// Log the query string of request URLs (off: queries often carry personal data).
+    pub log_query: bool,
+    /// Add a `Via` header to forwarded requests and responses.
+    pub via: bool,
+    /// Host names resolved to fixed addresses instead of DNS (exact, lower-case names).
+    pub resolve: BTreeMap<String, IpAddr>,
+}
+
+/// Bounds on resources and waiting. Each default is documented on its constant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes of a request head (request line and headers); larger heads get 431.
+    pub max_header_bytes: usize,
+    /// Most request header fields.
+    pub max_headers: usize,
+    /// Time allowed to open a TCP connection to an origin.
+    pub connect_timeout: Duration,
+    /// Time allowed from sending a request to receiving the response head.
+    pub first_byte_timeout: Duration,
+    /// Longest pause allowed between two pieces of a response body from the origin.
+    pub idle_timeout: Duration,
+    /// Most client connections served at once; further connections wait to be accepted.
+    pub max_connections: usize,
+    /// Most bytes a rewriter holds back for undecided elements, per response.
+    pub hold_cap: usize,
+    /// lol_html's memory limit per response.
+    pub rewrite_memory: usize,
+    /// How long in-flight requests may run on after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// Default head size limit: 64 KiB, far above real browsers' heads (cookies included) yet bounded.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Smallest head size limit: hyper's minimum read buffer.
+pub const MIN_HEADER_BYTES: usize = 8192;
+/// Default header count limit: 100, hyper's own default.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Default connect timeout: 10 s, enough for a slow DNS plus a TCP handshake across the world.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default first-byte timeout: 60 s, as slow dynamic pages can take a while to start.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default body idle timeout: 60 s between two body chunks.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default concurrent connections: 1024, well above one browser's use and below common fd limits.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default shutdown grace: 10 s for in-flight requests to finish.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            hold_cap: DEFAULT_HOLD_CAP,
+            rewrite_memory: DEFAULT_MEMORY_LIMIT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// How rewritten HTML bodies are encoded towards the browser. Bodies that are not rewritten keep their encoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseEncoding {
+    /// Uncompressed: best for a browser on the same machine (no CPU, no latency from encoder buffering).
+    #[default]
+    Identity,
+    /// gzip (fast level), for browsers reaching strainer over a network.
+    Gzip,
 }
 
 /// Why the settings are unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// Placeholder until settings are implemented.
-    #[error("not implemented")]
-    NotImplemented,
+    /// The settings file could not be read.
+    #[error("cannot read settings file {}", .path.display())]
+    Read {
+        /// The file given with `--config`.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The settings file is not valid.
+    #[error("{}: {message}", .path.display())]
+    Parse {
+        /// The file given with `--config`.
+        path: PathBuf,
+        /// The parser's complaint, with line and column.
+        message: String,
+    },
+    /// A `--resolve` / `resolve` entry is not `HOST=IP`.
+    #[error("resolve entry {0:?} is not HOST=IP")]
+    BadResolve(String),
+    /// The listen address is not loopback and `allow_non_loopback` is not set.
+    #[error(
+        "listening on {0} would expose the proxy to the network; set `allow_non_loopback = true` in the \
+         settings file to do so on purpose"
+    )]
+    NonLoopback(SocketAddr),
+    /// The head size limit is below what HTTP/1 parsing needs.
+    #[error("limit `max_header_bytes` is {0}; it must be at least {MIN_HEADER_BYTES}")]
+    HeaderLimitTooSmall(usize),
+    /// A limit is zero where zero makes no sense.
+    #[error("limit `{0}` must be greater than zero")]
+    ZeroLimit(&'static str),
 }
+
+/// The optional settings file, as written. Every field is optional; flags win.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    rules: Option<PathBuf>,
+    certs: Option<PathBuf>,
+    #[serde(default)]
+    upstream_ca: Vec<PathBuf>,
+    log: Option<String>,
+    log_format: Option<LogFormat>,
+    allow_non_loopback: Option<bool>,
+    response_encoding: Option<ResponseEncoding>,
+    log_query: Option<bool>,
+    via: Option<bool>,
+    #[serde(default)]
+    resolve: BTreeMap<String, IpAddr>,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+/// `[limits]` of the settings file; durations in milliseconds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
+    connect_timeout_ms: Option<u64>,
+    first_byte_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    hold_cap: Option<usize>,
+    rewrite_memory: Option<usize>,
+    shutdown_grace_ms: Option<u64>,
+}
+
+// === impl Config ===
 
 impl Config {
     /// Merges `args` over the settings file (if any) and validates the result.
     pub fn load(args: &RunArgs) -> Result<Self, ConfigError> {
-        let _ = args;
-        Err(ConfigError::NotImplemented)
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        Self::merge(args, file)
+    }
+
+    /// Settings for tests and embedding: defaults with `listen`, `rules_dir` and `limits` given.
+    pub fn for_listener(listen: SocketAddr, rules_dir: &Path) -> Self {
+        Self {
+            listen,
+            rules_dir: rules_dir.to_owned(),
+            certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
+            upstream_ca: Vec::new(),
+            log: LogSettings::default(),
+            limits: Limits::default(),
+            response_encoding: ResponseEncoding::default(),
+            log_query: false,
+            via: false,
+            resolve: BTreeMap::new(),
+        }
+    }
+
+    fn merge(args: &RunArgs, file: FileSettings) -> Result<Self, ConfigError> {
+        let listen = args.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN);
+        if !listen.ip().is_loopback() && !file.allow_non_loopback.unwrap_or(false) {
+            return Err(ConfigError::NonLoopback(listen));
+        }
+        let mut resolve: BTreeMap<String, IpAddr> =
+            file.resolve.into_iter().map(|(host, ip)| (normalise_host(&host), ip)).collect();
+        for entry in &args.resolve {
+            let (host, ip) = parse_resolve(entry)?;
+            resolve.insert(host, ip);
+        }
+        let mut upstream_ca = file.upstream_ca;
+        upstream_ca.extend(args.upstream_ca.iter().cloned());
+        Ok(Self {
+            listen,
+            rules_dir: args.rules.clone().or(file.rules).unwrap_or_else(|| PathBuf::from(DEFAULT_RULES_DIR)),
+            certs_dir: args.certs.clone().or(file.certs).unwrap_or_else(|| PathBuf::from(DEFAULT_CERTS_DIR)),
+            upstream_ca,
+            log: LogSettings {
+                filter: args.log.clone().or(file.log),
+                format: args.log_format.or(file.log_format).unwrap_or_default(),
+            },
+            limits: file.limits.resolve()?,
+            response_encoding: file.response_encoding.unwrap_or_default(),
+            log_query: file.log_query.unwrap_or(false),
+            via: file.via.unwrap_or(false),
+            resolve,
+        })
+    }
+}
+
+// === impl FileLimits ===
+
+impl FileLimits {
+    fn resolve(self) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        let ms = |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
+        let limits = Limits {
+            max_header_bytes: self.max_header_bytes.unwrap_or(d.max_header_bytes),
+            max_headers: self.max_headers.unwrap_or(d.max_headers),
+            connect_timeout: ms(self.connect_timeout_ms, d.connect_timeout),
+            first_byte_timeout: ms(self.first_byte_timeout_ms, d.first_byte_timeout),
+            idle_timeout: ms(self.idle_timeout_ms, d.idle_timeout),
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            hold_cap: self.hold_cap.unwrap_or(d.hold_cap),
+            rewrite_memory: self.rewrite_memory.unwrap_or(d.rewrite_memory),
+            shutdown_grace: ms(self.shutdown_grace_ms, d.shutdown_grace),
+        };
+        let nonzero = [
+            ("max_header_bytes", limits.max_header_bytes),
+            ("max_headers", limits.max_headers),
+            ("max_connections", limits.max_connections),
+            ("rewrite_memory", limits.rewrite_memory),
+        ];
+        if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::ZeroLimit(name));
+        }
+        if limits.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(ConfigError::HeaderLimitTooSmall(limits.max_header_bytes));
+        }
+        Ok(limits)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+}
+
+fn parse_resolve(entry: &str) -> Result<(String, IpAddr), ConfigError> {
+    let bad = || ConfigError::BadResolve(entry.to_owned());
+    let (host, ip) = entry.split_once('=').ok_or_else(bad)?;
+    let host = normalise_host(host);
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let ip = ip.trim().parse().map_err(|_| bad())?;
+    Ok((host, ip))
+}
+
+fn normalise_host(host: &str) -> String {
+    host.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_8080() {
+        let config = Config::load(&RunArgs::default()).expect("defaults are valid");
+        assert_eq!(config.listen, "127.0.0.1:8080".parse::<SocketAddr>().expect("literal"));
+        assert_eq!(config.rules_dir, PathBuf::from("rules"));
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.response_encoding, ResponseEncoding::Identity);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file: FileSettings = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nrules = \"r\"\n[limits]\nidle_timeout_ms = 250\n[resolve]\n\"News.Test\" = \"127.0.0.2\"\n",
+        )
+        .expect("valid toml");
+        let args = RunArgs {
+            listen: Some("127.0.0.1:9100".parse().expect("literal")),
+            resolve: vec!["news.test=127.0.0.1".to_owned()],
+            ..RunArgs::default()
+        };
+        let config = Config::merge(&args, file).expect("valid");
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.rules_dir, PathBuf::from("r"));
+        assert_eq!(config.limits.idle_timeout, Duration::from_millis(250));
+        assert_eq!(config.resolve.get("news.test"), Some(&"127.0.0.1".parse().expect("literal")));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<FileSettings>("lisen = \"127.0.0.1:1\"").is_err());
+        assert!(toml::from_str::<FileSettings>("[limits]\nidle = 1").is_err());
+    }
+
+    #[test]
+    fn non_loopback_needs_explicit_consent() {
+        let args = RunArgs { listen: Some("0.0.0.0:8080".parse().expect("literal")), ..RunArgs::default() };
+        assert!(matches!(Config::merge(&args, FileSettings::default()), Err(ConfigError::NonLoopback(_))));
+        let file = FileSettings { allow_non_loopback: Some(true), ..FileSettings::default() };
+        assert!(Config::merge(&args, file).is_ok());
+    }
+
+    #[test]
+    fn bad_resolve_entries_are_errors() {
+        for bad in ["news.test", "=127.0.0.1", "news.test=not-an-ip"] {
+            assert!(parse_resolve(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -15,6 +15,9 @@
 //! - [`rules`]: rule files → compiled `RuleSet`;
 //! - [`rewrite`]: the streaming HTML engine.
 
+// Library code handles bad input with errors; a panic needs a proven invariant (tests and benches are exempt).
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod cli;
 pub mod config;
 pub mod metrics;

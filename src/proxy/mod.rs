@@ -1,17 +1,294 @@
 //! The proxy server: accept loop, per-connection service, graceful drain. The only user of hyper's server.
+//!
+//! Every request goes one of three ways: `CONNECT` → [`handle_connect`] (the seam for HTTPS), a request for
+//! strainer itself → [`local`], anything else → [`forward`].
+
+pub mod body;
+pub mod client;
+pub mod decode;
+pub mod forward;
+pub mod headers;
+pub mod local;
+pub mod log;
+pub mod respond;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::config::Config;
+use crate::metrics::{Metrics, Mode};
+use crate::reload::RuleStore;
+use crate::rules;
+use crate::tls::upstream::UpstreamTlsError;
+use client::UpstreamClient;
+use forward::RequestContext;
 
-/// Why the proxy stopped with an error.
+/// Errors of response bodies sent to the browser.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type of every response strainer sends.
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Reports the last rule-reload error for the status page (`None` when the last reload succeeded).
+pub type ReloadStatus = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// Why the proxy could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// Placeholder until the proxy is implemented.
-    #[error("not implemented")]
-    NotImplemented,
+    /// The rules did not load; every error has been printed.
+    #[error("{0} error(s) in the rules; not starting")]
+    Rules(usize),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The upstream TLS settings are unusable.
+    #[error(transparent)]
+    UpstreamTls(#[from] UpstreamTlsError),
 }
 
-/// Runs the proxy until shutdown (SIGTERM / Ctrl-C).
+/// Everything a request handler needs, shared by all connections.
+pub struct State {
+    /// Validated settings.
+    pub config: Config,
+    /// The live rules; snapshot once per request.
+    pub rules: RuleStore,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The pooled upstream client.
+    pub client: UpstreamClient,
+    /// The address the listener is bound to.
+    pub local_addr: SocketAddr,
+    /// The last reload error, when a reloader reports one.
+    pub reload_status: Option<ReloadStatus>,
+}
+
+/// A bound, not yet running proxy. Tests bind to `127.0.0.1:0`, read [`Server::local_addr`], then
+/// [`Server::run_until`] a shutdown future.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+/// Runs the proxy until SIGTERM / Ctrl-C: loads the rules (failing with every error printed), binds, prints how
+/// to use it, serves, drains.
 pub async fn run(config: Config) -> Result<(), ProxyError> {
-    let _ = config;
-    Err(ProxyError::NotImplemented)
+    let (rules, warnings) = match rules::load_dir(&config.rules_dir) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            return Err(ProxyError::Rules(errors.len()));
+        }
+    };
+    for warning in &warnings {
+        tracing::warn!(warning = %warning, "rule warning");
+    }
+    let rule_count = rules.rule_count();
+    // TODO(ops): start the rules watcher on this store and pass its last error to `with_reload_status`.
+    let server = Server::bind(config, RuleStore::new(rules), Arc::new(Metrics::default())).await?;
+    let addr = server.local_addr();
+    tracing::info!(listen = %addr, rules = rule_count, "proxy listening");
+    println!("strainer listening on http://{addr} with {rule_count} rule(s)");
+    println!("  browser proxy (HTTP and HTTPS): {addr}");
+    println!("  or automatic configuration:     http://{addr}/proxy.pac");
+    println!("  then open http://strainer.local/ through the proxy");
+    server.run_until(shutdown_signal()).await
+}
+
+// === impl Server ===
+
+impl Server {
+    /// Binds `config.listen` and prepares to serve `rules`.
+    pub async fn bind(config: Config, rules: RuleStore, metrics: Arc<Metrics>) -> Result<Self, ProxyError> {
+        let addr = config.listen;
+        let listener = TcpListener::bind(addr).await.map_err(|source| ProxyError::Bind { addr, source })?;
+        Self::from_listener(listener, config, rules, metrics)
+    }
+
+    /// Prepares to serve on an already bound `listener` (its address wins over `config.listen`).
+    pub fn from_listener(
+        listener: TcpListener,
+        config: Config,
+        rules: RuleStore,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ProxyError> {
+        let addr = config.listen;
+        let local_addr = listener.local_addr().map_err(|source| ProxyError::Bind { addr, source })?;
+        let client = client::build(&config, local_addr)?;
+        let state = State { config, rules, metrics, client, local_addr, reload_status: None };
+        Ok(Self { listener, state: Arc::new(state) })
+    }
+
+    /// Shows `status` (the last reload error) on the status page.
+    pub fn with_reload_status(mut self, status: ReloadStatus) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.reload_status = Some(status);
+        }
+        self
+    }
+
+    /// The address the proxy listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.local_addr
+    }
+
+    /// The counters this server updates.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight connections finish for up to
+    /// the configured grace period.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
+        let Server { listener, state } = self;
+        let limits = &state.config.limits;
+        let permits = Arc::new(Semaphore::new(limits.max_connections));
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .max_buf_size(limits.max_header_bytes)
+            .max_headers(limits.max_headers);
+        let mut connections: u64 = 0;
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let (stream, client) = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Usually out of file descriptors: back off briefly instead of spinning.
+                        tracing::warn!(error = %error, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                },
+            };
+            connections += 1;
+            let _ = stream.set_nodelay(true);
+            let conn_state = state.clone();
+            let service = service_fn(move |request| {
+                let state = conn_state.clone();
+                async move { Ok::<_, Infallible>(serve(state, client, request).await) }
+            });
+            let connection = graceful
+                .watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned());
+            let span = tracing::info_span!("connection", client = %client);
+            tokio::spawn(
+                async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(error = %error, "connection ended with an error");
+                    }
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
+        drop(listener);
+        let grace = state.config.limits.shutdown_grace;
+        tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down; draining connections");
+        let drained = tokio::time::timeout(grace, graceful.shutdown()).await.is_ok();
+        let counters = state.metrics.snapshot();
+        tracing::info!(
+            connections,
+            requests = counters.requests,
+            errors = counters.errors,
+            drained,
+            "proxy stopped"
+        );
+        Ok(())
+    }
+}
+
+/// Pause after a failed `accept` (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Routes one request: CONNECT, strainer's own pages, or forwarding.
+async fn serve(state: Arc<State>, client: SocketAddr, request: Request<Incoming>) -> Response<ProxyBody> {
+    let span = tracing::info_span!("request", method = %request.method(), uri_host = request.uri().host().unwrap_or(""));
+    async move {
+        if request.method() == Method::CONNECT {
+            return handle_connect(&state, client, &request);
+        }
+        if local::is_local(request.uri()) {
+            return local::answer(&state, client, &request);
+        }
+        forward::forward(state, RequestContext { client, mode: Mode::Plain }, request).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// CONNECT requests. Until HTTPS interception lands (`connect.rs`), answered with 501.
+fn handle_connect(state: &State, client: SocketAddr, request: &Request<Incoming>) -> Response<ProxyBody> {
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+    let mut log =
+        log::RequestLog::start(state.metrics.clone(), client, request.method(), request.uri(), false);
+    log.mode = Mode::Tunnel;
+    let response = respond::connect_unsupported(&authority);
+    log.status = response.status().as_u16();
+    log.fail("CONNECT is not supported yet");
+    response
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
 }

@@ -54,7 +54,7 @@ pub struct SiteScope {
 impl HostPattern {
     /// Parses a pattern such as `example.com`, `*.example.com` or `amazon.*`.
     pub fn new(pattern: &str) -> Result<Self, HostPatternError> {
-        let text = normalise(pattern);
+        let text = normalise(pattern).into_owned();
         if text.is_empty() {
             return Err(HostPatternError::Empty);
         }
@@ -83,10 +83,14 @@ impl HostPattern {
 
     /// Does `host` (or a parent domain of it) match this pattern?
     pub fn matches(&self, host: &str) -> bool {
-        let host = normalise(host);
+        self.matches_normalised(&normalise(host))
+    }
+
+    /// [`HostPattern::matches`] for a host already lower-cased and without a trailing dot.
+    fn matches_normalised(&self, host: &str) -> bool {
         match &self.kind {
-            PatternKind::Domain(domain) => is_same_or_subdomain(&host, domain),
-            PatternKind::Glob(glob) => parent_domains(&host).any(|h| glob.is_match(h)),
+            PatternKind::Domain(domain) => is_same_or_subdomain(host, domain),
+            PatternKind::Glob(glob) => parent_domains(host).any(|h| glob.is_match(h)),
         }
     }
 }
@@ -101,7 +105,11 @@ impl HostSet {
 
     /// Does any pattern match `host`?
     pub fn matches(&self, host: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(host))
+        if self.patterns.is_empty() {
+            return false;
+        }
+        let host = normalise(host);
+        self.patterns.iter().any(|p| p.matches_normalised(&host))
     }
 
     /// True when the set has no pattern.
@@ -130,8 +138,13 @@ impl SiteScope {
     }
 }
 
-fn normalise(host: &str) -> String {
-    host.trim().trim_end_matches('.').to_ascii_lowercase()
+fn normalise(host: &str) -> std::borrow::Cow<'_, str> {
+    let host = host.trim().trim_end_matches('.');
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(host)
+    }
 }
 
 fn is_same_or_subdomain(host: &str, domain: &str) -> bool {

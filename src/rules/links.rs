@@ -1,7 +1,31 @@
 //! Link cleaning: strip tracking parameters, unwrap affiliate redirect wrappers.
 //!
 //! Works on the URL text as written (absolute or relative), never re-serialises what it does not change:
-//! other parameters keep their bytes and order, the `#fragment` stays.
+//! other parameters keep their bytes and order, the `#fragment` stays, a query left without parameters is dropped
+//! with its `?`. Parameter names are compared percent-decoded (`utm%5Fsource` is `utm_source`); `&` is the only
+//! separator. This module knows nothing of HTML or HTTP: the engine and the proxy hand it `href`s and URLs.
+//!
+//! Behaviour decisions:
+//! - Only web links are touched: `http:`/`https:` with `//`, scheme-relative `//host/…`, and relative links.
+//!   Other schemes (`mailto:`, `javascript:`, …) are never changed. Leading and trailing whitespace is ignored
+//!   (and not kept when the link changes).
+//! - A relative link counts as a link to the page's `site` (when known) for every host-scoped rule, unwrap and
+//!   strip alike, so Amazon-only strip rules apply to relative links on Amazon pages. With no site, only strip
+//!   rules without `hosts` apply to it.
+//! - Hosts are compared and reported lower-cased, without userinfo, port or trailing dot; IPv6 literals keep
+//!   their brackets (`[::1]`), as URLs write them.
+//! - A query-parameter destination is percent-decoded once (`+` stays `+`); if the result still starts with an
+//!   encoded `http%3A`/`https%3A` it is decoded a second time. A path-embedded destination is taken from the first
+//!   `http(s)://` in the path or query, with everything after it (fragment included), decoded once if its `:` or
+//!   slashes were encoded (`https%3A%2F%2F`, `https:%2F%2F`).
+//! - A destination is accepted only if it is an `http`/`https` URL with a host; otherwise the wrapper is left
+//!   as it is (its own parameters are still stripped). Bytes that cannot stand in an `href` as they are
+//!   (controls, space, `"`, `<`, `>`, `` ` ``, invalid UTF-8) are percent-encoded again.
+//! - Unwrapping repeats up to four levels; the first active unwrap rule naming the host decides.
+
+use std::borrow::Cow;
+
+use percent_encoding::{percent_decode, percent_decode_str};
 
 use super::{HostSet, RuleId, SiteScope};
 
@@ -64,14 +88,367 @@ impl LinkRules {
     /// Cleans `url` (an `href` as written, absolute or relative) found on a page of `site`: unwraps redirect
     /// wrappers, then strips matching parameters. `None` when nothing changed.
     pub fn clean(&self, url: &str, site: Option<&str>) -> Option<CleanedLink> {
-        let _ = (url, site);
-        todo!("link cleaning")
+        let mut rules = Vec::new();
+        let unwrapped = self.unwrap(trim_link(url), site, |id| push_unique(&mut rules, id));
+        let stripped = self.strip(&unwrapped, site, &mut rules);
+        if rules.is_empty() {
+            return None;
+        }
+        let cleaned = stripped.unwrap_or_else(|| unwrapped.into_owned());
+        (cleaned != url).then_some(CleanedLink { url: cleaned, rules })
     }
 
-    /// The host a link leads to once redirect wrappers are unwrapped (lower-cased); `None` for relative links
-    /// and URLs without a host.
+    /// The host a link leads to once redirect wrappers are unwrapped (lower-cased, no port or userinfo, IPv6 in
+    /// brackets); `None` for relative links (unless a wrapper rule for `site` sends them elsewhere), other
+    /// schemes and URLs without a host. Allocates only the answer unless the link is a wrapper.
     pub fn destination_host(&self, url: &str, site: Option<&str>) -> Option<String> {
-        let _ = (url, site);
-        todo!("link destination")
+        let destination = self.unwrap(trim_link(url), site, |_| {});
+        let parts = LinkParts::split(&destination);
+        match parts.kind {
+            LinkKind::Web => parts.host.map(normalise_host),
+            LinkKind::Relative | LinkKind::Other => None,
+        }
+    }
+
+    /// Follows redirect wrappers (at most [`MAX_UNWRAP_LEVELS`]), reporting each rule that unwrapped one.
+    /// Borrows `url` unchanged when it is not a wrapper.
+    fn unwrap<'a>(&self, url: &'a str, site: Option<&str>, mut acted: impl FnMut(&RuleId)) -> Cow<'a, str> {
+        let mut current = Cow::Borrowed(url);
+        for _ in 0..MAX_UNWRAP_LEVELS {
+            let Some((id, destination)) = self.unwrap_once(&current, site) else {
+                break;
+            };
+            acted(id);
+            current = Cow::Owned(destination);
+        }
+        current
+    }
+
+    /// The destination of `url` if an active unwrap rule names its host and finds an acceptable destination.
+    fn unwrap_once(&self, url: &str, site: Option<&str>) -> Option<(&RuleId, String)> {
+        if self.unwrap.is_empty() {
+            return None;
+        }
+        let parts = LinkParts::split(url);
+        let host = parts.effective_host(site)?;
+        let rule = self.unwrap.iter().find(|rule| rule.hosts.matches(host) && rule.scope.applies_to(site))?;
+        let destination = match &rule.target {
+            UnwrapTarget::QueryParam(names) => query_param_destination(&parts, names),
+            UnwrapTarget::PathEmbedded => embedded_destination(&parts),
+        }?;
+        Some((&rule.id, destination))
+    }
+
+    /// Removes the parameters that active strip rules match; `None` when none matched. Credits each removed
+    /// parameter to the first rule (in rule order) that matches it and records those rules in `acted`.
+    fn strip(&self, url: &str, site: Option<&str>, acted: &mut Vec<RuleId>) -> Option<String> {
+        let parts = LinkParts::split(url);
+        if parts.kind == LinkKind::Other {
+            return None;
+        }
+        let query = parts.query?;
+        let host = parts.effective_host(site);
+        let active: Vec<&StripRule> = self
+            .strip
+            .iter()
+            .filter(|rule| {
+                let host_ok = match (&rule.hosts, host) {
+                    (None, _) => true,
+                    (Some(hosts), Some(host)) => hosts.matches(host),
+                    (Some(_), None) => false,
+                };
+                host_ok && rule.scope.applies_to(site)
+            })
+            .collect();
+        if active.is_empty() {
+            return None;
+        }
+
+        let mut credited = vec![false; active.len()];
+        let mut kept = String::with_capacity(query.len());
+        let mut kept_segments = 0usize;
+        let mut kept_a_parameter = false;
+        for segment in query.split('&') {
+            let name = parameter_name(segment);
+            let matched = if name.is_empty() {
+                None
+            } else {
+                active.iter().position(|rule| rule.params.is_match(&*name))
+            };
+            match matched {
+                Some(index) => credited[index] = true,
+                None => {
+                    if kept_segments > 0 {
+                        kept.push('&');
+                    }
+                    kept.push_str(segment);
+                    kept_segments += 1;
+                    kept_a_parameter |= !segment.is_empty();
+                }
+            }
+        }
+        if !credited.contains(&true) {
+            return None;
+        }
+        for (rule, _) in active.iter().zip(&credited).filter(|(_, hit)| **hit) {
+            push_unique(acted, &rule.id);
+        }
+
+        let mut cleaned = String::with_capacity(url.len());
+        cleaned.push_str(parts.head);
+        if kept_a_parameter {
+            cleaned.push('?');
+            cleaned.push_str(&kept);
+        }
+        cleaned.push_str(parts.fragment);
+        Some(cleaned)
     }
 }
+
+/// Wrapper of wrapper of …: how many redirect wrappers one link may be unwrapped through.
+const MAX_UNWRAP_LEVELS: usize = 4;
+
+fn push_unique(ids: &mut Vec<RuleId>, id: &RuleId) {
+    if !ids.contains(id) {
+        ids.push(id.clone());
+    }
+}
+
+/// HTML strips leading and trailing ASCII whitespace (and browsers C0 controls) from URLs before parsing.
+fn trim_link(url: &str) -> &str {
+    url.trim_matches(|c: char| c <= ' ')
+}
+
+/// Lower-cases a host and drops a trailing dot; IPv6 literals keep their brackets.
+fn normalise_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+// === link text ===
+
+/// What kind of reference a link is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkKind {
+    /// `http:`/`https:` with an authority, or scheme-relative `//host/…`.
+    Web,
+    /// No scheme and no authority: resolved against the page.
+    Relative,
+    /// Any other scheme (`mailto:`, `javascript:`, …) or `http:` without `//`: never touched.
+    Other,
+}
+
+/// A link split into borrowed pieces, without any re-serialisation.
+#[derive(Debug)]
+struct LinkParts<'a> {
+    /// The whole link.
+    full: &'a str,
+    /// What kind of reference it is.
+    kind: LinkKind,
+    /// The host as written (no userinfo, no port; IPv6 with brackets), for `Web` links with a non-empty host.
+    host: Option<&'a str>,
+    /// Scheme, authority and path: everything before the `?`.
+    head: &'a str,
+    /// The query without its `?`, if there is a `?`.
+    query: Option<&'a str>,
+    /// The `#` and everything after it, or empty.
+    fragment: &'a str,
+    /// Byte offset in `full` where the path starts (after the authority).
+    path_start: usize,
+}
+
+impl<'a> LinkParts<'a> {
+    fn split(full: &'a str) -> Self {
+        let (before_fragment, fragment) = full.split_at(full.find('#').unwrap_or(full.len()));
+        let (head, query) = match before_fragment.split_once('?') {
+            Some((head, query)) => (head, Some(query)),
+            None => (before_fragment, None),
+        };
+        let (kind, authority_start) = classify(head);
+        let (host, path_start) = match authority_start {
+            Some(start) => {
+                let authority = &head[start..];
+                let end = authority.find(['/', '\\']).unwrap_or(authority.len());
+                (host_of_authority(&authority[..end]), start + end)
+            }
+            None => (None, 0),
+        };
+        Self { full, kind, host, head, query, fragment, path_start }
+    }
+
+    /// The host the link leads to for host-scoped rules: its own, or the page's (`site`) for a relative link.
+    fn effective_host<'s>(&self, site: Option<&'s str>) -> Option<&'s str>
+    where
+        'a: 's,
+    {
+        match self.kind {
+            LinkKind::Web => self.host,
+            LinkKind::Relative => site,
+            LinkKind::Other => None,
+        }
+    }
+
+    /// Path and query (not the fragment), where an embedded destination may hide.
+    fn path_and_query(&self) -> &'a str {
+        &self.full[self.path_start..self.full.len() - self.fragment.len()]
+    }
+}
+
+/// The kind of link and, for `Web` links, where the authority starts (after the two slashes). Browsers treat
+/// `\` like `/` in web URLs, so `/\host` and `https:\\host` have an authority too.
+fn classify(head: &str) -> (LinkKind, Option<usize>) {
+    let bytes = head.as_bytes();
+    let after_scheme = match scheme_len(bytes) {
+        Some(len) => {
+            let scheme = &bytes[..len];
+            if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
+                return (LinkKind::Other, None);
+            }
+            len + 1
+        }
+        None => 0,
+    };
+    let is_slash = |i: usize| matches!(bytes.get(i), Some(b'/' | b'\\'));
+    if is_slash(after_scheme) && is_slash(after_scheme + 1) {
+        (LinkKind::Web, Some(after_scheme + 2))
+    } else if after_scheme == 0 {
+        (LinkKind::Relative, None)
+    } else {
+        (LinkKind::Other, None)
+    }
+}
+
+/// Length of a leading `scheme` (before its `:`), if the text starts with one.
+fn scheme_len(bytes: &[u8]) -> Option<usize> {
+    if !bytes.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    for (i, b) in bytes.iter().enumerate().skip(1) {
+        match b {
+            b':' => return Some(i),
+            b if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The host of an authority (`user:pw@host:port`): userinfo and port removed, IPv6 brackets kept.
+fn host_of_authority(authority: &str) -> Option<&str> {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, after)| after);
+    let host = if host_port.starts_with('[') {
+        host_port.find(']').map_or(host_port, |end| &host_port[..=end])
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// A query segment's parameter name, percent-decoded (borrowed when it holds no escape).
+fn parameter_name(segment: &str) -> Cow<'_, str> {
+    let raw = segment.split_once('=').map_or(segment, |(name, _)| name);
+    percent_decode_str(raw).decode_utf8_lossy()
+}
+
+// === destinations ===
+
+/// The value of the first parameter present among `names` (in the rule's order), decoded as a destination.
+fn query_param_destination(parts: &LinkParts<'_>, names: &[String]) -> Option<String> {
+    let query = parts.query?;
+    let value = names.iter().find_map(|wanted| {
+        query
+            .split('&')
+            .find(|segment| parameter_name(segment) == wanted.as_str())
+            .map(|segment| segment.split_once('=').map_or("", |(_, value)| value))
+    })?;
+    let once: Cow<'_, [u8]> = percent_decode_str(value).into();
+    let destination: Cow<'_, [u8]> =
+        if starts_with_ignore_case(&once, b"http%3a") || starts_with_ignore_case(&once, b"https%3a") {
+            Cow::Owned(percent_decode(&once).collect())
+        } else {
+            once
+        };
+    accept_destination(&destination)
+}
+
+/// The first `http(s)://` URL embedded in the path or query (any case; `:` and the slashes may be
+/// percent-encoded, as in `https%3A%2F%2F` or `https:%2F%2F`), with everything after it, decoded once if encoded.
+fn embedded_destination(parts: &LinkParts<'_>) -> Option<String> {
+    let searched = parts.path_and_query();
+    let bytes = searched.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = memchr::memchr2(b'h', b'H', bytes.get(from..)?) {
+        let at = from + offset;
+        if let Some(encoded) = embedded_url_prefix(&bytes[at..]) {
+            let rest = &parts.full[parts.path_start + at..];
+            let destination: Cow<'_, [u8]> =
+                if encoded { percent_decode_str(rest).into() } else { Cow::Borrowed(rest.as_bytes()) };
+            return accept_destination(&destination);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Does `bytes` start with `http(s)://`, each of `:`, `/`, `/` possibly percent-encoded? `Some(true)` when any
+/// of them was encoded.
+fn embedded_url_prefix(bytes: &[u8]) -> Option<bool> {
+    if !starts_with_ignore_case(bytes, b"http") {
+        return None;
+    }
+    let mut at = if matches!(bytes.get(4), Some(b's' | b'S')) { 5 } else { 4 };
+    let mut encoded = false;
+    for (plain, escaped) in [(b':', b"%3a"), (b'/', b"%2f"), (b'/', b"%2f")] {
+        if bytes.get(at) == Some(&plain) {
+            at += 1;
+        } else if starts_with_ignore_case(bytes.get(at..)?, escaped) {
+            at += 3;
+            encoded = true;
+        } else {
+            return None;
+        }
+    }
+    Some(encoded)
+}
+
+/// Accepts a decoded destination only if it is an `http`/`https` URL with a host; bytes that cannot stand in an
+/// `href` as they are (controls, space, `"`, `<`, `>`, `` ` ``, invalid UTF-8) are percent-encoded again.
+fn accept_destination(decoded: &[u8]) -> Option<String> {
+    if !(starts_with_ignore_case(decoded, b"http://") || starts_with_ignore_case(decoded, b"https://")) {
+        return None;
+    }
+    let destination = escape_unsafe_bytes(decoded);
+    let parts = LinkParts::split(&destination);
+    (parts.kind == LinkKind::Web && parts.host.is_some()).then_some(())?;
+    Some(destination)
+}
+
+fn escape_unsafe_bytes(bytes: &[u8]) -> String {
+    fn push_escaped(out: &mut String, byte: u8) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        out.push('%');
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match u8::try_from(c) {
+                Ok(b) if b <= b' ' || matches!(b, 0x7f | b'"' | b'<' | b'>' | b'`') => {
+                    push_escaped(&mut out, b)
+                }
+                _ => out.push(c),
+            }
+        }
+        for &byte in chunk.invalid() {
+            push_escaped(&mut out, byte);
+        }
+    }
+    out
+}
+
+fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes.get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,11 +4,16 @@
 //! bodies or async runtimes. Loading and compiling live in [`compile`]; the serde mirror of the TOML in [`raw`].
 
 pub mod compile;
+mod element;
 pub mod error;
 pub mod hosts;
+mod kinds;
 pub mod links;
 pub mod lists;
 pub mod raw;
+mod selector;
+mod source;
+mod values;
 
 use std::sync::Arc;
 
@@ -110,7 +115,8 @@ pub struct Conditions {
     pub min_text_len: Option<usize>,
     /// Maximum length in characters of all visible text inside the element (descendants included).
     pub max_text_len: Option<usize>,
-    /// Some descendant link (`a[href]`, `area[href]`) points to a host in this set (after unwrapping wrappers).
+    /// Some descendant link (`a[href]`, `area[href]`) has a host in this set, either as written or once redirect
+    /// wrappers are unwrapped (so a set of affiliate networks matches a wrapped link, a set of shops its target).
     pub links_to: Option<HostSet>,
     /// Tested on the start tag: the `class` attribute matches this regex.
     pub class_matches: Option<regex::Regex>,

@@ -1,0 +1,222 @@
+//! The pooled upstream client (HTTP and HTTPS origins), its resolver with `resolve` overrides, and the guard
+//! that refuses connections back to strainer's own listener.
+//!
+//! Also classifies client errors into [`Failure`]s by walking the error's source chain (never by matching text).
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Uri;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+use super::respond::Failure;
+use crate::config::Config;
+use crate::tls::upstream::{client_config, UpstreamTlsError};
+
+/// The body type of requests sent upstream.
+pub type UpstreamBody = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// The shared upstream client: pooled, HTTP/1.1 and HTTP/2 (by ALPN), verifying TLS.
+pub type UpstreamClient = Client<HttpsConnector<LoopGuard>, UpstreamBody>;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle pooled connections kept per origin.
+const POOL_MAX_IDLE_PER_HOST: usize = 16;
+
+/// Builds the upstream client for a proxy listening on `listen`.
+pub fn build(config: &Config, listen: SocketAddr) -> Result<UpstreamClient, UpstreamTlsError> {
+    let tls = client_config(&config.upstream_ca)?;
+    let mut http =
+        HttpConnector::new_with_resolver(OverrideResolver { overrides: Arc::new(config.resolve.clone()) });
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.limits.connect_timeout));
+    let guarded = LoopGuard { inner: http, listen };
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(guarded);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .build(https))
+}
+
+/// Classifies an upstream client error for the error page and the log.
+pub fn classify(error: &hyper_util::client::legacy::Error, host: &str) -> Failure {
+    let host = host.to_owned();
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(err) = source {
+        if err.downcast_ref::<LoopDetected>().is_some() {
+            return Failure::Loop { host };
+        }
+        if err.downcast_ref::<ResolveFailed>().is_some() {
+            return Failure::Dns { host };
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            match io.kind() {
+                io::ErrorKind::ConnectionRefused => return Failure::Refused { host },
+                io::ErrorKind::TimedOut => return Failure::ConnectTimeout { host },
+                _ => {}
+            }
+        }
+        source = err.source();
+    }
+    let detail = match error.source() {
+        Some(inner) => inner.to_string(),
+        None => error.to_string(),
+    };
+    Failure::Unreachable { host, detail }
+}
+
+/// Was this a pooled connection the origin closed just as we reused it (safe to retry an idempotent request)?
+pub fn is_stale_connection(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(err) = source {
+        if let Some(hyper_err) = err.downcast_ref::<hyper::Error>() {
+            return hyper_err.is_incomplete_message() || hyper_err.is_canceled();
+        }
+        source = err.source();
+    }
+    false
+}
+
+// === impl OverrideResolver ===
+
+/// Resolves names from the `resolve` settings first, then with the system resolver.
+#[derive(Clone, Debug)]
+pub struct OverrideResolver {
+    overrides: Arc<BTreeMap<String, IpAddr>>,
+}
+
+/// The name did not resolve (the resolver error of [`OverrideResolver`]).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve {name}: {source}")]
+pub struct ResolveFailed {
+    name: String,
+    source: io::Error,
+}
+
+type ResolveFuture =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, ResolveFailed>> + Send>>;
+
+impl Service<Name> for OverrideResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = ResolveFailed;
+    type Future = ResolveFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let key = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        if let Some(ip) = self.overrides.get(&key) {
+            let addrs = vec![SocketAddr::new(*ip, 0)];
+            return Box::pin(async move { Ok(addrs.into_iter()) });
+        }
+        let mut system = GaiResolver::new();
+        Box::pin(async move {
+            let failed = |source| ResolveFailed { name: key.clone(), source };
+            let addrs: Vec<SocketAddr> = system.call(name).await.map_err(failed)?.collect();
+            if addrs.is_empty() {
+                return Err(failed(io::Error::new(io::ErrorKind::NotFound, "no addresses")));
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+// === impl LoopGuard ===
+
+/// Wraps the TCP connector and refuses a connection that reached strainer's own listener.
+#[derive(Clone, Debug)]
+pub struct LoopGuard {
+    inner: HttpConnector<OverrideResolver>,
+    listen: SocketAddr,
+}
+
+/// The origin address is strainer's own listener.
+#[derive(Debug, thiserror::Error)]
+#[error("the origin address {0} is strainer itself")]
+pub struct LoopDetected(SocketAddr);
+
+type ConnectFuture =
+    Pin<Box<dyn Future<Output = Result<TokioIo<TcpStream>, Box<dyn StdError + Send + Sync>>> + Send>>;
+
+impl Service<Uri> for LoopGuard {
+    type Response = TokioIo<TcpStream>;
+    type Error = Box<dyn StdError + Send + Sync>;
+    type Future = ConnectFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let listen = self.listen;
+        Box::pin(async move {
+            let stream = connecting.await?;
+            let peer = stream.inner().peer_addr()?;
+            if is_own_listener(peer, listen) {
+                return Err(Box::new(LoopDetected(peer)) as Box<dyn StdError + Send + Sync>);
+            }
+            Ok(stream)
+        })
+    }
+}
+
+/// Does a connection to `peer` land on a listener bound to `listen`?
+fn is_own_listener(peer: SocketAddr, listen: SocketAddr) -> bool {
+    if peer.port() != listen.port() {
+        return false;
+    }
+    if listen.ip().is_unspecified() {
+        // Bound to every address: any local address reaches us; loopback certainly does.
+        return peer.ip().is_loopback() || peer.ip() == listen.ip();
+    }
+    peer.ip() == listen.ip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_listener_is_recognised() {
+        let at = |s: &str| s.parse::<SocketAddr>().expect("literal");
+        assert!(is_own_listener(at("127.0.0.1:8080"), at("127.0.0.1:8080")));
+        assert!(is_own_listener(at("127.0.0.1:8080"), at("0.0.0.0:8080")));
+        assert!(!is_own_listener(at("127.0.0.1:8081"), at("127.0.0.1:8080")));
+        assert!(!is_own_listener(at("127.0.0.2:8080"), at("127.0.0.1:8080")));
+    }
+
+    #[tokio::test]
+    async fn overrides_win_over_dns() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert("news.test".to_owned(), "127.0.0.1".parse().expect("literal"));
+        let mut resolver = OverrideResolver { overrides: Arc::new(overrides) };
+        let name: Name = "News.Test".parse().expect("any name parses");
+        let addrs: Vec<SocketAddr> = resolver.call(name).await.expect("override").collect();
+        assert_eq!(addrs, vec!["127.0.0.1:0".parse::<SocketAddr>().expect("literal")]);
+    }
+}

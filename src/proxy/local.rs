@@ -1,0 +1,142 @@
+//! Requests meant for strainer itself: `http://strainer.local/…` through the proxy, and origin-form requests
+//! sent straight to the listener (`http://127.0.0.1:8080/proxy.pac`).
+//!
+//! Pages: `/` (status: where strainer listens, rules loaded per file, counters, last reload error) and
+//! `/proxy.pac` (a PAC file sending http and https through this listener).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use http::header::HOST;
+use http::{Request, Response, Uri};
+
+use super::log::RequestLog;
+use super::respond;
+use super::{ProxyBody, State};
+use crate::metrics::Mode;
+
+/// The host name browsers use to reach strainer's own pages through the proxy.
+pub const LOCAL_HOST: &str = "strainer.local";
+
+/// Is this request for strainer itself? Origin-form requests (no authority: sent straight to the listener, not
+/// proxied) and any request to `strainer.local`.
+pub fn is_local(uri: &Uri) -> bool {
+    match uri.host() {
+        None => true,
+        Some(host) => host.trim_end_matches('.').eq_ignore_ascii_case(LOCAL_HOST),
+    }
+}
+
+/// Answers a request for strainer itself.
+pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Response<ProxyBody> {
+    let mut log = RequestLog::start(state.metrics.clone(), client, request.method(), request.uri(), false);
+    log.mode = Mode::Local;
+    log.host = LOCAL_HOST.to_owned();
+    let response = match request.uri().path() {
+        "/" => respond::ok("text/html; charset=utf-8", status_page(state)),
+        "/proxy.pac" => respond::ok("application/x-ns-proxy-autoconfig", pac(proxy_address(state, request))),
+        // TODO(ops): `/metrics` once `crate::metrics::render_prometheus` lands on main.
+        path => respond::not_found(path),
+    };
+    log.status = response.status().as_u16();
+    response
+}
+
+/// The address browsers should use for the proxy: the listen address, or, when listening on every interface,
+/// the address the browser used to reach us.
+fn proxy_address<B>(state: &State, request: &Request<B>) -> String {
+    if !state.local_addr.ip().is_unspecified() {
+        return state.local_addr.to_string();
+    }
+    let asked =
+        request.headers().get(HOST).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<SocketAddr>().ok());
+    match asked {
+        Some(addr) => addr.to_string(),
+        None => SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), state.local_addr.port()).to_string(),
+    }
+}
+
+/// A PAC file sending every http and https request through `proxy` (no DIRECT fallback: a filter that silently
+/// stops filtering when it is down would surprise its user).
+fn pac(proxy: String) -> String {
+    format!(
+        "// strainer proxy auto-configuration\nfunction FindProxyForURL(url, host) {{\n  \
+         if (url.substring(0, 5) === \"http:\" || url.substring(0, 6) === \"https:\") {{\n    \
+         return \"PROXY {proxy}\";\n  }}\n  return \"DIRECT\";\n}}\n"
+    )
+}
+
+fn status_page(state: &State) -> String {
+    let rules = state.rules.current();
+    let counters = state.metrics.snapshot();
+    let addr = state.local_addr;
+    let mut page = String::with_capacity(4096);
+    page.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>strainer</title>\
+         <style>body{font:16px/1.5 system-ui,sans-serif;max-width:48em;margin:2em auto;padding:0 1em}\
+         td,th{padding:0 1em 0 0;text-align:left}code{background:#eee;padding:0 .2em}</style></head><body>\
+         <h1>strainer is running</h1>\n",
+    );
+    // Writing to a String cannot fail.
+    let _ = write!(
+        page,
+        "<h2>Use it</h2><p>Set the browser's HTTP and HTTPS proxy to <code>{addr}</code>, or its automatic \
+         configuration URL to <code>http://{addr}/proxy.pac</code>.</p>\n<h2>Rules</h2><p>{total} rule(s) loaded.</p>\
+         <table><tr><th>file</th><th>rules</th></tr>",
+        total = rules.rule_count(),
+    );
+    for file in &rules.files {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            html_escape::encode_text(&file.file),
+            file.rule_ids.len()
+        );
+    }
+    page.push_str("</table>\n");
+    if let Some(error) = state.reload_status.as_ref().and_then(|status| status()) {
+        let _ = write!(
+            page,
+            "<p><strong>Last reload failed:</strong> <code>{}</code></p>",
+            html_escape::encode_text(&error)
+        );
+    }
+    let _ = write!(
+        page,
+        "<h2>Since start</h2><table><tr><td>requests</td><td>{}</td></tr><tr><td>removed</td><td>{}</td></tr>\
+         <tr><td>tagged</td><td>{}</td></tr><tr><td>links cleaned</td><td>{}</td></tr>\
+         <tr><td>errors</td><td>{}</td></tr><tr><td>bytes in / out</td><td>{} / {}</td></tr>",
+        counters.requests,
+        counters.removed,
+        counters.tagged,
+        counters.links_cleaned,
+        counters.errors,
+        counters.bytes_in,
+        counters.bytes_out
+    );
+    for (mode, count) in &counters.requests_by_mode {
+        let _ = write!(page, "<tr><td>mode {mode}</td><td>{count}</td></tr>");
+    }
+    page.push_str("</table></body></html>\n");
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_requests_are_origin_form_or_strainer_local() {
+        let uri = |s: &str| s.parse::<Uri>().expect("valid uri");
+        assert!(is_local(&uri("/proxy.pac")));
+        assert!(is_local(&uri("http://Strainer.Local/")));
+        assert!(!is_local(&uri("http://news.test/")));
+    }
+
+    #[test]
+    fn pac_sends_web_traffic_to_the_proxy() {
+        let text = pac("127.0.0.1:8080".to_owned());
+        assert!(text.contains("function FindProxyForURL(url, host)"));
+        assert!(text.contains("\"PROXY 127.0.0.1:8080\""));
+    }
+}

@@ -1,0 +1,191 @@
+//! Every response strainer makes up itself, and the one map from failure to status code.
+//!
+//! Pages are short, readable HTML naming the host and the cause; everything echoed is HTML-escaped. Owns no
+//! networking: callers classify what went wrong into a [`Failure`] and get a response back.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+
+use super::ProxyBody;
+
+/// Why a request could not be answered by the origin. Each kind maps to one status in [`Failure::status`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The request itself is malformed (no host, bad URI, unsupported form).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The origin's name does not resolve.
+    #[error("cannot resolve {host}")]
+    Dns {
+        /// The origin host.
+        host: String,
+    },
+    /// The origin refused the connection.
+    #[error("{host} refused the connection")]
+    Refused {
+        /// The origin host.
+        host: String,
+    },
+    /// The origin could not be reached or broke the exchange.
+    #[error("{host} is unreachable: {detail}")]
+    Unreachable {
+        /// The origin host.
+        host: String,
+        /// What failed, for the page and the log.
+        detail: String,
+    },
+    /// Connecting to the origin took too long.
+    #[error("connecting to {host} timed out")]
+    ConnectTimeout {
+        /// The origin host.
+        host: String,
+    },
+    /// The origin accepted the request but sent no response head in time.
+    #[error("{host} did not answer in time")]
+    FirstByteTimeout {
+        /// The origin host.
+        host: String,
+    },
+    /// The request would come back to strainer itself.
+    #[error("request to {host} loops back to strainer")]
+    Loop {
+        /// The host that points back at strainer.
+        host: String,
+    },
+}
+
+// === impl Failure ===
+
+impl Failure {
+    /// The status code this failure is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Failure::Dns { .. } | Failure::Refused { .. } | Failure::Unreachable { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+            Failure::ConnectTimeout { .. } | Failure::FirstByteTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Failure::Loop { .. } => StatusCode::LOOP_DETECTED,
+        }
+    }
+
+    /// The error page for this failure.
+    pub fn response(&self) -> Response<ProxyBody> {
+        let (title, advice) = match self {
+            Failure::BadRequest(_) => ("Bad request", "The browser sent a request strainer cannot forward."),
+            Failure::Dns { .. } => ("Unknown host", "Check the address; the name does not exist in DNS."),
+            Failure::Refused { .. } => {
+                ("Connection refused", "The site is down or does not serve on this port.")
+            }
+            Failure::Unreachable { .. } => ("Site unreachable", "The network path to the site failed."),
+            Failure::ConnectTimeout { .. } => {
+                ("Connection timed out", "The site did not accept a connection.")
+            }
+            Failure::FirstByteTimeout { .. } => {
+                ("Site too slow", "The site accepted the request but did not answer.")
+            }
+            Failure::Loop { .. } => ("Request loop", "This address points back at strainer itself."),
+        };
+        html_page(self.status(), title, &self.to_string(), advice)
+    }
+}
+
+/// The 403 answer to a blocked host: a short page for navigations, an empty body for subresources.
+pub fn blocked(host: &str, rule: &str, navigation: bool) -> Response<ProxyBody> {
+    if !navigation {
+        return empty(StatusCode::FORBIDDEN);
+    }
+    let cause = format!("{host} is blocked by rule {rule}");
+    html_page(StatusCode::FORBIDDEN, "Blocked", &cause, "Edit the rule files to unblock this host.")
+}
+
+/// A temporary redirect (307, method and body kept) to `location`.
+pub fn redirect(location: &str) -> Response<ProxyBody> {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = empty(StatusCode::TEMPORARY_REDIRECT);
+            response.headers_mut().insert(LOCATION, value);
+            response
+        }
+        Err(_) => Failure::BadRequest("cleaned URL is not a valid header".to_owned()).response(),
+    }
+}
+
+/// The answer to `CONNECT` while HTTPS support is not built in.
+pub fn connect_unsupported(authority: &str) -> Response<ProxyBody> {
+    let cause = format!("HTTPS tunnels (CONNECT {authority}) are not supported by this build");
+    html_page(StatusCode::NOT_IMPLEMENTED, "HTTPS not supported", &cause, "Use plain HTTP for now.")
+}
+
+/// 404 for an unknown path on strainer's own pages.
+pub fn not_found(path: &str) -> Response<ProxyBody> {
+    let cause = format!("strainer has no page at {path}");
+    html_page(StatusCode::NOT_FOUND, "Not found", &cause, "Start at http://strainer.local/.")
+}
+
+/// A complete `200 OK` response with `content_type` and `body`, never cached.
+pub fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Response<ProxyBody> {
+    let mut response = Response::new(full(body.into()));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A body with no bytes.
+pub fn empty_body() -> ProxyBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+fn full(bytes: Bytes) -> ProxyBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn empty(status: StatusCode) -> Response<ProxyBody> {
+    let mut response = Response::new(empty_body());
+    *response.status_mut() = status;
+    response
+}
+
+/// A short HTML page; `title`, `cause` and `advice` are escaped here.
+fn html_page(status: StatusCode, title: &str, cause: &str, advice: &str) -> Response<ProxyBody> {
+    let title = html_escape::encode_text(title);
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} - strainer</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222}}\
+         small{{color:#666}}</style></head>\n<body><h1>{title}</h1><p>{cause}</p><p>{advice}</p>\
+         <p><small>{status} &middot; strainer</small></p></body></html>\n",
+        cause = html_escape::encode_text(cause),
+        advice = html_escape::encode_text(advice),
+        status = status.as_u16(),
+    );
+    let mut response = ok("text/html; charset=utf-8", page);
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_map_to_documented_statuses() {
+        let host = || "news.test".to_owned();
+        assert_eq!(Failure::Dns { host: host() }.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(Failure::Refused { host: host() }.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(Failure::ConnectTimeout { host: host() }.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(Failure::FirstByteTimeout { host: host() }.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(Failure::Loop { host: host() }.status(), StatusCode::LOOP_DETECTED);
+        assert_eq!(Failure::BadRequest("x".into()).status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn pages_escape_what_they_echo() {
+        let response = Failure::Dns { host: "<script>x</script>".to_owned() }.response();
+        let body = response.into_body().collect().await.expect("full body").to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("&lt;script&gt;x&lt;/script&gt;"), "{text}");
+        assert!(!text.contains("<script>"), "{text}");
+    }
+}

@@ -1,0 +1,285 @@
+//! `[[remove]]` / `[[tag]]` tables → [`ElementRule`]s: selector, tags, content conditions, site scope.
+//!
+//! Reports every problem of a rule (not just the first) and warns about conditions that can never hold.
+
+use std::sync::Arc;
+
+use super::raw::{OneOrMany, RawConditions, RawElementRule, Text};
+use super::source::{Diagnostics, Pos, Source};
+use super::values::Values;
+use super::{selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, SiteScope, TextTest};
+
+/// Which element-rule table a rule came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ElementKind {
+    /// `[[remove]]`
+    Remove,
+    /// `[[tag]]`
+    Tag,
+}
+
+/// What element-rule compilation needs from the file being compiled.
+pub(crate) struct Ctx<'a, 'b> {
+    /// The rule file.
+    pub src: &'a Source<'b>,
+    /// Host and parameter resolution.
+    pub values: &'a Values<'a>,
+}
+
+/// Compiles one element rule; `None` when it has errors (all reported).
+pub(crate) fn compile(
+    raw: RawElementRule,
+    kind: ElementKind,
+    origin: RuleOrigin,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<ElementRule> {
+    let id = raw.id.get_ref().clone();
+    let errors_before = diags.errors.len();
+    let selector_pos = ctx.src.pos(&raw.selector.span());
+    let selector = match selector::parse(raw.selector.get_ref()) {
+        Ok(selector) => Some(selector),
+        Err(message) => {
+            diags.error(
+                &selector_pos,
+                format!("rule `{id}`: invalid selector {:?}: {message}", raw.selector.get_ref()),
+            );
+            None
+        }
+    };
+    let action = action(&raw, kind, &id, ctx, diags);
+    let raw_when = raw.when.as_ref().filter(|when| {
+        let empty = is_empty(when);
+        if empty {
+            let message =
+                format!("rule `{id}`: the `when` table is empty, so the rule acts at the start tag");
+            diags.warn(&ctx.src.pos(&raw.id.span()), message);
+        }
+        !empty
+    });
+    let when = raw_when.and_then(|when| conditions(when, &id, ctx, diags));
+    if let Some(when) = raw_when {
+        warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
+    }
+    let scope = scope(raw.sites.as_deref(), raw.except_sites.as_deref(), ctx, diags);
+    if diags.errors.len() > errors_before {
+        return None;
+    }
+    Some(ElementRule {
+        id: RuleId::new(&id),
+        origin,
+        selector_text: raw.selector.into_inner(),
+        selector: selector?,
+        action: action?,
+        when,
+        scope: scope?,
+    })
+}
+
+/// Compiles `sites` / `except_sites` into a scope; `None` when an entry is bad.
+pub(crate) fn scope(
+    sites: Option<&[Text]>,
+    except_sites: Option<&[Text]>,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<SiteScope> {
+    let include = ctx.values.hosts(sites.unwrap_or_default(), ctx.src, diags);
+    let exclude = ctx.values.hosts(except_sites.unwrap_or_default(), ctx.src, diags);
+    Some(SiteScope { include: include?, exclude: exclude? })
+}
+
+fn action(
+    raw: &RawElementRule,
+    kind: ElementKind,
+    id: &str,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<ElementAction> {
+    let given: Vec<&Text> = raw.tag.iter().chain(raw.tags.iter().flatten()).collect();
+    if kind == ElementKind::Remove {
+        if let Some(first) = given.first() {
+            let key = if raw.tag.is_some() { "tag" } else { "tags" };
+            diags.error(
+                &ctx.src.pos(&first.span()),
+                format!("rule `{id}`: `{key}` is only valid in [[tag]] rules"),
+            );
+            return None;
+        }
+        return Some(ElementAction::Remove);
+    }
+    if raw.tag.is_some() && raw.tags.is_some() {
+        diags.error(&ctx.src.pos(&raw.id.span()), format!("rule `{id}`: give `tag` or `tags`, not both"));
+        return None;
+    }
+    if given.is_empty() {
+        diags.error(
+            &ctx.src.pos(&raw.id.span()),
+            format!("rule `{id}`: a [[tag]] rule needs `tag` or `tags`"),
+        );
+        return None;
+    }
+    let mut tags: Vec<Arc<str>> = Vec::new();
+    let mut ok = true;
+    for tag in given {
+        if let Err(message) = check_tag_name(tag.get_ref()) {
+            diags.error(&ctx.src.pos(&tag.span()), format!("rule `{id}`: {message}"));
+            ok = false;
+        } else if !tags.iter().any(|t| **t == **tag.get_ref()) {
+            tags.push(Arc::from(tag.get_ref().as_str()));
+        }
+    }
+    ok.then_some(ElementAction::Tag(tags))
+}
+
+/// A tag goes into a space-separated attribute and a CSS attribute selector: letters, digits, `-`, `_` only.
+pub(crate) fn check_tag_name(tag: &str) -> Result<(), String> {
+    if tag.is_empty() {
+        return Err("empty tag name".to_owned());
+    }
+    match tag.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))) {
+        Some(c) => {
+            Err(format!("tag {tag:?} contains {c:?}; tags may use ASCII letters, digits, `-` and `_`"))
+        }
+        None => Ok(()),
+    }
+}
+
+fn conditions(
+    raw: &RawConditions,
+    id: &str,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<Conditions> {
+    let errors_before = diags.errors.len();
+    let case_insensitive = !raw.case_sensitive.unwrap_or(false);
+    let mut text = Vec::new();
+    let needles = |value: &Option<toml::Spanned<OneOrMany>>, key: &str, diags: &mut Diagnostics| {
+        let value = value.as_ref()?;
+        let items = needle_list(value, key, id, ctx.src, diags)?;
+        Some(items.into_iter().map(|s| if case_insensitive { s.to_lowercase() } else { s }).collect())
+    };
+    if let Some(any_of) = needles(&raw.own_text_starts_with, "own_text_starts_with", diags) {
+        text.push(TextTest::StartsWith { any_of, case_insensitive });
+    }
+    if let Some(any_of) = needles(&raw.own_text_contains, "own_text_contains", diags) {
+        text.push(TextTest::Contains { any_of, case_insensitive });
+    }
+    let regex = |value: &Option<Text>, case_insensitive: bool, diags: &mut Diagnostics| {
+        let value = value.as_ref()?;
+        match regex::RegexBuilder::new(value.get_ref()).case_insensitive(case_insensitive).build() {
+            Ok(regex) => Some(regex),
+            Err(err) => {
+                let message =
+                    format!("rule `{id}`: invalid regex {:?}: {}", value.get_ref(), regex_error(&err));
+                diags.error(&ctx.src.pos(&value.span()), message);
+                None
+            }
+        }
+    };
+    if let Some(regex) = regex(&raw.own_text_matches, case_insensitive, diags) {
+        text.push(TextTest::Matches(regex));
+    }
+    let class_matches = regex(&raw.class_matches, false, diags);
+    let id_matches = regex(&raw.id_matches, false, diags);
+    let links_to = raw
+        .links_to
+        .as_ref()
+        .and_then(|hosts| ctx.values.non_empty_hosts(hosts, "links_to", id, ctx.src, diags));
+    (diags.errors.len() == errors_before).then(|| Conditions {
+        text,
+        min_text_len: raw.min_text_length.as_ref().map(|n| *n.get_ref()),
+        max_text_len: raw.max_text_length.as_ref().map(|n| *n.get_ref()),
+        links_to,
+        class_matches,
+        id_matches,
+    })
+}
+
+/// A `when` table without any condition (`case_sensitive` alone is not a condition).
+fn is_empty(raw: &RawConditions) -> bool {
+    raw.own_text_starts_with.is_none()
+        && raw.own_text_contains.is_none()
+        && raw.own_text_matches.is_none()
+        && raw.min_text_length.is_none()
+        && raw.max_text_length.is_none()
+        && raw.links_to.is_none()
+        && raw.class_matches.is_none()
+        && raw.id_matches.is_none()
+}
+
+/// The strings of a string-or-array condition; errors on an empty array or an empty string.
+fn needle_list(
+    value: &toml::Spanned<OneOrMany>,
+    key: &str,
+    id: &str,
+    src: &Source<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<String>> {
+    let items: Vec<(String, Pos)> = match value.get_ref() {
+        OneOrMany::One(s) => vec![(s.clone(), src.pos(&value.span()))],
+        OneOrMany::Many(items) => items.iter().map(|s| (s.get_ref().clone(), src.pos(&s.span()))).collect(),
+    };
+    if items.is_empty() {
+        diags.error(&src.pos(&value.span()), format!("rule `{id}`: `{key}` is empty"));
+        return None;
+    }
+    let mut ok = true;
+    for (item, pos) in &items {
+        if item.trim().is_empty() {
+            diags.error(pos, format!("rule `{id}`: an empty `{key}` string matches every element"));
+            ok = false;
+        }
+    }
+    ok.then(|| items.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Warnings for conditions that can never hold.
+fn warn_never_matching(
+    raw: &RawConditions,
+    selector_text: &str,
+    selector_pos: &Pos,
+    id: &str,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) {
+    let min = raw.min_text_length.as_ref().map(|n| *n.get_ref());
+    if let (Some(min), Some(max)) = (min, &raw.max_text_length) {
+        if min > *max.get_ref() {
+            let pos = ctx.src.pos(&max.span());
+            diags.warn(
+                &pos,
+                format!(
+                    "rule `{id}` can never match: min_text_length {min} > max_text_length {max}",
+                    max = max.get_ref()
+                ),
+            );
+        }
+    }
+    let has_needle = raw.own_text_starts_with.is_some() || raw.own_text_contains.is_some();
+    if let Some(max) = raw.max_text_length.as_ref().filter(|max| *max.get_ref() == 0 && has_needle) {
+        diags.warn(
+            &ctx.src.pos(&max.span()),
+            format!("rule `{id}` can never match: max_text_length = 0 leaves no room for the required text"),
+        );
+    }
+    let needs_content = has_needle
+        || raw.own_text_matches.is_some()
+        || raw.links_to.is_some()
+        || min.is_some_and(|min| min > 0);
+    if needs_content {
+        for name in selector::textless_subjects(selector_text) {
+            diags.warn(
+                selector_pos,
+                format!("rule `{id}`: `{name}` elements hold no page text or links, so the `when` conditions never hold for them"),
+            );
+        }
+    }
+}
+
+/// The one-line summary of a regex error (the crate's message spans several lines).
+fn regex_error(err: &regex::Error) -> String {
+    let text = err.to_string();
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("error: "))
+        .map_or_else(|| text.lines().next().unwrap_or_default().to_owned(), str::to_owned)
+}
