@@ -2,12 +2,30 @@
 //!
 //! This is the narrow API that the proxy and `strainer rewrite` share. The engine knows no sockets, no tokio and
 //! no hyper types; it is synchronous and `Send`, so a rewriter can live across `.await` points.
+//!
+//! How it works: unconditional rules act natively in lol_html at the start tag. Conditional rules make an element
+//! a *candidate*: a begin sentinel (an HTML comment with a per-response nonce) goes before it, facts (own text,
+//! text length, links) are fed to the engine's own stack of open candidates ([`regions`]), and the verdict travels
+//! in-band as an end sentinel; the output sink ([`sink`]) holds back only the bytes of undecided candidates (up to
+//! the hold cap), applies verdicts and strips every sentinel. The charset is settled first ([`charset`]).
 
-use std::sync::Arc;
+mod charset;
+mod handlers;
+mod regions;
+mod report;
+mod sink;
+mod styles;
+mod text;
+
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use lol_html::{send, AsciiCompatibleEncoding};
 
 use crate::rules::{RuleId, RuleSet};
+
+use self::charset::Charset;
+use self::handlers::{lock, OutputHandle, Plan, Shared};
 
 /// Per-response settings of a rewriter.
 #[derive(Clone, Debug)]
@@ -89,24 +107,208 @@ pub enum HitAction {
 
 /// Rewrites one HTML response in a stream.
 pub struct Rewriter {
-    _rules: Arc<RuleSet>,
+    mode: Mode,
+    /// The report once rewriting stopped (pass-through after a bail-out or an undecodable page).
+    report: RewriteReport,
+}
+
+enum Mode {
+    /// Nothing to do, or rewriting stopped: bytes pass through unchanged.
+    PassThrough,
+    /// Holding the first bytes (at most [`charset::PRESCAN_LEN`]) until the charset is known.
+    Sniffing(Box<Sniffing>),
+    /// Rewriting with lol_html.
+    Rewriting(Box<Rewriting>),
+}
+
+struct Sniffing {
+    plan: Plan,
+    head: Vec<u8>,
+}
+
+struct Rewriting {
+    html: send::HtmlRewriter<'static, OutputHandle>,
+    shared: Arc<Mutex<Shared>>,
+    /// For UTF-8 pages: the bytes of a character cut by the chunk end, not yet given to lol_html.
+    utf8: Option<Vec<u8>>,
 }
 
 impl Rewriter {
     /// A rewriter for one response under `rules`.
     pub fn new(rules: Arc<RuleSet>, options: RewriteOptions) -> Self {
-        let _ = options;
-        todo!("engine: {}", rules.rule_count())
+        let plan = Plan::new(rules, options);
+        let mode = if plan.is_noop() {
+            Mode::PassThrough
+        } else {
+            Mode::Sniffing(Box::new(Sniffing { plan, head: Vec::new() }))
+        };
+        Self { mode, report: RewriteReport::default() }
     }
 
     /// Feeds the next input chunk; returns the output that is ready (possibly empty).
     pub fn write(&mut self, chunk: &[u8]) -> Bytes {
-        let _ = chunk;
-        todo!()
+        match &mut self.mode {
+            Mode::PassThrough => Bytes::copy_from_slice(chunk),
+            Mode::Sniffing(sniffing) => {
+                sniffing.head.extend_from_slice(chunk);
+                let header = sniffing.plan.options.header_charset.as_deref();
+                match charset::sniff(header, &sniffing.head, false) {
+                    None => Bytes::new(),
+                    Some(charset) => Bytes::from(self.start(charset)),
+                }
+            }
+            Mode::Rewriting(_) => {
+                let mut out = Vec::new();
+                self.feed(chunk, &mut out);
+                Bytes::from(out)
+            }
+        }
     }
 
     /// Ends the input; returns the remaining output and the report.
-    pub fn finish(self) -> (Bytes, RewriteReport) {
-        todo!()
+    pub fn finish(mut self) -> (Bytes, RewriteReport) {
+        let mut out = Vec::new();
+        if let Mode::Sniffing(sniffing) = &self.mode {
+            let header = sniffing.plan.options.header_charset.as_deref();
+            let charset = charset::sniff(header, &sniffing.head, true).unwrap_or(Charset::Unsupported);
+            out = self.start(charset);
+        }
+        if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
+            let Rewriting { html, shared, utf8 } = *rewriting;
+            match utf8.filter(|pending| !pending.is_empty()) {
+                // A character cut by the end of the page: not UTF-8 after all; it passes through raw.
+                Some(pending) => {
+                    self.stop(html, &shared, &mut out);
+                    out.extend_from_slice(&pending);
+                }
+                None => self.stop(html, &shared, &mut out),
+            }
+        }
+        (Bytes::from(out), self.report)
+    }
+
+    /// The charset is known: start rewriting (or pass through) and feed the bytes held so far.
+    fn start(&mut self, charset: Charset) -> Vec<u8> {
+        let Mode::Sniffing(sniffing) = std::mem::replace(&mut self.mode, Mode::PassThrough) else {
+            return Vec::new();
+        };
+        let Sniffing { plan, head } = *sniffing;
+        let Charset::Rewrite(encoding) = charset else {
+            tracing::debug!("page encoding cannot be rewritten; passing it through");
+            return head;
+        };
+        let (state, abort) = plan.shared(encoding);
+        let shared = Arc::new(Mutex::new(state));
+        let html = handlers::build(&plan, &shared, abort, encoding);
+        let utf8 = (encoding == AsciiCompatibleEncoding::utf_8()).then(Vec::new);
+        self.mode = Mode::Rewriting(Box::new(Rewriting { html, shared, utf8 }));
+        let mut out = Vec::new();
+        self.feed(&head, &mut out);
+        out
+    }
+
+    /// Gives `chunk` to lol_html. A UTF-8 page that turns out not to be UTF-8 stops being rewritten at the first
+    /// bad byte (lol_html would replace such bytes inside text it reads); the rest passes through raw.
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let Mode::Rewriting(rewriting) = &mut self.mode else {
+            out.extend_from_slice(chunk);
+            return;
+        };
+        let Some(pending) = rewriting.utf8.as_mut() else {
+            self.write_html(chunk, out);
+            return;
+        };
+        let mut rest = chunk;
+        if !pending.is_empty() {
+            let needed = utf8_sequence_len(pending[0]).saturating_sub(pending.len()).min(rest.len());
+            pending.extend_from_slice(&rest[..needed]);
+            rest = &rest[needed..];
+            match std::str::from_utf8(pending) {
+                Ok(_) => {
+                    let character = std::mem::take(pending);
+                    self.write_html(&character, out);
+                }
+                Err(e) if e.error_len().is_none() => return,
+                Err(_) => {
+                    let bad = std::mem::take(pending);
+                    self.stop_at_bad_utf8(out);
+                    out.extend_from_slice(&bad);
+                    out.extend_from_slice(rest);
+                    return;
+                }
+            }
+        }
+        match std::str::from_utf8(rest) {
+            Ok(_) => self.write_html(rest, out),
+            Err(e) => {
+                let (valid, tail) = rest.split_at(e.valid_up_to());
+                self.write_html(valid, out);
+                if e.error_len().is_none() {
+                    if let Mode::Rewriting(rewriting) = &mut self.mode {
+                        rewriting.utf8 = Some(tail.to_vec());
+                        return;
+                    }
+                } else {
+                    self.stop_at_bad_utf8(out);
+                }
+                out.extend_from_slice(tail);
+            }
+        }
+    }
+
+    fn stop_at_bad_utf8(&mut self, out: &mut Vec<u8>) {
+        tracing::debug!("page is not valid UTF-8; passing the rest through");
+        if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
+            let Rewriting { html, shared, .. } = *rewriting;
+            self.stop(html, &shared, out);
+        }
+    }
+
+    /// Writes to lol_html; on an error (memory limit) the rewriter is dropped, never reused, and the rest of
+    /// the page passes through.
+    fn write_html(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let Mode::Rewriting(rewriting) = &mut self.mode else {
+            out.extend_from_slice(bytes);
+            return;
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let result = rewriting.html.write(bytes);
+        let mut state = lock(&rewriting.shared);
+        if let Err(error) = result {
+            tracing::debug!(%error, "rewriter bailed out; passing the rest through");
+            state.sink.release_all();
+            state.log.bailed_out();
+            out.extend(state.sink.take_output());
+            self.report = state.log.snapshot();
+            drop(state);
+            self.mode = Mode::PassThrough;
+            return;
+        }
+        out.extend(state.sink.take_output());
+    }
+
+    /// Ends lol_html and releases everything.
+    fn stop(&mut self, html: send::HtmlRewriter<'static, OutputHandle>, shared: &Mutex<Shared>, out: &mut Vec<u8>) {
+        let result = html.end();
+        let mut state = lock(shared);
+        if let Err(error) = result {
+            tracing::debug!(%error, "rewriter bailed out at the end of the page");
+            state.log.bailed_out();
+        }
+        state.sink.finish();
+        out.extend(state.sink.take_output());
+        self.report = state.log.snapshot();
+    }
+}
+
+/// Length of the UTF-8 sequence a (valid) lead byte starts.
+fn utf8_sequence_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
     }
 }

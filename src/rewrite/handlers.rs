@@ -1,0 +1,547 @@
+//! Wiring: which lol_html handlers a response needs ([`Plan`]) and the handlers themselves, which lock the
+//! shared state and delegate to the engine ([`super::regions`]), the report and the link rules.
+//!
+//! Registration order matters (lol_html runs element handlers in that order): structural handlers (implied
+//! `</p>` and `</li>`) first, so their end sentinels precede a new begin sentinel; then unconditional removes,
+//! unconditional tags, conditional rules (in rule order), links, styles.
+
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+
+use lol_html::html_content::{ContentType, EndTag};
+use lol_html::{send, AsciiCompatibleEncoding, MemorySettings, OutputSink, Selector};
+
+use crate::rules::{ElementAction, RuleSet};
+
+use super::regions::{self, Engine, Kind};
+use super::report::{PendingHit, ReportLog};
+use super::sink::{Sink, Verdicts, ABORT};
+use super::{styles, HitAction, RewriteOptions};
+
+/// Start tags that imply `</p>` (besides `p`, `ul` and `ol`, which have their own handlers).
+const P_CLOSERS: &str = "address, article, aside, blockquote, details, dialog, div, dl, fieldset, figcaption, \
+                         figure, footer, form, h1, h2, h3, h4, h5, h6, header, hgroup, hr, main, menu, nav, pre, \
+                         section, table";
+
+static P: LazyLock<Option<Selector>> = LazyLock::new(|| "p".parse().ok());
+static CLOSERS: LazyLock<Option<Selector>> = LazyLock::new(|| P_CLOSERS.parse().ok());
+static LISTS: LazyLock<Option<Selector>> = LazyLock::new(|| "ul, ol".parse().ok());
+static LI: LazyLock<Option<Selector>> = LazyLock::new(|| "li".parse().ok());
+static LINKS: LazyLock<Option<Selector>> = LazyLock::new(|| "a[href], area[href]".parse().ok());
+static CSP_META: LazyLock<Option<Selector>> = LazyLock::new(|| "meta[http-equiv]".parse().ok());
+static TEMPLATE: LazyLock<Option<Selector>> = LazyLock::new(|| "template".parse().ok());
+static HEAD: LazyLock<Option<Selector>> = LazyLock::new(|| "head".parse().ok());
+
+/// What one response needs, decided once in `Rewriter::new`.
+pub(super) struct Plan {
+    pub rules: Arc<RuleSet>,
+    pub options: RewriteOptions,
+    removes: Vec<usize>,
+    tags: Vec<usize>,
+    conditional: Vec<usize>,
+    /// Every element a conditional rule can match: where text is read.
+    candidate_scope: Option<Selector>,
+    clean_links: bool,
+    links_to: bool,
+    style: Option<Arc<str>>,
+}
+
+impl Plan {
+    /// The handlers `rules` need for a page of `options.site`.
+    pub(super) fn new(rules: Arc<RuleSet>, options: RewriteOptions) -> Self {
+        let site = options.site.as_deref();
+        let (mut removes, mut tags, mut conditional) = (Vec::new(), Vec::new(), Vec::new());
+        for (index, rule) in rules.element_rules.iter().enumerate() {
+            if !rule.scope.applies_to(site) {
+                continue;
+            }
+            match (&rule.action, &rule.when) {
+                (_, Some(_)) => conditional.push(index),
+                (ElementAction::Remove, None) => removes.push(index),
+                (ElementAction::Tag(_), None) => tags.push(index),
+            }
+        }
+        let candidate_scope = if conditional.is_empty() {
+            None
+        } else {
+            let union: Vec<&str> = conditional.iter().map(|&i| rules.element_rules[i].selector_text.as_str()).collect();
+            let parsed = union.join(", ").parse::<Selector>();
+            if parsed.is_err() {
+                tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
+                conditional.clear();
+            }
+            parsed.ok()
+        };
+        let clean_links = !(rules.links.strip.is_empty() && rules.links.unwrap.is_empty());
+        let links_to = conditional
+            .iter()
+            .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(|c| c.links_to.is_some()));
+        let style = if options.inject_styles {
+            let active: Vec<usize> = tags.iter().chain(&conditional).copied().collect();
+            styles::style_element(&rules, &active).map(Arc::from)
+        } else {
+            None
+        };
+        Self { rules, options, removes, tags, conditional, candidate_scope, clean_links, links_to, style }
+    }
+
+    /// True when no handler would do anything: the page passes through untouched.
+    pub(super) fn is_noop(&self) -> bool {
+        self.removes.is_empty() && self.tags.is_empty() && self.conditional.is_empty() && !self.clean_links
+            && self.style.is_none()
+    }
+
+    /// The per-response state the handlers share.
+    pub(super) fn shared(&self, encoding: AsciiCompatibleEncoding) -> (Shared, String) {
+        let nonce: u128 = rand::random();
+        let marker = format!("<!--{nonce:032x}:");
+        let abort = format!("{marker}{}0-->", char::from(ABORT));
+        let log = ReportLog::new(self.options.explain);
+        let engine =
+            Engine::new(Arc::clone(&self.rules), self.options.site.clone(), log.wants_details(), marker.clone());
+        let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
+        let shared = Shared {
+            engine,
+            sink,
+            verdicts: Verdicts::new(),
+            log,
+            styles_blocked: false,
+            styles_injected: false,
+            templates: 0,
+            scratch: String::new(),
+        };
+        (shared, abort)
+    }
+}
+
+/// Everything the handlers and the sink share for one response.
+pub(super) struct Shared {
+    pub engine: Engine,
+    pub sink: Sink,
+    pub verdicts: Verdicts,
+    pub log: ReportLog,
+    styles_blocked: bool,
+    styles_injected: bool,
+    /// Open `<template>` elements: their contents are never touched.
+    templates: usize,
+    scratch: String,
+}
+
+/// Locks the shared state; a poisoned lock (a panic elsewhere) still holds consistent enough data to finish.
+pub(super) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// lol_html's output sink: forwards to [`Sink`] under the shared lock.
+pub(super) struct OutputHandle(pub Arc<Mutex<Shared>>);
+
+impl OutputSink for OutputHandle {
+    fn handle_chunk(&mut self, chunk: &[u8]) {
+        let mut guard = lock(&self.0);
+        let shared = &mut *guard;
+        shared.sink.push(chunk, &mut shared.verdicts, &mut shared.log);
+    }
+
+    fn set_encoding(&mut self, encoding: AsciiCompatibleEncoding) {
+        lock(&self.0).sink.set_encoding(encoding.into());
+    }
+}
+
+type Handlers = (Cow<'static, Selector>, send::ElementContentHandlers<'static>);
+
+fn on_element<'s>(
+    selector: &'s Selector,
+    handler: impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static,
+) -> (Cow<'s, Selector>, send::ElementContentHandlers<'static>) {
+    (Cow::Borrowed(selector), send::ElementContentHandlers::default().element(handler))
+}
+
+fn static_element(
+    selector: &'static LazyLock<Option<Selector>>,
+    handler: impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static,
+) -> Option<Handlers> {
+    selector.as_ref().map(|s| on_element(s, handler))
+}
+
+/// Builds the lol_html rewriter for one response.
+pub(super) fn build(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+    abort: String,
+    encoding: AsciiCompatibleEncoding,
+) -> send::HtmlRewriter<'static, OutputHandle> {
+    let memory = MemorySettings::new()
+        .with_max_allowed_memory_usage(plan.options.memory_limit)
+        .with_graceful_bail_out_on_memory_limit_exceeded(true);
+    let mut settings = send::Settings::new_send()
+        .with_strict(false)
+        .with_encoding(encoding)
+        .with_memory_settings(memory)
+        .with_graceful_bail_out_on_content_handler_error(true)
+        .append_bail_out_handler(move |_: &lol_html::errors::RewritingError, bail: &mut lol_html::html_content::BailOut<'_>| {
+            bail.append(&abort, ContentType::Html);
+        });
+    let mut element_handlers: Vec<(Cow<'_, Selector>, send::ElementContentHandlers<'static>)> = Vec::new();
+    element_handlers.extend(template_handler(shared));
+    if !plan.conditional.is_empty() {
+        element_handlers.extend(structural_handlers(shared));
+    }
+    for &index in &plan.removes {
+        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, remove_handler(plan, shared, index)));
+    }
+    for &index in &plan.tags {
+        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
+    }
+    for &index in &plan.conditional {
+        let handler = candidate_handler(plan, shared, index);
+        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, handler));
+    }
+    if let Some(scope) = &plan.candidate_scope {
+        let text_shared = Arc::clone(shared);
+        let text = send::ElementContentHandlers::default().text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
+            let mut guard = lock(&text_shared);
+            let state = &mut *guard;
+            if state.templates == 0 {
+                let watermark = state.sink.spill_watermark();
+                state.engine.text(chunk, watermark);
+            }
+            Ok(())
+        });
+        element_handlers.push((Cow::Borrowed(scope), text));
+    }
+    if plan.clean_links || plan.links_to {
+        element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
+    }
+    if let Some(style) = &plan.style {
+        element_handlers.extend(style_handlers(shared, style));
+    }
+    for handler in element_handlers {
+        settings = settings.append_element_content_handler(handler);
+    }
+    if !plan.conditional.is_empty() {
+        let end_shared = Arc::clone(shared);
+        let document = send::DocumentContentHandlers::default().end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+            let sentinels = {
+                let mut guard = lock(&end_shared);
+                let state = &mut *guard;
+                let watermark = state.sink.spill_watermark();
+                state.engine.close_all(&mut state.verdicts, watermark);
+                std::mem::take(&mut state.engine.sentinels)
+            };
+            // `append` writes to the output sink at once, which takes the lock: release it first.
+            end.append(&sentinels, ContentType::Html);
+            Ok(())
+        });
+        settings = settings.append_document_content_handler(document);
+    }
+    send::HtmlRewriter::new(settings, OutputHandle(Arc::clone(shared)))
+}
+
+/// Counts open `<template>` elements (rule handlers do nothing inside them).
+fn template_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
+    let shared = Arc::clone(shared);
+    static_element(&TEMPLATE, move |el| {
+        lock(&shared).templates += 1;
+        let end_shared = Arc::clone(&shared);
+        if el
+            .on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                let mut state = lock(&end_shared);
+                state.templates = state.templates.saturating_sub(1);
+                Ok(())
+            }))
+            .is_err()
+        {
+            let mut state = lock(&shared);
+            state.templates = state.templates.saturating_sub(1);
+        }
+        Ok(())
+    })
+}
+
+fn structural_handlers(shared: &Arc<Mutex<Shared>>) -> Vec<Handlers> {
+    let mut handlers = Vec::new();
+    let p_shared = Arc::clone(shared);
+    handlers.extend(static_element(&P, move |el| {
+        let mut guard = lock(&p_shared);
+        let state = &mut *guard;
+        state.engine.set_current(el.source_location().bytes().start, Kind::P);
+        close_open_p(state, el);
+        Ok(())
+    }));
+    let closer_shared = Arc::clone(shared);
+    handlers.extend(static_element(&CLOSERS, move |el| {
+        close_open_p(&mut lock(&closer_shared), el);
+        Ok(())
+    }));
+    let list_shared = Arc::clone(shared);
+    handlers.extend(static_element(&LISTS, move |el| {
+        let mut guard = lock(&list_shared);
+        let state = &mut *guard;
+        close_open_p(state, el);
+        if let Some(id) = state.engine.open_list() {
+            let end_shared = Arc::clone(&list_shared);
+            let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
+                let mut guard = lock(&end_shared);
+                let state = &mut *guard;
+                let watermark = state.sink.spill_watermark();
+                state.engine.close_list(id, &mut state.verdicts, watermark);
+                if !state.engine.sentinels.is_empty() {
+                    end.before(&state.engine.sentinels, ContentType::Html);
+                }
+                Ok(())
+            }));
+        }
+        Ok(())
+    }));
+    let li_shared = Arc::clone(shared);
+    handlers.extend(static_element(&LI, move |el| {
+        let mut guard = lock(&li_shared);
+        let state = &mut *guard;
+        state.engine.set_current(el.source_location().bytes().start, Kind::Li);
+        if state.engine.has_open() {
+            let watermark = state.sink.spill_watermark();
+            state.engine.close_open_li(&mut state.verdicts, watermark);
+            if !state.engine.sentinels.is_empty() {
+                el.before(&state.engine.sentinels, ContentType::Html);
+            }
+        }
+        Ok(())
+    }));
+    handlers
+}
+
+fn close_open_p(state: &mut Shared, el: &mut send::Element<'_, '_>) {
+    if !state.engine.has_open() {
+        return;
+    }
+    let watermark = state.sink.spill_watermark();
+    state.engine.close_open_p(&mut state.verdicts, watermark);
+    if !state.engine.sentinels.is_empty() {
+        el.before(&state.engine.sentinels, ContentType::Html);
+    }
+}
+
+/// `tag.first-class` or `tag#id`, for explained hits.
+fn describe(el: &send::Element<'_, '_>) -> String {
+    let mut desc = el.tag_name();
+    if let Some(class) = el.get_attribute("class") {
+        if let Some(first) = class.split_ascii_whitespace().next() {
+            desc.push('.');
+            desc.push_str(first);
+            return desc;
+        }
+    }
+    if let Some(id) = el.get_attribute("id") {
+        desc.push('#');
+        desc.push_str(&id);
+    }
+    desc
+}
+
+fn element_hit(state: &Shared, el: &send::Element<'_, '_>, rule: &crate::rules::RuleId, action: HitAction) -> PendingHit {
+    let element = if state.log.wants_details() {
+        let mut path = state.engine.ancestor_path();
+        if !path.is_empty() {
+            path.push_str(" > ");
+        }
+        path.push_str(&describe(el));
+        path
+    } else {
+        String::new()
+    };
+    PendingHit { rule: rule.clone(), action, element, excerpt: String::new() }
+}
+
+fn remove_handler(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+    index: usize,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let rules = Arc::clone(&plan.rules);
+    let shared = Arc::clone(shared);
+    move |el| {
+        let mut guard = lock(&shared);
+        if el.removed() || guard.templates > 0 {
+            return Ok(());
+        }
+        el.remove();
+        let hit = element_hit(&guard, el, &rules.element_rules[index].id, HitAction::Removed);
+        guard.log.record(hit);
+        Ok(())
+    }
+}
+
+fn tag_handler(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+    index: usize,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let rules = Arc::clone(&plan.rules);
+    let shared = Arc::clone(shared);
+    move |el| {
+        let rule = &rules.element_rules[index];
+        let ElementAction::Tag(tags) = &rule.action else {
+            return Ok(());
+        };
+        let mut guard = lock(&shared);
+        if el.removed() || guard.templates > 0 {
+            return Ok(());
+        }
+        let existing = el.get_attribute("data-strainer-tag");
+        let wanted: Vec<&str> = tags.iter().map(|t| &**t).collect();
+        let merged = regions::merge_tags(existing.as_deref(), &wanted);
+        if existing.as_deref() != Some(merged.as_str()) {
+            let _ = el.set_attribute("data-strainer-tag", &merged);
+        }
+        let hit = element_hit(&guard, el, &rule.id, HitAction::Tagged(wanted.join(" ")));
+        guard.log.record(hit);
+        Ok(())
+    }
+}
+
+fn candidate_handler(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+    index: usize,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let rules = Arc::clone(&plan.rules);
+    let shared = Arc::clone(shared);
+    move |el| {
+        if el.removed() || !el.can_have_content() {
+            return Ok(());
+        }
+        let Some(conditions) = rules.element_rules[index].when.as_ref() else {
+            return Ok(());
+        };
+        if let Some(class) = &conditions.class_matches {
+            if !el.get_attribute("class").is_some_and(|v| class.is_match(&v)) {
+                return Ok(());
+            }
+        }
+        if let Some(id) = &conditions.id_matches {
+            if !el.get_attribute("id").is_some_and(|v| id.is_match(&v)) {
+                return Ok(());
+            }
+        }
+        let position = el.source_location().bytes().start;
+        let mut guard = lock(&shared);
+        let state = &mut *guard;
+        if state.templates > 0 {
+            return Ok(());
+        }
+        let opened = state.engine.add_rule(
+            index,
+            position,
+            || el.tag_name(),
+            || el.get_attribute("data-strainer-tag"),
+            || describe(el),
+        );
+        if let Some(id) = opened {
+            el.before(&state.engine.sentinels, ContentType::Html);
+            let end_shared = Arc::clone(&shared);
+            let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
+                close_candidate(&end_shared, id, end);
+                Ok(())
+            }));
+        }
+        Ok(())
+    }
+}
+
+fn close_candidate(shared: &Mutex<Shared>, id: u32, end: &mut EndTag<'_>) {
+    let mut guard = lock(shared);
+    let state = &mut *guard;
+    let name = end.name();
+    let watermark = state.sink.spill_watermark();
+    let mut before = std::mem::take(&mut state.scratch);
+    if let Some(own) = state.engine.close_candidate(id, &name, &mut state.verdicts, watermark, &mut before) {
+        if !before.is_empty() {
+            end.before(&before, ContentType::Html);
+        }
+        if own {
+            end.after(&state.engine.sentinels, ContentType::Html);
+        } else {
+            end.before(&state.engine.sentinels, ContentType::Html);
+        }
+    }
+    state.scratch = before;
+}
+
+fn link_handler(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let rules = Arc::clone(&plan.rules);
+    let shared = Arc::clone(shared);
+    let site = plan.options.site.clone();
+    let (clean_links, links_to) = (plan.clean_links, plan.links_to);
+    move |el| {
+        if el.removed() {
+            return Ok(());
+        }
+        let Some(raw) = el.get_attribute("href") else {
+            return Ok(());
+        };
+        // Attribute values come raw (entities as written): decode before reading the URL.
+        let href = html_escape::decode_html_entities(&raw);
+        let mut guard = lock(&shared);
+        let state = &mut *guard;
+        if state.templates > 0 {
+            return Ok(());
+        }
+        if links_to {
+            state.engine.link(&href);
+        }
+        if !clean_links {
+            return Ok(());
+        }
+        let Some(cleaned) = rules.links.clean(&href, site.as_deref()) else {
+            return Ok(());
+        };
+        // lol_html writes the value as given (only `"` escaped): re-escape `&` so `&amp;` stays valid.
+        let _ = el.set_attribute("href", &regions::escape_attribute(&cleaned.url));
+        state.log.link_cleaned();
+        let details = state.log.wants_details();
+        for rule in cleaned.rules {
+            let mut hit = element_hit(state, el, &rule, HitAction::LinkCleaned);
+            if details {
+                hit.excerpt = format!("{} -> {}", super::text::excerpt(&href, 38), super::text::excerpt(&cleaned.url, 38));
+            }
+            state.log.record(hit);
+        }
+        Ok(())
+    }
+}
+
+fn style_handlers(shared: &Arc<Mutex<Shared>>, style: &Arc<str>) -> Vec<Handlers> {
+    let mut handlers = Vec::new();
+    let meta_shared = Arc::clone(shared);
+    handlers.extend(static_element(&CSP_META, move |el| {
+        let is_csp = el
+            .get_attribute("http-equiv")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("content-security-policy"));
+        if is_csp {
+            let content = el.get_attribute("content").unwrap_or_default();
+            if styles::forbids_inline_style(&html_escape::decode_html_entities(&content)) {
+                lock(&meta_shared).styles_blocked = true;
+            }
+        }
+        Ok(())
+    }));
+    let head_shared = Arc::clone(shared);
+    let style = Arc::clone(style);
+    handlers.extend(static_element(&HEAD, move |el| {
+        let end_shared = Arc::clone(&head_shared);
+        let style = Arc::clone(&style);
+        let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
+            let mut state = lock(&end_shared);
+            if !state.styles_blocked && !state.styles_injected {
+                state.styles_injected = true;
+                end.before(&style, ContentType::Html);
+            }
+            Ok(())
+        }));
+        Ok(())
+    }));
+    handlers
+}

@@ -1,0 +1,596 @@
+//! Deferred decisions on candidate elements: the engine's own stack of open candidates, the facts fed to them
+//! (own text, text length, links), early and final verdicts, and the sentinels that carry those verdicts to the
+//! sink.
+//!
+//! lol_html does no implied-end-tag processing, so this module closes candidates itself: a start tag that implies
+//! `</p>` closes an open `p`, a new `<li>` closes the open `li` of the same list, and end-tag handlers that fire
+//! for an entry closed already are ignored. A candidate still open at the end of the document is kept.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use lol_html::html_content::{TextChunk, TextType};
+
+use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet};
+
+use super::report::PendingHit;
+use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
+use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter};
+use super::HitAction;
+
+/// Longest excerpt in an explained hit, in characters.
+const EXCERPT_CHARS: usize = 80;
+
+/// What the structural handlers know about an element before the rule handlers see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A `p`: closed by a later start tag that implies `</p>`.
+    P,
+    /// An `li`: closed by the next `li` of the same list.
+    Li,
+    /// Anything else.
+    Other,
+}
+
+/// A tag name kept inline (no allocation per candidate); longer names compare unequal, which only moves an end
+/// sentinel before the end tag instead of after it.
+#[derive(Clone, Copy, Debug)]
+struct TagName {
+    bytes: [u8; 24],
+    len: u8,
+}
+
+impl TagName {
+    fn new(name: &str) -> Self {
+        let mut bytes = [0; 24];
+        let len = name.len().min(bytes.len() + 1);
+        let stored = len.min(bytes.len());
+        bytes[..stored].copy_from_slice(&name.as_bytes()[..stored]);
+        Self { bytes, len: u8::try_from(len).unwrap_or(u8::MAX) }
+    }
+
+    fn is(&self, name: &str) -> bool {
+        usize::from(self.len) == name.len() && self.bytes[..name.len().min(24)].eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// One rule's state on one candidate.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    rule: usize,
+    /// False once a condition failed for good.
+    alive: bool,
+    /// All `own_text_starts_with` tests passed already.
+    prefix_passed: bool,
+    /// A link inside points to one of the rule's hosts.
+    linked: bool,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    id: u32,
+    kind: Kind,
+    name: TagName,
+    /// Input offset of the start tag: tells a second rule on the same element from a new element.
+    position: usize,
+    text_mark: usize,
+    first_slot: usize,
+    own: String,
+    own_space: bool,
+    wants_own: bool,
+    decided: bool,
+    existing_checked: bool,
+    existing_tags: Option<String>,
+    /// `tag.class` for explained hits; empty otherwise.
+    desc: String,
+}
+
+#[derive(Debug)]
+enum Entry {
+    Candidate(Candidate),
+    /// A `ul`/`ol` opened inside a candidate: bounds which `li` a new `<li>` closes.
+    List(u32),
+}
+
+/// The engine state of one response.
+#[derive(Debug)]
+pub(super) struct Engine {
+    rules: Arc<RuleSet>,
+    site: Option<String>,
+    details: bool,
+    marker: String,
+    next_id: u32,
+    stack: Vec<Entry>,
+    slots: Vec<Slot>,
+    decoder: EntityDecoder,
+    counter: TextCounter,
+    pool: Vec<String>,
+    current: (usize, Kind),
+    /// Sentinels to insert at the current token (reused buffer).
+    pub(super) sentinels: String,
+    undecided: usize,
+}
+
+impl Engine {
+    /// The engine for one response; `marker` is `<!--NONCE:`.
+    pub(super) fn new(rules: Arc<RuleSet>, site: Option<String>, details: bool, marker: String) -> Self {
+        Self {
+            rules,
+            site,
+            details,
+            marker,
+            next_id: 1,
+            stack: Vec::new(),
+            slots: Vec::new(),
+            decoder: EntityDecoder::default(),
+            counter: TextCounter::default(),
+            pool: Vec::new(),
+            current: (usize::MAX, Kind::Other),
+            sentinels: String::new(),
+            undecided: 0,
+        }
+    }
+
+    /// Whether any candidate is open (structural handlers have nothing to do otherwise).
+    pub(super) fn has_open(&self) -> bool {
+        !self.stack.is_empty()
+    }
+
+    /// Notes the kind of the element whose start tag is being handled.
+    pub(super) fn set_current(&mut self, position: usize, kind: Kind) {
+        self.current = (position, kind);
+    }
+
+    /// A start tag that implies `</p>`: closes the innermost open `p` candidate and everything inside it.
+    /// The end sentinels are left in `self.sentinels`.
+    pub(super) fn close_open_p(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
+        self.sentinels.clear();
+        let open_p = self.stack.iter().rposition(|e| matches!(e, Entry::Candidate(c) if c.kind == Kind::P));
+        if let Some(index) = open_p {
+            self.close_down_to(index, verdicts, watermark, false);
+        }
+    }
+
+    /// `<li>`: closes the innermost open `li` candidate of the same list. Sentinels in `self.sentinels`.
+    pub(super) fn close_open_li(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
+        self.sentinels.clear();
+        let mut open_li = None;
+        for (index, entry) in self.stack.iter().enumerate().rev() {
+            match entry {
+                Entry::List(_) => break,
+                Entry::Candidate(c) if c.kind == Kind::Li => {
+                    open_li = Some(index);
+                    break;
+                }
+                Entry::Candidate(_) => {}
+            }
+        }
+        if let Some(index) = open_li {
+            self.close_down_to(index, verdicts, watermark, false);
+        }
+    }
+
+    /// A `ul`/`ol` starts inside a candidate: push a list boundary; returns its id for the end-tag handler.
+    pub(super) fn open_list(&mut self) -> Option<u32> {
+        if self.stack.is_empty() {
+            return None;
+        }
+        let id = self.take_id();
+        self.stack.push(Entry::List(id));
+        Some(id)
+    }
+
+    /// A list boundary ends. Sentinels of anything still open inside it are left in `self.sentinels`.
+    pub(super) fn close_list(&mut self, id: u32, verdicts: &mut Verdicts, watermark: Option<u32>) {
+        self.sentinels.clear();
+        if let Some(index) = self.stack.iter().rposition(|e| matches!(e, Entry::List(l) if *l == id)) {
+            self.close_down_to(index, verdicts, watermark, false);
+        }
+    }
+
+    /// Adds conditional rule `rule` for the element at `position`; opens a candidate unless a previous rule did
+    /// for the same element. Returns the new candidate's id when one was opened (its begin sentinel is then in
+    /// `self.sentinels`).
+    pub(super) fn add_rule(
+        &mut self,
+        rule: usize,
+        position: usize,
+        tag_name: impl FnOnce() -> String,
+        existing_tags: impl FnOnce() -> Option<String>,
+        desc: impl FnOnce() -> String,
+    ) -> Option<u32> {
+        let opened = match self.stack.last() {
+            Some(Entry::Candidate(c)) if c.position == position => None,
+            _ => Some(self.open_candidate(position, tag_name, desc)),
+        };
+        let rules = Arc::clone(&self.rules);
+        let element_rule = &rules.element_rules[rule];
+        let conditions = element_rule.when.as_ref();
+        let Some(Entry::Candidate(candidate)) = self.stack.last_mut() else {
+            return opened;
+        };
+        if matches!(element_rule.action, ElementAction::Tag(_)) && !candidate.existing_checked {
+            candidate.existing_checked = true;
+            candidate.existing_tags = existing_tags();
+        }
+        candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
+        self.slots.push(Slot { rule, alive: true, prefix_passed: false, linked: false });
+        opened
+    }
+
+    fn open_candidate(&mut self, position: usize, tag_name: impl FnOnce() -> String, desc: impl FnOnce() -> String) -> u32 {
+        let id = self.take_id();
+        let kind = if self.current.0 == position { self.current.1 } else { Kind::Other };
+        let name = match kind {
+            Kind::P => TagName::new("p"),
+            Kind::Li => TagName::new("li"),
+            Kind::Other => TagName::new(&tag_name()),
+        };
+        let mut own = self.pool.pop().unwrap_or_default();
+        own.clear();
+        self.decoder.reset();
+        self.stack.push(Entry::Candidate(Candidate {
+            id,
+            kind,
+            name,
+            position,
+            text_mark: self.counter.mark(),
+            first_slot: self.slots.len(),
+            own,
+            own_space: false,
+            wants_own: self.details,
+            decided: false,
+            existing_checked: false,
+            existing_tags: None,
+            desc: if self.details { desc() } else { String::new() },
+        }));
+        self.undecided += 1;
+        self.sentinels.clear();
+        self.push_sentinel(BEGIN, id);
+        id
+    }
+
+    fn take_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
+    fn push_sentinel(&mut self, kind: u8, id: u32) {
+        self.sentinels.push_str(&self.marker);
+        self.sentinels.push(char::from(kind));
+        let _ = write!(self.sentinels, "{id}-->");
+    }
+
+    /// The end tag handler of candidate `id` fired. Returns where its end sentinel goes: `Some(true)` after the
+    /// end tag (its own), `Some(false)` before it (an ancestor's), `None` for a stale handler. Sentinels of
+    /// entries closed inside it go before the end tag and are returned in `before`.
+    pub(super) fn close_candidate(
+        &mut self,
+        id: u32,
+        end_tag_name: &str,
+        verdicts: &mut Verdicts,
+        watermark: Option<u32>,
+        before: &mut String,
+    ) -> Option<bool> {
+        let index = self.stack.iter().rposition(|e| matches!(e, Entry::Candidate(c) if c.id == id))?;
+        self.sentinels.clear();
+        self.close_down_to(index + 1, verdicts, watermark, false);
+        before.clear();
+        before.push_str(&self.sentinels);
+        let own = matches!(&self.stack[index], Entry::Candidate(c) if c.name.is(end_tag_name));
+        self.sentinels.clear();
+        self.close_top(verdicts, watermark, false);
+        Some(own)
+    }
+
+    /// End of the document: everything still open is kept. Sentinels in `self.sentinels`.
+    pub(super) fn close_all(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
+        self.sentinels.clear();
+        self.close_down_to(0, verdicts, watermark, true);
+    }
+
+    fn close_down_to(&mut self, index: usize, verdicts: &mut Verdicts, watermark: Option<u32>, at_eof: bool) {
+        while self.stack.len() > index {
+            self.close_top(verdicts, watermark, at_eof);
+        }
+    }
+
+    /// Pops the top entry; for a candidate, decides and appends its end sentinel to `self.sentinels`.
+    fn close_top(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>, at_eof: bool) {
+        let Some(Entry::Candidate(mut candidate)) = self.stack.pop() else {
+            return;
+        };
+        if !candidate.decided {
+            self.undecided -= 1;
+            let spilled = watermark.is_some_and(|w| candidate.id <= w);
+            if !at_eof && !spilled {
+                if let Some(verdict) = self.judge(&candidate) {
+                    verdicts.insert(candidate.id, verdict);
+                }
+            }
+        }
+        self.slots.truncate(candidate.first_slot);
+        self.push_sentinel(END, candidate.id);
+        candidate.own.clear();
+        self.pool.push(std::mem::take(&mut candidate.own));
+    }
+
+    /// The final verdict of a closed candidate: `None` keeps it.
+    fn judge(&self, candidate: &Candidate) -> Option<Verdict> {
+        let length = self.counter.since(candidate.text_mark);
+        let passing = self.slots[candidate.first_slot..].iter().filter(|slot| {
+            slot.alive && self.conditions(slot.rule).is_some_and(|c| final_check(c, slot, &candidate.own, length))
+        });
+        let mut tags: Vec<&str> = Vec::new();
+        let mut hits = Vec::new();
+        for slot in passing {
+            let rule = &self.rules.element_rules[slot.rule];
+            match &rule.action {
+                ElementAction::Remove => {
+                    let hit = self.hit(rule, HitAction::Removed, candidate);
+                    return Some(Verdict { action: VerdictAction::Remove, hits: vec![hit] });
+                }
+                ElementAction::Tag(rule_tags) => {
+                    for tag in rule_tags {
+                        if !tags.contains(&&**tag) {
+                            tags.push(tag);
+                        }
+                    }
+                    hits.push(self.hit(rule, HitAction::Tagged(rule_tags.join(" ")), candidate));
+                }
+            }
+        }
+        if hits.is_empty() {
+            return None;
+        }
+        let value = merge_tags(candidate.existing_tags.as_deref(), &tags);
+        Some(Verdict { action: VerdictAction::Tag(value), hits })
+    }
+
+    fn conditions(&self, rule: usize) -> Option<&Conditions> {
+        self.rules.element_rules.get(rule).and_then(|r| r.when.as_ref())
+    }
+
+    fn hit(&self, rule: &ElementRule, action: HitAction, candidate: &Candidate) -> PendingHit {
+        let (element, excerpt) = if self.details {
+            let mut path = self.ancestor_path();
+            if !path.is_empty() {
+                path.push_str(" > ");
+            }
+            path.push_str(&candidate.desc);
+            (path, text::excerpt(&candidate.own, EXCERPT_CHARS))
+        } else {
+            (String::new(), String::new())
+        };
+        PendingHit { rule: rule.id.clone(), action, element, excerpt }
+    }
+
+    /// `div.entry > ul` for the open candidates, outermost first (only with details).
+    pub(super) fn ancestor_path(&self) -> String {
+        let mut path = String::new();
+        for entry in &self.stack {
+            if let Entry::Candidate(c) = entry {
+                if !path.is_empty() {
+                    path.push_str(" > ");
+                }
+                path.push_str(&c.desc);
+            }
+        }
+        path
+    }
+
+    /// Feeds a text chunk: own text of the innermost candidate, length of all open ones; then early verdicts,
+    /// whose keep sentinels are inserted before the chunk.
+    pub(super) fn text(&mut self, chunk: &mut TextChunk<'_>, watermark: Option<u32>) {
+        if self.undecided == 0 || chunk.text_type() != TextType::Data {
+            return;
+        }
+        let innermost = self.stack.iter_mut().rev().find_map(|e| match e {
+            Entry::Candidate(c) => Some(c),
+            Entry::List(_) => None,
+        });
+        let counter = &mut self.counter;
+        let mut own_sink = innermost.filter(|c| !c.decided && c.wants_own);
+        self.decoder.push(chunk.as_str(), chunk.last_in_text_node(), |text| {
+            counter.feed(text);
+            if let Some(c) = own_sink.as_deref_mut() {
+                append_collapsed(&mut c.own, &mut c.own_space, text);
+            }
+        });
+        self.sentinels.clear();
+        let innermost_id = self.stack.iter().rev().find_map(|e| match e {
+            Entry::Candidate(c) => Some(c.id),
+            Entry::List(_) => None,
+        });
+        for index in 0..self.stack.len() {
+            self.early_verdict(index, innermost_id, watermark);
+        }
+        if !self.sentinels.is_empty() {
+            chunk.before(&self.sentinels, lol_html::html_content::ContentType::Html);
+        }
+    }
+
+    /// Keeps candidate `index` early when no rule can match any more.
+    fn early_verdict(&mut self, index: usize, innermost: Option<u32>, watermark: Option<u32>) {
+        let Entry::Candidate(candidate) = &mut self.stack[index] else {
+            return;
+        };
+        if candidate.decided {
+            return;
+        }
+        let spilled = watermark.is_some_and(|w| candidate.id <= w);
+        let length = self.counter.since(candidate.text_mark);
+        let is_innermost = innermost == Some(candidate.id);
+        let mut any_alive = false;
+        for slot in &mut self.slots[candidate.first_slot..] {
+            if !slot.alive {
+                continue;
+            }
+            let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
+                slot.alive = false;
+                continue;
+            };
+            if conditions.max_text_len.is_some_and(|max| length > max) {
+                slot.alive = false;
+                continue;
+            }
+            if is_innermost && !slot.prefix_passed {
+                match prefix_progress(conditions, &candidate.own, candidate.own_space) {
+                    Progress::Fail => {
+                        slot.alive = false;
+                        continue;
+                    }
+                    Progress::Pass => slot.prefix_passed = true,
+                    Progress::Open => {}
+                }
+            }
+            any_alive = true;
+        }
+        if spilled || !any_alive {
+            candidate.decided = true;
+            let id = candidate.id;
+            let own = std::mem::take(&mut candidate.own);
+            self.pool.push(own);
+            self.undecided -= 1;
+            if !spilled {
+                self.push_sentinel(KEEP, id);
+            }
+        }
+    }
+
+    /// A link (`a[href]`, `area[href]`) starts; `href` is entity-decoded.
+    pub(super) fn link(&mut self, href: &str) {
+        if self.undecided == 0 {
+            return;
+        }
+        let mut host: Option<Option<String>> = None;
+        for entry in &self.stack {
+            let Entry::Candidate(candidate) = entry else {
+                continue;
+            };
+            if candidate.decided {
+                continue;
+            }
+            for slot in &mut self.slots[candidate.first_slot..] {
+                if !slot.alive || slot.linked {
+                    continue;
+                }
+                let Some(hosts) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()).and_then(|c| c.links_to.as_ref())
+                else {
+                    continue;
+                };
+                let destination = host.get_or_insert_with(|| destination_host(&self.rules, href, self.site.as_deref()));
+                if destination.as_deref().is_some_and(|h| hosts.matches(h)) {
+                    slot.linked = true;
+                }
+            }
+        }
+    }
+}
+
+/// Progress of all `own_text_starts_with` tests of a rule.
+fn prefix_progress(conditions: &Conditions, own: &str, own_space: bool) -> Progress {
+    let mut result = Progress::Pass;
+    for test in conditions.text.iter().filter(|t| matches!(t, crate::rules::TextTest::StartsWith { .. })) {
+        match text::progress(test, own, own_space, false) {
+            Progress::Fail => return Progress::Fail,
+            Progress::Open => result = Progress::Open,
+            Progress::Pass => {}
+        }
+    }
+    result
+}
+
+/// Do all conditions hold for a closed candidate?
+fn final_check(conditions: &Conditions, slot: &Slot, own: &str, length: usize) -> bool {
+    conditions.min_text_len.is_none_or(|min| length >= min)
+        && conditions.max_text_len.is_none_or(|max| length <= max)
+        && (conditions.links_to.is_none() || slot.linked)
+        && conditions.text.iter().all(|test| text::progress(test, own, false, true) == Progress::Pass)
+}
+
+/// Merges tags into an existing `data-strainer-tag` value (space-separated, no duplicates, existing first).
+pub(super) fn merge_tags(existing: Option<&str>, tags: &[&str]) -> String {
+    let mut merged = String::new();
+    let push = |token: &str, merged: &mut String| {
+        if !merged.split_ascii_whitespace().any(|t| t == token) {
+            if !merged.is_empty() {
+                merged.push(' ');
+            }
+            merged.push_str(token);
+        }
+    };
+    for token in existing.unwrap_or("").split_ascii_whitespace() {
+        push(token, &mut merged);
+    }
+    for tag in tags {
+        push(&escape_attribute(tag), &mut merged);
+    }
+    merged
+}
+
+/// Escapes text for a double-quoted attribute value.
+pub(super) fn escape_attribute(text: &str) -> String {
+    html_escape::encode_double_quoted_attribute(text).into_owned()
+}
+
+/// The host a link leads to. Without unwrap rules that is simply the URL's host; with them, the link rules
+/// unwrap redirect wrappers first.
+fn destination_host(rules: &RuleSet, href: &str, site: Option<&str>) -> Option<String> {
+    if rules.links.unwrap.is_empty() {
+        url_host(href).map(str::to_ascii_lowercase)
+    } else {
+        rules.links.destination_host(href, site)
+    }
+}
+
+/// The host of an absolute (`scheme://`) or protocol-relative (`//`) URL.
+fn url_host(url: &str) -> Option<&str> {
+    let url = url.trim();
+    let after_scheme = match url.find("://") {
+        Some(at)
+            if at > 0
+                && url[..at].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
+        {
+            &url[at + 3..]
+        }
+        _ => url.strip_prefix("//")?,
+    };
+    let authority = &after_scheme[..after_scheme.find(['/', '?', '#', '\\']).unwrap_or(after_scheme.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        &bracketed[..bracketed.find(']')?]
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(url_host("https://user@Amzn.to:443/x?y#z"), Some("Amzn.to"));
+        assert_eq!(url_host("//shop.example/x"), Some("shop.example"));
+        assert_eq!(url_host("/relative/path"), None);
+        assert_eq!(url_host("mailto:a@b.c"), None);
+        assert_eq!(url_host("http://[::1]:8080/"), Some("::1"));
+    }
+
+    #[test]
+    fn tags_merge_without_duplicates() {
+        assert_eq!(merge_tags(Some("a  related"), &["related", "b"]), "a related b");
+        assert_eq!(merge_tags(None, &["x\"y"]), "x&quot;y");
+    }
+
+    #[test]
+    fn tag_names_compare_inline() {
+        assert!(TagName::new("div").is("div"));
+        assert!(!TagName::new("div").is("p"));
+        let long = "a-very-long-custom-element-name";
+        assert!(!TagName::new(long).is(long));
+    }
+}

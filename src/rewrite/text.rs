@@ -1,0 +1,287 @@
+//! Visible text: entity decoding across chunk boundaries, whitespace collapsing, length counting and the
+//! incremental evaluation of own-text tests.
+//!
+//! Knows nothing about elements or regions: it turns raw `Data` text into decoded, collapsed text and answers
+//! "does this text (still) pass this test".
+
+use std::borrow::Cow;
+
+use crate::rules::TextTest;
+
+/// Longest tail kept back because it may be the start of a character reference (`&CounterClockwiseContourIntegral;`
+/// is the longest named one).
+const MAX_REFERENCE_LEN: usize = 40;
+
+/// Decodes character references in raw text that arrives in arbitrary chunks. A trailing `&…` that could still
+/// become a reference is kept back until the next chunk or the end of the text node, so the decoded text never
+/// depends on where the input was split.
+#[derive(Debug, Default)]
+pub(super) struct EntityDecoder {
+    tail: String,
+}
+
+impl EntityDecoder {
+    /// Forgets a kept-back tail (a new text node starts).
+    pub(super) fn reset(&mut self) {
+        self.tail.clear();
+    }
+
+    /// Decodes `raw` (prefixed with any kept-back tail) and hands the decoded text to `sink`. With
+    /// `node_ends`, nothing is kept back.
+    pub(super) fn push(&mut self, raw: &str, node_ends: bool, mut sink: impl FnMut(&str)) {
+        let joined: Cow<'_, str> = if self.tail.is_empty() {
+            Cow::Borrowed(raw)
+        } else {
+            let mut joined = std::mem::take(&mut self.tail);
+            joined.push_str(raw);
+            Cow::Owned(joined)
+        };
+        let split = if node_ends { joined.len() } else { possible_reference_start(&joined) };
+        let (complete, rest) = joined.split_at(split);
+        if !complete.is_empty() {
+            sink(&html_escape::decode_html_entities(complete));
+        }
+        self.tail.clear();
+        self.tail.push_str(rest);
+    }
+}
+
+/// Where a trailing, possibly incomplete character reference starts (`&`, `&#`, `&#x2`, `&nda`), or the
+/// length of `text` when it ends in none.
+fn possible_reference_start(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let Some(amp) = memchr::memrchr(b'&', bytes) else {
+        return bytes.len();
+    };
+    let after = &bytes[amp + 1..];
+    if after.len() < MAX_REFERENCE_LEN && after.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'#') {
+        amp
+    } else {
+        bytes.len()
+    }
+}
+
+/// Counts the characters of collapsed visible text (whitespace runs count as one, leading and trailing
+/// whitespace not at all) so that the length of any element's text is a difference of two marks.
+#[derive(Debug, Default)]
+pub(super) struct TextCounter {
+    chars: usize,
+    pending_space: bool,
+}
+
+impl TextCounter {
+    /// Counts decoded text.
+    pub(super) fn feed(&mut self, text: &str) {
+        for c in text.chars() {
+            if c.is_whitespace() {
+                self.pending_space = true;
+            } else {
+                self.chars += 1 + usize::from(self.pending_space);
+                self.pending_space = false;
+            }
+        }
+    }
+
+    /// A mark taken when an element opens: a whitespace run pending before it does not count inside it.
+    pub(super) fn mark(&self) -> usize {
+        self.chars + usize::from(self.pending_space)
+    }
+
+    /// Characters counted since `mark`.
+    pub(super) fn since(&self, mark: usize) -> usize {
+        self.chars.saturating_sub(mark)
+    }
+}
+
+/// Appends decoded `text` to an own-text buffer, collapsing whitespace runs to one space and dropping leading
+/// whitespace. A trailing run is remembered in `pending_space` and written only when more text follows.
+pub(super) fn append_collapsed(buf: &mut String, pending_space: &mut bool, text: &str) {
+    for c in text.chars() {
+        if c.is_whitespace() {
+            *pending_space = !buf.is_empty();
+        } else {
+            if *pending_space {
+                buf.push(' ');
+                *pending_space = false;
+            }
+            buf.push(c);
+        }
+    }
+}
+
+/// The state of one test while text still arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Progress {
+    /// The test holds whatever follows.
+    Pass,
+    /// The test fails whatever follows.
+    Fail,
+    /// More text may change the outcome.
+    Open,
+}
+
+/// Evaluates `test` on own text seen so far. `complete` says no more text follows; `pending_space` that the
+/// text seen so far ends in whitespace. `Contains` and `Matches` stay open until the text is complete.
+pub(super) fn progress(test: &TextTest, own: &str, pending_space: bool, complete: bool) -> Progress {
+    match test {
+        TextTest::StartsWith { any_of, case_insensitive } => {
+            let mut open = false;
+            for prefix in any_of {
+                match prefix_progress(own, pending_space, prefix, *case_insensitive, complete) {
+                    Progress::Pass => return Progress::Pass,
+                    Progress::Open => open = true,
+                    Progress::Fail => {}
+                }
+            }
+            if open {
+                Progress::Open
+            } else {
+                Progress::Fail
+            }
+        }
+        TextTest::Contains { any_of, case_insensitive } => {
+            if !complete {
+                return Progress::Open;
+            }
+            let found = if *case_insensitive {
+                let lower = own.to_lowercase();
+                any_of.iter().any(|needle| lower.contains(needle.as_str()))
+            } else {
+                any_of.iter().any(|needle| own.contains(needle.as_str()))
+            };
+            pass_if(found)
+        }
+        TextTest::Matches(regex) => {
+            if complete {
+                pass_if(regex.is_match(own))
+            } else {
+                Progress::Open
+            }
+        }
+    }
+}
+
+fn pass_if(holds: bool) -> Progress {
+    if holds {
+        Progress::Pass
+    } else {
+        Progress::Fail
+    }
+}
+
+/// Does text starting with `own` (then a space when `pending_space`) start with `prefix`?
+fn prefix_progress(own: &str, pending_space: bool, prefix: &str, case_insensitive: bool, complete: bool) -> Progress {
+    let mut wanted = prefix.chars();
+    let mut seen = own.chars().flat_map(|c| fold(c, case_insensitive));
+    loop {
+        let Some(want) = wanted.next() else {
+            return Progress::Pass;
+        };
+        match seen.next() {
+            Some(got) if got == want => {}
+            Some(_) => return Progress::Fail,
+            None => {
+                if complete {
+                    return Progress::Fail;
+                }
+                if pending_space && !want.is_whitespace() {
+                    return Progress::Fail;
+                }
+                return Progress::Open;
+            }
+        }
+    }
+}
+
+/// `c` as compared: lower-cased when comparing without case.
+fn fold(c: char, case_insensitive: bool) -> impl Iterator<Item = char> {
+    let lower = case_insensitive.then(|| c.to_lowercase());
+    let exact = (!case_insensitive).then_some(c);
+    lower.into_iter().flatten().chain(exact)
+}
+
+/// Cuts `text` to at most `max` characters, for excerpts.
+pub(super) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => {
+            let mut cut = text[..end].to_owned();
+            cut.push('…');
+            cut
+        }
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_in_pieces(pieces: &[&str]) -> String {
+        let mut decoder = EntityDecoder::default();
+        let mut out = String::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            decoder.push(piece, i + 1 == pieces.len(), |t| out.push_str(t));
+        }
+        out
+    }
+
+    #[test]
+    fn references_split_across_chunks_decode_like_whole_text() {
+        let whole = "Related&#58; A &ndash; B &amp; C&nbsp;D &#x2013; &notanentity; &amp";
+        let expected = decode_in_pieces(&[whole]);
+        assert!(expected.starts_with("Related: A – B & C\u{a0}D – &notanentity; &amp"));
+        for split in 0..=whole.len() {
+            if !whole.is_char_boundary(split) {
+                continue;
+            }
+            let (a, b) = whole.split_at(split);
+            assert_eq!(decode_in_pieces(&[a, b]), expected, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn counter_collapses_and_trims_whitespace() {
+        let mut counter = TextCounter::default();
+        counter.feed("  a  b ");
+        let mark = counter.mark();
+        counter.feed(" cd\n\n");
+        assert_eq!(counter.since(mark), 2);
+        assert_eq!(counter.since(0), 6); // "a b cd"
+    }
+
+    #[test]
+    fn collapsed_text_has_no_leading_or_trailing_space() {
+        let mut buf = String::new();
+        let mut pending = false;
+        append_collapsed(&mut buf, &mut pending, "  Related:\n ");
+        append_collapsed(&mut buf, &mut pending, "  story  ");
+        assert_eq!(buf, "Related: story");
+        assert!(pending);
+    }
+
+    #[test]
+    fn starts_with_decides_as_soon_as_it_can() {
+        let test = TextTest::StartsWith { any_of: vec!["related:".into()], case_insensitive: true };
+        assert_eq!(progress(&test, "Rel", false, false), Progress::Open);
+        assert_eq!(progress(&test, "Rex", false, false), Progress::Fail);
+        assert_eq!(progress(&test, "RELATED: x", false, false), Progress::Pass);
+        assert_eq!(progress(&test, "Related", true, false), Progress::Fail);
+        assert_eq!(progress(&test, "Rel", false, true), Progress::Fail);
+    }
+
+    #[test]
+    fn contains_and_matches_wait_for_the_end() {
+        let contains = TextTest::Contains { any_of: vec!["deal".into()], case_insensitive: true };
+        assert_eq!(progress(&contains, "Big DEAL", false, false), Progress::Open);
+        assert_eq!(progress(&contains, "Big DEAL", false, true), Progress::Pass);
+        let matches = TextTest::Matches(regex::Regex::new("^a.c$").expect("valid regex"));
+        assert_eq!(progress(&matches, "abc", false, true), Progress::Pass);
+        assert_eq!(progress(&matches, "abcd", false, true), Progress::Fail);
+    }
+
+    #[test]
+    fn excerpts_are_cut_at_characters() {
+        assert_eq!(excerpt("héllo", 3), "hél…");
+        assert_eq!(excerpt("hé", 3), "hé");
+    }
+}

@@ -1,0 +1,207 @@
+//! Golden tests: one per rule kind and edge case, with rule sets built in code.
+
+mod support {
+    pub mod rules_builder;
+}
+
+use strainer::rules::Conditions;
+use support::rules_builder::*;
+
+#[test]
+fn empty_rules_pass_bytes_through() {
+    let page = "<p>Related: x</p><!-- c --><script>if (a<b) {}</script>";
+    assert_eq!(rewrite_str(&set(vec![]), page), page);
+}
+
+#[test]
+fn unconditional_remove_and_tag() {
+    let rules = set(vec![remove("ads", "div.ad"), tag("boxes", "aside", &["box"])]);
+    let out = rewrite_str(&rules, "<div class=ad>buy</div><aside>x</aside><div>keep</div>");
+    assert_eq!(out, "<aside data-strainer-tag=\"box\">x</aside><div>keep</div>");
+}
+
+#[test]
+fn conditional_remove_on_prefix() {
+    let rules = set(vec![remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
+    let out = rewrite_str(&rules, "<p>deal: 50% off</p><p>Dealing with it</p>");
+    assert_eq!(out, "<p>Dealing with it</p>");
+}
+
+#[test]
+fn conditional_tag_inserts_attribute_in_held_start_tag() {
+    let rules = set(vec![tag_when("rel", "p", &["related"], text(vec![starts_with(&["Related:"])]))]);
+    let out = rewrite_str(&rules, "<p class=x>Related&#58; <a href=/a>A</a></p><p>Other</p>");
+    assert_eq!(out, "<p data-strainer-tag=\"related\" class=x>Related&#58; <a href=/a>A</a></p><p>Other</p>");
+}
+
+#[test]
+fn nested_wrapper_div_is_kept_around_a_removed_promo() {
+    let rules = set(vec![remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])]))]);
+    let out = rewrite_str(&rules, "<div><p>Deal: x</p><p>Story</p></div>");
+    assert_eq!(out, "<div><p>Story</p></div>");
+}
+
+#[test]
+fn unclosed_p_keeps_the_next_paragraph() {
+    let rules = set(vec![remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
+    assert_eq!(rewrite_str(&rules, "<p>Deal: x<p>next paragraph"), "<p>next paragraph");
+    assert_eq!(rewrite_str(&rules, "<div><p>Deal: x</div><p>y</p>"), "<div></div><p>y</p>");
+    assert_eq!(rewrite_str(&rules, "<p>Deal: x<div>block</div>"), "<div>block</div>");
+}
+
+#[test]
+fn unconditional_remove_closes_an_open_candidate_first() {
+    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
+    assert_eq!(rewrite_str(&rules, "<p>Deal: x<div class=ad>ad</div><p>y</p>"), "<p>y</p>");
+}
+
+#[test]
+fn li_lists_close_the_previous_item_but_not_an_outer_one() {
+    let rules = set(vec![remove_when("deal", "li", text(vec![starts_with(&["Deal:"])]))]);
+    assert_eq!(rewrite_str(&rules, "<ul><li>a<li>Deal: b<li>c</ul>"), "<ul><li>a<li>c</ul>");
+    let nested = "<ul><li>Deal: outer<ol><li>x<li>y</ol></li><li>z</ul>";
+    assert_eq!(rewrite_str(&rules, nested), "<ul><li>z</ul>");
+    let inner = "<ul><li>outer<ol><li>x<li>Deal: y</ol></li></ul>";
+    assert_eq!(rewrite_str(&rules, inner), "<ul><li>outer<ol><li>x</ol></li></ul>");
+}
+
+#[test]
+fn contains_condition() {
+    let rules = set(vec![remove_when("sponsored", "p", text(vec![contains(&["sponsored"])]))]);
+    assert_eq!(rewrite_str(&rules, "<p>This post is SPONSORED by x</p><p>plain</p>"), "<p>plain</p>");
+}
+
+#[test]
+fn matches_condition_on_decoded_collapsed_text() {
+    let rules = set(vec![remove_when("pitch", "p", text(vec![matches(r"^\S[^.!?]{1,80}\s[–—]\s")]))]);
+    let out = rewrite_str(&rules, "<p>Widget  Pro\n&ndash; the best</p><p>A sentence. – no</p>");
+    assert_eq!(out, "<p>A sentence. – no</p>");
+}
+
+#[test]
+fn text_length_conditions_count_descendants() {
+    let min = set(vec![remove_when("long", "div", Conditions { min_text_len: Some(10), ..Conditions::default() })]);
+    assert_eq!(rewrite_str(&min, "<div>12345<b>67890</b></div><div>short</div>"), "<div>short</div>");
+    let max = set(vec![remove_when("short", "div", Conditions { max_text_len: Some(5), ..Conditions::default() })]);
+    assert_eq!(rewrite_str(&max, "<div> a  b </div><div>longer text</div>"), "<div>longer text</div>");
+}
+
+#[test]
+fn links_to_condition_reads_descendant_links() {
+    let shops = Conditions { links_to: Some(hosts(&["amazon.*", "amzn.to"])), ..Conditions::default() };
+    let rules = set(vec![remove_when("shop", "p", shops)]);
+    let page = "<p>Buy <a href=\"https://www.amazon.co.uk/x\">it</a></p><p><a href=/local>x</a></p>\
+                <p><a href=\"HTTPS://AMZN.TO/y\">z</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>";
+    assert_eq!(rewrite_str(&rules, page), "<p><a href=/local>x</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>");
+}
+
+#[test]
+fn class_and_id_conditions_are_read_at_the_start_tag() {
+    let class = Conditions { class_matches: Some(regex::Regex::new("related").expect("valid")), ..Conditions::default() };
+    let id = Conditions { id_matches: Some(regex::Regex::new("^promo").expect("valid")), ..Conditions::default() };
+    let rules = set(vec![tag_when("rel", "div", &["related"], class), remove_when("promo", "div", id)]);
+    let out = rewrite_str(&rules, "<div class=\"box related-posts\">r</div><div id=promo-1>p</div><div id=x>k</div>");
+    assert_eq!(out, "<div data-strainer-tag=\"related\" class=\"box related-posts\">r</div><div id=x>k</div>");
+}
+
+#[test]
+fn remove_beats_tag_and_tags_merge_in_rule_order() {
+    let rules = set(vec![
+        tag_when("a", "p", &["related", "x"], text(vec![starts_with(&["Related:"])])),
+        tag_when("b", "p", &["x", "y"], text(vec![contains(&["story"])])),
+        remove_when("c", "p", text(vec![contains(&["buy"])])),
+    ]);
+    let out = rewrite_str(&rules, "<p data-strainer-tag=\"old\">Related: story</p><p>Related: buy story</p>");
+    assert_eq!(out, "<p data-strainer-tag=\"old related x y\" data-strainer-tag=\"old\">Related: story</p>");
+}
+
+#[test]
+fn unconditional_tag_merges_with_an_existing_attribute() {
+    let rules = set(vec![tag("t", "aside", &["box", "old"])]);
+    assert_eq!(rewrite_str(&rules, "<aside data-strainer-tag='old'>x</aside>"), "<aside data-strainer-tag=\"old box\">x</aside>");
+}
+
+#[test]
+fn own_text_leaves_out_nested_candidates() {
+    let rules = set(vec![tag_when("rel", "p, div", &["related"], text(vec![starts_with(&["Related:"])]))]);
+    let out = rewrite_str(&rules, "<div><p>Related: a</p> other</div>");
+    assert_eq!(out, "<div><p data-strainer-tag=\"related\">Related: a</p> other</div>");
+}
+
+#[test]
+fn unclosed_candidate_at_the_end_is_kept() {
+    let rules = set(vec![remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
+    assert_eq!(rewrite_str(&rules, "<div><p>Deal: open"), "<div><p>Deal: open");
+}
+
+#[test]
+fn promo_text_in_script_comment_textarea_and_style_is_untouched() {
+    let rules = set(vec![remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])]))]);
+    let page = "<div><script>var s = '<p>Deal: x</p>';</script>kept</div><!-- <p>Deal: y</p> -->\
+                <div><textarea>Deal: z</textarea></div><div><style>p::before{content:'Deal:'}</style>k</div>";
+    assert_eq!(rewrite_str(&rules, page), page);
+}
+
+#[test]
+fn site_scope_switches_rules_off() {
+    let rules = set(vec![only_on(remove("ads", "div.ad"), &["news.example"])]);
+    let page = b"<div class=ad>x</div>";
+    let mut on = options();
+    on.site = Some("www.news.example".into());
+    assert_eq!(rewrite(&rules, &on, page).0, b"");
+    let mut off = options();
+    off.site = Some("other.example".into());
+    assert_eq!(rewrite(&rules, &off, page).0, page);
+    assert_eq!(rewrite(&rules, &options(), page).0, page);
+}
+
+#[test]
+fn hold_cap_spills_a_large_candidate_unchanged() {
+    let rules = set(vec![remove_when("deal", "div", text(vec![starts_with(&["Deal:"])]))]);
+    let page = format!("<div>Deal: {}</div><div>Deal: small</div>", "x".repeat(300));
+    let mut small_cap = options();
+    small_cap.hold_cap = 128;
+    let (out, report) = rewrite(&rules, &small_cap, page.as_bytes());
+    assert_eq!(String::from_utf8(out).expect("utf-8"), format!("<div>Deal: {}</div>", "x".repeat(300)));
+    assert_eq!(report.spilled, 1);
+    assert_eq!(report.removed, 1);
+}
+
+#[test]
+fn report_counts_hits_and_explains_them() {
+    let rules = set(vec![
+        remove("ads", "div.ad"),
+        remove_when("deal", "p", text(vec![starts_with(&["Deal:"])])),
+        tag_when("rel", "p", &["related"], text(vec![starts_with(&["Related:"])])),
+    ]);
+    let mut explain = options();
+    explain.explain = true;
+    let page = b"<article><div class=entry><div class=ad>x</div><p class=lead>Deal: a</p><p>Deal: b</p><p>Related: c</p></div></article>";
+    let (_, report) = rewrite(&rules, &explain, page);
+    assert_eq!((report.removed, report.tagged, report.spilled, report.bailed_out), (3, 1, 0, false));
+    let by_rule: Vec<(&str, u32)> = report.hits_by_rule.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+    assert_eq!(by_rule, vec![("ads", 1), ("deal", 2), ("rel", 1)]);
+    assert_eq!(report.hits.len(), 4);
+    assert_eq!(report.hits[1].element, "p.lead");
+    assert_eq!(report.hits[1].excerpt, "Deal: a");
+    assert_eq!(report.hits[3].action, strainer::rewrite::HitAction::Tagged("related".into()));
+}
+
+#[test]
+fn explained_elements_show_candidate_ancestors() {
+    let rules = set(vec![
+        tag_when("rel", "div", &["related"], text(vec![starts_with(&["Related:"])])),
+        remove_when("deal", "p", text(vec![starts_with(&["Deal:"])])),
+    ]);
+    let mut explain = options();
+    explain.explain = true;
+    let (_, report) = rewrite(&rules, &explain, b"<div class=entry-content>Related: <p>Deal: a long excerpt</p></div>");
+    assert_eq!(report.hits[0].element, "div.entry-content > p");
+}
+
+#[test]
+fn template_contents_are_never_touched() {
+    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])]))]);
+    let page = "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
+    assert_eq!(rewrite_str(&rules, page), "<template><p>Deal: x</p><div class=ad>y</div></template>");
+}
