@@ -23,8 +23,9 @@ fn bench_rules() -> RuleSet {
 
 fn corpus() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages");
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the corpus is missing: {} ({e}); expected at ../shared/corpus", dir.display()));
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!("the corpus is missing: {} ({e}); expected at ../shared/corpus", dir.display())
+    });
     let mut paths: Vec<PathBuf> = entries.map(|e| e.expect("corpus entry").path()).collect();
     paths.sort();
     let pages: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("corpus page reads")).collect();

@@ -20,9 +20,11 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     pages.sort();
-    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("<meta charset=shift_jis><p>Deal: 日本語</p><p>Related: 表示</p>");
+    let (sjis, _, _) =
+        encoding_rs::SHIFT_JIS.encode("<meta charset=shift_jis><p>Deal: 日本語</p><p>Related: 表示</p>");
     pages.push(("shift_jis (built)".into(), sjis.into_owned()));
-    let (w1252, _, _) = encoding_rs::WINDOWS_1252.encode("<meta charset=windows-1252><p>Deal: café</p><li>Related: “q”");
+    let (w1252, _, _) =
+        encoding_rs::WINDOWS_1252.encode("<meta charset=windows-1252><p>Deal: café</p><li>Related: “q”");
     pages.push(("windows-1252 (built)".into(), w1252.into_owned()));
     pages
 }
@@ -33,7 +35,12 @@ fn check_every_split(rules: &std::sync::Arc<strainer::rules::RuleSet>, options: 
         assert!(!report.bailed_out, "{name}");
         for cut in 0..=page.len() {
             let (split, _) = rewrite_at(rules, options, &page, &[cut]);
-            assert!(split == whole, "{name}: split at {cut} differs:\n{}\nvs\n{}", String::from_utf8_lossy(&split), String::from_utf8_lossy(&whole));
+            assert!(
+                split == whole,
+                "{name}: split at {cut} differs:\n{}\nvs\n{}",
+                String::from_utf8_lossy(&split),
+                String::from_utf8_lossy(&whole)
+            );
         }
         let bytewise = rewrite_in_chunks(rules, options, &page, 1);
         assert!(bytewise == whole, "{name}: 1-byte chunks differ:\n{}", String::from_utf8_lossy(&bytewise));
@@ -60,11 +67,21 @@ fn fixtures_are_chunk_invariant_with_explain_and_a_small_cap() {
 
 #[test]
 fn fixture_article_golden_output() {
-    let page = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/article.html"))
-        .expect("article fixture reads");
+    let page =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/article.html"))
+            .expect("article fixture reads");
     let (out, report) = rewrite(&representative(), &options(), &page);
     let out = String::from_utf8(out).expect("utf-8");
-    for gone in ["Widget Pro", "Deal: today only", "cheap cable", "Advertisement", "Deal: quoted promo", "Our pick:", "Deal: nested", ">gone<"] {
+    for gone in [
+        "Widget Pro",
+        "Deal: today only",
+        "cheap cable",
+        "Advertisement",
+        "Deal: quoted promo",
+        "Our pick:",
+        "Deal: nested",
+        ">gone<",
+    ] {
         assert!(!out.contains(gone), "{gone:?} should be removed:\n{out}");
     }
     for kept in [
@@ -83,7 +100,10 @@ fn fixture_article_golden_output() {
     assert!(out.contains("<p data-strainer-tag=\"related\">Related&#58;"), "{out}");
     assert!(out.contains("<div data-strainer-tag=\"related\" class=\"related-posts\">"), "{out}");
     assert!(out.contains("<li data-strainer-tag=\"related\">See also:"), "{out}");
-    assert!(!out.contains("<!--") || out.matches("<!--").count() == 1, "only the page's comment remains:\n{out}");
+    assert!(
+        !out.contains("<!--") || out.matches("<!--").count() == 1,
+        "only the page's comment remains:\n{out}"
+    );
     assert_eq!(report.spilled, 0);
 }
 

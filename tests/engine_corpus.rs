@@ -12,12 +12,16 @@ use support::rules_builder::*;
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!("the corpus is missing: {} ({e}); it is expected next to the crate in ../shared/corpus", dir.display())
+        panic!(
+            "the corpus is missing: {} ({e}); it is expected next to the crate in ../shared/corpus",
+            dir.display()
+        )
     });
     let mut pages: Vec<(String, Vec<u8>)> = entries
         .map(|entry| {
             let path = entry.expect("corpus entry").path();
-            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
             (path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), bytes)
         })
         .filter(|(name, _)| name.ends_with(".html"))

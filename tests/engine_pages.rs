@@ -25,14 +25,16 @@ fn windows_1252_page_comes_out_byte_correct() {
     let page = "<meta charset=windows-1252><p>Deal: café – “x”</p><p>Related: naïve</p><p>Ünïcode ok</p>";
     let input = encode(encoding_rs::WINDOWS_1252, page);
     let (out, report) = rewrite(&deal_rules(), &options(), &input);
-    let expected = "<meta charset=windows-1252><p data-strainer-tag=\"verwandt-ä\">Related: naïve</p><p>Ünïcode ok</p>";
+    let expected =
+        "<meta charset=windows-1252><p data-strainer-tag=\"verwandt-ä\">Related: naïve</p><p>Ünïcode ok</p>";
     assert_eq!(out, encode(encoding_rs::WINDOWS_1252, expected));
     assert_eq!((report.removed, report.tagged), (1, 1));
 }
 
 #[test]
 fn shift_jis_page_comes_out_byte_correct() {
-    let page = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"></head>\
+    let page =
+        "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"></head>\
                 <p>Deal: 日本語のテキスト</p><p>表示される文章</p>";
     let input = encode(encoding_rs::SHIFT_JIS, page);
     for size in [1, 7, 64, input.len()] {
@@ -59,7 +61,11 @@ fn utf8_bom_is_kept_and_utf16_passes_through() {
     input.extend_from_slice("<p>Deal: x</p><p>ü</p>".as_bytes());
     let (out, _) = rewrite(&deal_rules(), &options(), &input);
     assert_eq!(out, [b"\xEF\xBB\xBF".as_slice(), "<p>ü</p>".as_bytes()].concat());
-    let utf16: Vec<u8> = b"\xFF\xFE".iter().copied().chain("<p>Deal: x</p>".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let utf16: Vec<u8> = b"\xFF\xFE"
+        .iter()
+        .copied()
+        .chain("<p>Deal: x</p>".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
     let (out, report) = rewrite(&deal_rules(), &options(), &utf16);
     assert_eq!(out, utf16);
     assert_eq!(report.removed, 0);
@@ -71,7 +77,11 @@ fn mislabelled_page_is_not_corrupted() {
     let input = [b"<p>Deal: a</p><p>caf".as_slice(), b"\xe9 au lait</p><p>Deal: b</p>".as_slice()].concat();
     for size in [1, 3, input.len()] {
         let out = rewrite_in_chunks(&deal_rules(), &options(), &input, size);
-        assert_eq!(out, [b"<p>caf".as_slice(), b"\xe9 au lait</p><p>Deal: b</p>".as_slice()].concat(), "size {size}");
+        assert_eq!(
+            out,
+            [b"<p>caf".as_slice(), b"\xe9 au lait</p><p>Deal: b</p>".as_slice()].concat(),
+            "size {size}"
+        );
     }
 }
 
@@ -106,7 +116,8 @@ fn csp_meta_without_unsafe_inline_suppresses_styles() {
     assert_eq!(rewrite_str(&styled_rules(), page), page);
     let nonce = "<head><meta http-equiv=content-security-policy content=\"style-src 'unsafe-inline' 'nonce-r4nd'\"></head>";
     assert_eq!(rewrite_str(&styled_rules(), nonce), nonce);
-    let allowed = "<head><meta http-equiv=\"Content-Security-Policy\" content=\"style-src 'unsafe-inline'\"></head>";
+    let allowed =
+        "<head><meta http-equiv=\"Content-Security-Policy\" content=\"style-src 'unsafe-inline'\"></head>";
     assert!(rewrite_str(&styled_rules(), allowed).contains("<style data-strainer>"));
     let mut off = options();
     off.inject_styles = false;
@@ -126,7 +137,12 @@ fn memory_limit_bails_out_and_passes_the_rest_through() {
     let page = format!("<p>Deal: gone</p><div title=\"{huge}\">kept</div><p>Deal: after</p>");
     // lol_html buffers a tag only when it spans input chunks, as it does when a body streams in.
     for size in [1000, 4096] {
-        let (out, report) = rewrite_at(&rules, &small, page.as_bytes(), &(size..page.len()).step_by(size).collect::<Vec<_>>());
+        let (out, report) = rewrite_at(
+            &rules,
+            &small,
+            page.as_bytes(),
+            &(size..page.len()).step_by(size).collect::<Vec<_>>(),
+        );
         assert!(report.bailed_out, "size {size}");
         let expected = format!("<div title=\"{huge}\">kept</div><p>Deal: after</p>");
         assert_eq!(String::from_utf8(out).expect("utf-8"), expected, "size {size}");

@@ -51,7 +51,8 @@ fn unclosed_p_keeps_the_next_paragraph() {
 
 #[test]
 fn unconditional_remove_closes_an_open_candidate_first() {
-    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
+    let rules =
+        set(vec![remove("ads", "div.ad"), remove_when("deal", "p", text(vec![starts_with(&["Deal:"])]))]);
     assert_eq!(rewrite_str(&rules, "<p>Deal: x<div class=ad>ad</div><p>y</p>"), "<p>y</p>");
 }
 
@@ -80,9 +81,11 @@ fn matches_condition_on_decoded_collapsed_text() {
 
 #[test]
 fn text_length_conditions_count_descendants() {
-    let min = set(vec![remove_when("long", "div", Conditions { min_text_len: Some(10), ..Conditions::default() })]);
+    let min =
+        set(vec![remove_when("long", "div", Conditions { min_text_len: Some(10), ..Conditions::default() })]);
     assert_eq!(rewrite_str(&min, "<div>12345<b>67890</b></div><div>short</div>"), "<div>short</div>");
-    let max = set(vec![remove_when("short", "div", Conditions { max_text_len: Some(5), ..Conditions::default() })]);
+    let max =
+        set(vec![remove_when("short", "div", Conditions { max_text_len: Some(5), ..Conditions::default() })]);
     assert_eq!(rewrite_str(&max, "<div> a  b </div><div>longer text</div>"), "<div>longer text</div>");
 }
 
@@ -92,16 +95,29 @@ fn links_to_condition_reads_descendant_links() {
     let rules = set(vec![remove_when("shop", "p", shops)]);
     let page = "<p>Buy <a href=\"https://www.amazon.co.uk/x\">it</a></p><p><a href=/local>x</a></p>\
                 <p><a href=\"HTTPS://AMZN.TO/y\">z</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>";
-    assert_eq!(rewrite_str(&rules, page), "<p><a href=/local>x</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>");
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<p><a href=/local>x</a></p><p><a href=\"https://example.org/?u=amzn.to\">q</a></p>"
+    );
 }
 
 #[test]
 fn class_and_id_conditions_are_read_at_the_start_tag() {
-    let class = Conditions { class_matches: Some(regex::Regex::new("related").expect("valid")), ..Conditions::default() };
-    let id = Conditions { id_matches: Some(regex::Regex::new("^promo").expect("valid")), ..Conditions::default() };
+    let class = Conditions {
+        class_matches: Some(regex::Regex::new("related").expect("valid")),
+        ..Conditions::default()
+    };
+    let id =
+        Conditions { id_matches: Some(regex::Regex::new("^promo").expect("valid")), ..Conditions::default() };
     let rules = set(vec![tag_when("rel", "div", &["related"], class), remove_when("promo", "div", id)]);
-    let out = rewrite_str(&rules, "<div class=\"box related-posts\">r</div><div id=promo-1>p</div><div id=x>k</div>");
-    assert_eq!(out, "<div data-strainer-tag=\"related\" class=\"box related-posts\">r</div><div id=x>k</div>");
+    let out = rewrite_str(
+        &rules,
+        "<div class=\"box related-posts\">r</div><div id=promo-1>p</div><div id=x>k</div>",
+    );
+    assert_eq!(
+        out,
+        "<div data-strainer-tag=\"related\" class=\"box related-posts\">r</div><div id=x>k</div>"
+    );
 }
 
 #[test]
@@ -118,7 +134,10 @@ fn remove_beats_tag_and_tags_merge_in_rule_order() {
 #[test]
 fn unconditional_tag_merges_with_an_existing_attribute() {
     let rules = set(vec![tag("t", "aside", &["box", "old"])]);
-    assert_eq!(rewrite_str(&rules, "<aside data-strainer-tag='old'>x</aside>"), "<aside data-strainer-tag=\"old box\">x</aside>");
+    assert_eq!(
+        rewrite_str(&rules, "<aside data-strainer-tag='old'>x</aside>"),
+        "<aside data-strainer-tag=\"old box\">x</aside>"
+    );
 }
 
 #[test]
@@ -195,13 +214,18 @@ fn explained_elements_show_candidate_ancestors() {
     ]);
     let mut explain = options();
     explain.explain = true;
-    let (_, report) = rewrite(&rules, &explain, b"<div class=entry-content>Related: <p>Deal: a long excerpt</p></div>");
+    let (_, report) =
+        rewrite(&rules, &explain, b"<div class=entry-content>Related: <p>Deal: a long excerpt</p></div>");
     assert_eq!(report.hits[0].element, "div.entry-content > p");
 }
 
 #[test]
 fn template_contents_are_never_touched() {
-    let rules = set(vec![remove("ads", "div.ad"), remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])]))]);
-    let page = "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
+    let rules = set(vec![
+        remove("ads", "div.ad"),
+        remove_when("deal", "p, div", text(vec![starts_with(&["Deal:"])])),
+    ]);
+    let page =
+        "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
     assert_eq!(rewrite_str(&rules, page), "<template><p>Deal: x</p><div class=ad>y</div></template>");
 }

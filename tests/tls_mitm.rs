@@ -146,7 +146,8 @@ async fn intercepted_https_serves_the_rewritten_page_over_http1_and_http2() {
         assert_eq!(response.version(), expected);
         let page = response.text().await.expect("body");
         assert!(page.contains("Putin Endorses US Peace Plan"), "{page}");
-        assert!(!page.contains("Water Purification Tablets"), "promo removed (http2={http2})");
+        assert!(!page.contains("Water Purification Tablets"), "first promo removed (http2={http2})");
+        assert!(!page.contains("Hand Warmers (Bulk Packs)"), "second promo removed (http2={http2})");
         assert_eq!(page.matches("data-strainer-tag=\"related\"").count(), 2, "{page}");
         assert!(!page.contains("utm_"), "links cleaned (http2={http2})");
     }

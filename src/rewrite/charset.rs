@@ -130,7 +130,8 @@ fn meta_encoding(attrs: &[(String, String)]) -> Option<&'static Encoding> {
     let label = match get("charset") {
         Some(label) => label.to_owned(),
         None => {
-            let is_content_type = get("http-equiv").is_some_and(|v| v.trim().eq_ignore_ascii_case("content-type"));
+            let is_content_type =
+                get("http-equiv").is_some_and(|v| v.trim().eq_ignore_ascii_case("content-type"));
             if !is_content_type {
                 return None;
             }
@@ -154,7 +155,8 @@ fn charset_from_content(content: &str) -> Option<String> {
     let at = lower.find("charset")?;
     let rest = lower[at + 7..].trim_start().strip_prefix('=')?.trim_start();
     let rest = rest.trim_start_matches(['"', '\'']);
-    let end = rest.find(|c: char| c == ';' || c == '"' || c == '\'' || c.is_whitespace()).unwrap_or(rest.len());
+    let end =
+        rest.find(|c: char| c == ';' || c == '"' || c == '\'' || c.is_whitespace()).unwrap_or(rest.len());
     Some(rest[..end].to_owned())
 }
 
@@ -186,7 +188,8 @@ mod tests {
 
     #[test]
     fn prescan_reads_meta_forms_and_skips_comments() {
-        let http_equiv = b"<html><head><meta http-equiv='Content-Type' content='text/html; charset=windows-1252'>";
+        let http_equiv =
+            b"<html><head><meta http-equiv='Content-Type' content='text/html; charset=windows-1252'>";
         assert_eq!(name(sniff(None, http_equiv, true)), "windows-1252");
         let commented = b"<!-- <meta charset=shift_jis> --><meta charset=\"utf-16\">";
         assert_eq!(name(sniff(None, commented, true)), "UTF-8");

@@ -64,7 +64,8 @@ impl Plan {
         let candidate_scope = if conditional.is_empty() {
             None
         } else {
-            let union: Vec<&str> = conditional.iter().map(|&i| rules.element_rules[i].selector_text.as_str()).collect();
+            let union: Vec<&str> =
+                conditional.iter().map(|&i| rules.element_rules[i].selector_text.as_str()).collect();
             let parsed = union.join(", ").parse::<Selector>();
             if parsed.is_err() {
                 tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
@@ -87,7 +88,10 @@ impl Plan {
 
     /// True when no handler would do anything: the page passes through untouched.
     pub(super) fn is_noop(&self) -> bool {
-        self.removes.is_empty() && self.tags.is_empty() && self.conditional.is_empty() && !self.clean_links
+        self.removes.is_empty()
+            && self.tags.is_empty()
+            && self.conditional.is_empty()
+            && !self.clean_links
             && self.style.is_none()
     }
 
@@ -97,8 +101,12 @@ impl Plan {
         let marker = format!("<!--{nonce:032x}:");
         let abort = format!("{marker}{}0-->", char::from(ABORT));
         let log = ReportLog::new(self.options.explain);
-        let engine =
-            Engine::new(Arc::clone(&self.rules), self.options.site.clone(), log.wants_details(), marker.clone());
+        let engine = Engine::new(
+            Arc::clone(&self.rules),
+            self.options.site.clone(),
+            log.wants_details(),
+            marker.clone(),
+        );
         let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
         let shared = Shared {
             engine,
@@ -178,19 +186,23 @@ pub(super) fn build(
         .with_encoding(encoding)
         .with_memory_settings(memory)
         .with_graceful_bail_out_on_content_handler_error(true)
-        .append_bail_out_handler(move |_: &lol_html::errors::RewritingError, bail: &mut lol_html::html_content::BailOut<'_>| {
-            bail.append(&abort, ContentType::Html);
-        });
+        .append_bail_out_handler(
+            move |_: &lol_html::errors::RewritingError, bail: &mut lol_html::html_content::BailOut<'_>| {
+                bail.append(&abort, ContentType::Html);
+            },
+        );
     let mut element_handlers: Vec<(Cow<'_, Selector>, send::ElementContentHandlers<'static>)> = Vec::new();
     element_handlers.extend(template_handler(shared));
     if !plan.conditional.is_empty() {
         element_handlers.extend(structural_handlers(shared));
     }
     for &index in &plan.removes {
-        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, remove_handler(plan, shared, index)));
+        element_handlers
+            .push(on_element(&plan.rules.element_rules[index].selector, remove_handler(plan, shared, index)));
     }
     for &index in &plan.tags {
-        element_handlers.push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
+        element_handlers
+            .push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
     }
     for &index in &plan.conditional {
         let handler = candidate_handler(plan, shared, index);
@@ -198,15 +210,17 @@ pub(super) fn build(
     }
     if let Some(scope) = &plan.candidate_scope {
         let text_shared = Arc::clone(shared);
-        let text = send::ElementContentHandlers::default().text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
-            let mut guard = lock(&text_shared);
-            let state = &mut *guard;
-            if state.templates == 0 {
-                let watermark = state.sink.spill_watermark();
-                state.engine.text(chunk, watermark);
-            }
-            Ok(())
-        });
+        let text = send::ElementContentHandlers::default().text(
+            move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
+                let mut guard = lock(&text_shared);
+                let state = &mut *guard;
+                if state.templates == 0 {
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.text(chunk, watermark);
+                }
+                Ok(())
+            },
+        );
         element_handlers.push((Cow::Borrowed(scope), text));
     }
     if plan.clean_links || plan.links_to {
@@ -220,18 +234,20 @@ pub(super) fn build(
     }
     if !plan.conditional.is_empty() {
         let end_shared = Arc::clone(shared);
-        let document = send::DocumentContentHandlers::default().end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
-            let sentinels = {
-                let mut guard = lock(&end_shared);
-                let state = &mut *guard;
-                let watermark = state.sink.spill_watermark();
-                state.engine.close_all(&mut state.verdicts, watermark);
-                std::mem::take(&mut state.engine.sentinels)
-            };
-            // `append` writes to the output sink at once, which takes the lock: release it first.
-            end.append(&sentinels, ContentType::Html);
-            Ok(())
-        });
+        let document = send::DocumentContentHandlers::default().end(
+            move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+                let sentinels = {
+                    let mut guard = lock(&end_shared);
+                    let state = &mut *guard;
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.close_all(&mut state.verdicts, watermark);
+                    std::mem::take(&mut state.engine.sentinels)
+                };
+                // `append` writes to the output sink at once, which takes the lock: release it first.
+                end.append(&sentinels, ContentType::Html);
+                Ok(())
+            },
+        );
         settings = settings.append_document_content_handler(document);
     }
     send::HtmlRewriter::new(settings, OutputHandle(Arc::clone(shared)))
@@ -338,7 +354,12 @@ fn describe(el: &send::Element<'_, '_>) -> String {
     desc
 }
 
-fn element_hit(state: &Shared, el: &send::Element<'_, '_>, rule: &crate::rules::RuleId, action: HitAction) -> PendingHit {
+fn element_hit(
+    state: &Shared,
+    el: &send::Element<'_, '_>,
+    rule: &crate::rules::RuleId,
+    action: HitAction,
+) -> PendingHit {
     let element = if state.log.wants_details() {
         let mut path = state.engine.ancestor_path();
         if !path.is_empty() {
@@ -505,7 +526,11 @@ fn link_handler(
         for rule in cleaned.rules {
             let mut hit = element_hit(state, el, &rule, HitAction::LinkCleaned);
             if details {
-                hit.excerpt = format!("{} -> {}", super::text::excerpt(&href, 38), super::text::excerpt(&cleaned.url, 38));
+                hit.excerpt = format!(
+                    "{} -> {}",
+                    super::text::excerpt(&href, 38),
+                    super::text::excerpt(&cleaned.url, 38)
+                );
             }
             state.log.record(hit);
         }

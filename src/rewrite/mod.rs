@@ -290,7 +290,12 @@ impl Rewriter {
     }
 
     /// Ends lol_html and releases everything.
-    fn stop(&mut self, html: send::HtmlRewriter<'static, OutputHandle>, shared: &Mutex<Shared>, out: &mut Vec<u8>) {
+    fn stop(
+        &mut self,
+        html: send::HtmlRewriter<'static, OutputHandle>,
+        shared: &Mutex<Shared>,
+        out: &mut Vec<u8>,
+    ) {
         let result = html.end();
         let mut state = lock(shared);
         if let Err(error) = result {

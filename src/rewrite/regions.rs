@@ -50,7 +50,8 @@ impl TagName {
     }
 
     fn is(&self, name: &str) -> bool {
-        usize::from(self.len) == name.len() && self.bytes[..name.len().min(24)].eq_ignore_ascii_case(name.as_bytes())
+        usize::from(self.len) == name.len()
+            && self.bytes[..name.len().min(24)].eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
@@ -218,7 +219,12 @@ impl Engine {
         opened
     }
 
-    fn open_candidate(&mut self, position: usize, tag_name: impl FnOnce() -> String, desc: impl FnOnce() -> String) -> u32 {
+    fn open_candidate(
+        &mut self,
+        position: usize,
+        tag_name: impl FnOnce() -> String,
+        desc: impl FnOnce() -> String,
+    ) -> u32 {
         let id = self.take_id();
         let kind = if self.current.0 == position { self.current.1 } else { Kind::Other };
         let name = match kind {
@@ -320,7 +326,8 @@ impl Engine {
     fn judge(&self, candidate: &Candidate) -> Option<Verdict> {
         let length = self.counter.since(candidate.text_mark);
         let passing = self.slots[candidate.first_slot..].iter().filter(|slot| {
-            slot.alive && self.conditions(slot.rule).is_some_and(|c| final_check(c, slot, &candidate.own, length))
+            slot.alive
+                && self.conditions(slot.rule).is_some_and(|c| final_check(c, slot, &candidate.own, length))
         });
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
@@ -427,7 +434,8 @@ impl Engine {
             if !slot.alive {
                 continue;
             }
-            let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
+            let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref())
+            else {
                 slot.alive = false;
                 continue;
             };
@@ -476,11 +484,17 @@ impl Engine {
                 if !slot.alive || slot.linked {
                     continue;
                 }
-                let Some(hosts) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()).and_then(|c| c.links_to.as_ref())
+                let Some(hosts) = self
+                    .rules
+                    .element_rules
+                    .get(slot.rule)
+                    .and_then(|r| r.when.as_ref())
+                    .and_then(|c| c.links_to.as_ref())
                 else {
                     continue;
                 };
-                let destination = host.get_or_insert_with(|| destination_host(&self.rules, href, self.site.as_deref()));
+                let destination =
+                    host.get_or_insert_with(|| destination_host(&self.rules, href, self.site.as_deref()));
                 if destination.as_deref().is_some_and(|h| hosts.matches(h)) {
                     slot.linked = true;
                 }
@@ -551,7 +565,9 @@ fn url_host(url: &str) -> Option<&str> {
     let after_scheme = match url.find("://") {
         Some(at)
             if at > 0
-                && url[..at].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
+                && url[..at]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
         {
             &url[at + 3..]
         }

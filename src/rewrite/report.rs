@@ -54,7 +54,12 @@ impl ReportLog {
             None => self.report.hits_by_rule.push((hit.rule.clone(), 1)),
         }
         if self.explain {
-            self.report.hits.push(Hit { rule: hit.rule, action: hit.action, element: hit.element, excerpt: hit.excerpt });
+            self.report.hits.push(Hit {
+                rule: hit.rule,
+                action: hit.action,
+                element: hit.element,
+                excerpt: hit.excerpt,
+            });
         }
     }
 

@@ -227,7 +227,8 @@ impl Sink {
         if tag.first() != Some(&b'<') {
             return false;
         }
-        let Some(name_len) = tag[1..].iter().position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
+        let Some(name_len) =
+            tag[1..].iter().position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
         else {
             return false;
         };
@@ -278,7 +279,12 @@ impl Sink {
         let undecided = self.regions.iter().filter(|r| !r.decided).count();
         let spilled = u32::try_from(undecided).unwrap_or(u32::MAX);
         log.spilled(spilled);
-        tracing::debug!(candidates = spilled, held_bytes = self.held.len(), cap = self.hold_cap, "hold cap reached");
+        tracing::debug!(
+            candidates = spilled,
+            held_bytes = self.held.len(),
+            cap = self.hold_cap,
+            "hold cap reached"
+        );
         self.spill_watermark = Some(self.last_begun);
         self.regions.clear();
         self.out.extend_from_slice(&self.held);
@@ -333,7 +339,8 @@ mod tests {
 
     #[test]
     fn removes_and_tags_nested_candidates() {
-        let input = b"<!--n0nce:b1--><div><!--n0nce:b2--><p class=x>promo</p><!--n0nce:e2--></div><!--n0nce:e1-->";
+        let input =
+            b"<!--n0nce:b1--><div><!--n0nce:b2--><p class=x>promo</p><!--n0nce:e2--></div><!--n0nce:e1-->";
         let mut verdicts = Verdicts::new();
         verdicts.insert(2, remove());
         verdicts.insert(1, Verdict { action: VerdictAction::Tag("related".into()), hits: Vec::new() });

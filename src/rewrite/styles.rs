@@ -37,14 +37,18 @@ pub(super) fn forbids_inline_style(policy: &str) -> bool {
             (words.next() == Some(name)).then(|| words.collect::<Vec<_>>())
         })
     };
-    let Some(sources) = directive("style-src-elem").or_else(|| directive("style-src")).or_else(|| directive("default-src"))
+    let Some(sources) =
+        directive("style-src-elem").or_else(|| directive("style-src")).or_else(|| directive("default-src"))
     else {
         return false;
     };
     let unsafe_inline = sources.contains(&"'unsafe-inline'");
-    let nonce_or_hash = sources
-        .iter()
-        .any(|s| s.starts_with("'nonce-") || s.starts_with("'sha256-") || s.starts_with("'sha384-") || s.starts_with("'sha512-"));
+    let nonce_or_hash = sources.iter().any(|s| {
+        s.starts_with("'nonce-")
+            || s.starts_with("'sha256-")
+            || s.starts_with("'sha384-")
+            || s.starts_with("'sha512-")
+    });
     !unsafe_inline || nonce_or_hash
 }
 

@@ -170,7 +170,13 @@ fn pass_if(holds: bool) -> Progress {
 }
 
 /// Does text starting with `own` (then a space when `pending_space`) start with `prefix`?
-fn prefix_progress(own: &str, pending_space: bool, prefix: &str, case_insensitive: bool, complete: bool) -> Progress {
+fn prefix_progress(
+    own: &str,
+    pending_space: bool,
+    prefix: &str,
+    case_insensitive: bool,
+    complete: bool,
+) -> Progress {
     let mut wanted = prefix.chars();
     let mut seen = own.chars().flat_map(|c| fold(c, case_insensitive));
     loop {

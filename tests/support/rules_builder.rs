@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use strainer::rewrite::{RewriteOptions, RewriteReport, Rewriter};
 use strainer::rules::{
-    Conditions, ElementAction, ElementRule, HostPattern, HostSet, RuleId, RuleOrigin, RuleSet, SiteScope, TagStyle,
-    TextTest,
+    Conditions, ElementAction, ElementRule, HostPattern, HostSet, RuleId, RuleOrigin, RuleSet, SiteScope,
+    TagStyle, TextTest,
 };
 
 /// An element rule with the given action and optional conditions, applying on every site.
@@ -60,7 +60,10 @@ pub fn only_on(mut rule: ElementRule, sites: &[&str]) -> ElementRule {
 
 /// `own_text_starts_with` (case-insensitive, as the compiler lower-cases).
 pub fn starts_with(prefixes: &[&str]) -> TextTest {
-    TextTest::StartsWith { any_of: prefixes.iter().map(|p| p.to_lowercase()).collect(), case_insensitive: true }
+    TextTest::StartsWith {
+        any_of: prefixes.iter().map(|p| p.to_lowercase()).collect(),
+        case_insensitive: true,
+    }
 }
 
 /// `own_text_contains` (case-insensitive).
@@ -85,7 +88,8 @@ pub fn set(element_rules: Vec<ElementRule>) -> Arc<RuleSet> {
 
 /// A rule set with tag styles.
 pub fn set_with_styles(element_rules: Vec<ElementRule>, styles: &[(&str, &str)]) -> Arc<RuleSet> {
-    let styles = styles.iter().map(|(tag, css)| TagStyle { tag: Arc::from(*tag), css: (*css).to_owned() }).collect();
+    let styles =
+        styles.iter().map(|(tag, css)| TagStyle { tag: Arc::from(*tag), css: (*css).to_owned() }).collect();
     Arc::new(RuleSet { element_rules, styles, ..RuleSet::default() })
 }
 
@@ -126,7 +130,10 @@ pub fn representative() -> Arc<RuleSet> {
             "related-class",
             "div, aside, section",
             &["related"],
-            Conditions { class_matches: Some(regex::Regex::new("(?i)related").expect("valid")), ..Conditions::default() },
+            Conditions {
+                class_matches: Some(regex::Regex::new("(?i)related").expect("valid")),
+                ..Conditions::default()
+            },
         ),
         remove("ads", "div.ad, aside.advert"),
     ])
@@ -138,7 +145,12 @@ pub fn options() -> RewriteOptions {
 }
 
 /// Runs the engine over `input` cut at `cuts` (sorted positions).
-pub fn rewrite_at(rules: &Arc<RuleSet>, options: &RewriteOptions, input: &[u8], cuts: &[usize]) -> (Vec<u8>, RewriteReport) {
+pub fn rewrite_at(
+    rules: &Arc<RuleSet>,
+    options: &RewriteOptions,
+    input: &[u8],
+    cuts: &[usize],
+) -> (Vec<u8>, RewriteReport) {
     let mut rewriter = Rewriter::new(Arc::clone(rules), options.clone());
     let mut out = Vec::new();
     let mut from = 0;
@@ -163,7 +175,12 @@ pub fn rewrite_str(rules: &Arc<RuleSet>, input: &str) -> String {
 }
 
 /// Runs the engine over `input` in chunks of `size` bytes.
-pub fn rewrite_in_chunks(rules: &Arc<RuleSet>, options: &RewriteOptions, input: &[u8], size: usize) -> Vec<u8> {
+pub fn rewrite_in_chunks(
+    rules: &Arc<RuleSet>,
+    options: &RewriteOptions,
+    input: &[u8],
+    size: usize,
+) -> Vec<u8> {
     let cuts: Vec<usize> = (size..input.len()).step_by(size.max(1)).collect();
     rewrite_at(rules, options, input, &cuts).0
 }
