@@ -241,3 +241,34 @@ async fn websockets_work_inside_intercepted_https() {
     echo_round_trip(&mut socket, "hello inside the tunnel").await;
     echo_round_trip(&mut socket, "and again").await;
 }
+
+#[tokio::test]
+async fn the_local_page_offers_the_ca_with_install_steps() {
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let setup = setup(&pki, &[], &shipped_rules()).await;
+    let client = setup.client(false);
+    let page = client.get("http://strainer.local/").send().await.expect("local page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("body");
+    assert!(page.contains(setup.ca.fingerprint()), "fingerprint shown");
+    for needle in [
+        "href=\"/ca.pem\"",
+        "href=\"/ca.der\"",
+        "Firefox",
+        "Chromium",
+        "macOS",
+        "Windows",
+        "certutil -d sql:",
+    ] {
+        assert!(page.contains(needle), "{needle} missing from the local page");
+    }
+    assert!(page.contains(&format!("http://{}/proxy.pac", setup.strainer.addr)), "PAC URL shown");
+
+    let pem = client.get("http://strainer.local/ca.pem").send().await.expect("PEM");
+    assert_eq!(pem.headers()["content-type"], "application/x-pem-file");
+    assert_eq!(pem.text().await.expect("body"), setup.ca.cert_pem());
+    let der = client.get("http://strainer.local/ca.der").send().await.expect("DER");
+    assert_eq!(der.headers()["content-type"], "application/x-x509-ca-cert");
+    assert_eq!(der.bytes().await.expect("body").as_ref(), setup.ca.cert_der().as_ref());
+}

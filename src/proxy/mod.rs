@@ -12,6 +12,7 @@ pub mod forward;
 pub mod headers;
 pub mod local;
 pub mod log;
+pub mod onboarding;
 pub mod respond;
 pub mod websocket;
 
