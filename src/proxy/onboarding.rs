@@ -3,8 +3,6 @@
 //!
 //! Knows the CA's public certificate only; the local page ([`super::local`]) decides where the section goes.
 
-use std::fmt::Write as _;
-
 use http::header::{HeaderValue, CONTENT_DISPOSITION};
 use http::Response;
 
@@ -28,10 +26,7 @@ pub fn ca_der(ca: &CertificateAuthority) -> Response<ProxyBody> {
 
 /// The "Trust strainer's certificate" section of the local page (HTML).
 pub fn ca_section(ca: &CertificateAuthority, pac_url: &str) -> String {
-    let mut html = String::with_capacity(4096);
-    // Writing to a String cannot fail.
-    let _ = write!(
-        html,
+    format!(
         "<h2>Trust strainer's certificate (for HTTPS)</h2>\
          <p>strainer reads HTTPS pages with a certificate authority of its own, created on this machine. Install it \
          once per browser or system: <a href=\"/ca.pem\">strainer-ca.pem</a> (PEM) or \
@@ -61,6 +56,5 @@ pub fn ca_section(ca: &CertificateAuthority, pac_url: &str) -> String {
          <code>{pac}</code>.</p>\n",
         fingerprint = html_escape::encode_text(ca.fingerprint()),
         pac = html_escape::encode_text(pac_url),
-    );
-    html
+    )
 }
