@@ -272,3 +272,36 @@ async fn the_local_page_offers_the_ca_with_install_steps() {
     assert_eq!(der.headers()["content-type"], "application/x-x509-ca-cert");
     assert_eq!(der.bytes().await.expect("body").as_ref(), setup.ca.cert_der().as_ref());
 }
+
+#[tokio::test]
+async fn blocked_hosts_get_403_and_plain_text_on_an_interception_port_is_tunnelled() {
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let origin = HttpsOrigin::start_plain(seed_site).await;
+    let rules = tempfile::tempdir().expect("rules dir");
+    std::fs::write(rules.path().join("hosts.toml"), "[[block]]\nid = \"ads\"\nhosts = [\"blocked.test\"]\n")
+        .expect("write rules");
+    let setup = setup(&pki, &[origin.port()], rules.path()).await;
+
+    let tcp = TcpStream::connect(setup.strainer.addr).await.expect("connect to strainer");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.expect("h1 handshake");
+    tokio::spawn(connection);
+    let authority = format!("blocked.test:{}", origin.port());
+    let request = Request::builder()
+        .method(Method::CONNECT)
+        .uri(&authority)
+        .body(Empty::<bytes::Bytes>::new())
+        .expect("CONNECT request");
+    let response = sender.send_request(request).await.expect("CONNECT answered");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Not TLS after the CONNECT: strainer cannot intercept, so it passes the bytes through.
+    let mut tunnel = setup.connect(&format!("news.test:{}", origin.port())).await;
+    let request = "GET /version HTTP/1.1\r\nHost: news.test\r\nConnection: close\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut tunnel, request.as_bytes()).await.expect("request");
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut tunnel, &mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("HTTP/1.1"), "{answer}");
+    assert_eq!(mode_count(&setup, "mitm"), 0);
+}
