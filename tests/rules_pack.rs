@@ -63,6 +63,8 @@ fn dash_pitches_match_and_dashed_prose_does_not() {
             "November 26-27, 2025: European leaders convene to discuss ongoing sanctions.",
             "Prices rose again. Now – after months of talks – the deal is done.",
             "Putin said: \"We will stop fighting – if they leave.\"",
+            "Amazon – which reported record sales on Thursday – said its warehouses would hire more staff.",
+            "Lodge skillet – sears a steak.",
             "A very long opening clause that goes on and on without any dash for well over eighty characters before – finally – one.",
         ],
     );
@@ -185,6 +187,8 @@ fn related_container_classes_skip_unrelated_and_ad_units() {
         "read-more",
         "more-stories",
         "see-also",
+        "duet--article--more-stories",
+        "article__related",
         "wp-block-related-posts--compact",
     ] {
         assert!(class_matches(rule, class), "{class:?} is a related container");
@@ -196,11 +200,12 @@ fn related_container_classes_skip_unrelated_and_ad_units() {
         "relatedAds",
         "trc_related_container",
         "readmore",
+        "ab_thumbnails-d_row-read-more",
         "entry-content",
     ] {
         assert!(!class_matches(rule, class), "{class:?} is not a related container");
     }
-    assert!(set.styles.iter().any(|s| &*s.tag == "related"), "the related tag has a style");
+    assert!(set.styles.is_empty(), "the shipped pack injects no CSS (pages keep every byte no rule acted on)");
 }
 
 #[test]
@@ -248,5 +253,75 @@ fn tracking_and_affiliate_parameters_are_stripped_only_where_meant() {
         "unwrap-cj",
     ] {
         assert!(wrappers.contains(&id), "{id} is shipped");
+    }
+}
+
+/// Runs `body` (an article fragment) through the engine with the shipped rules, on `site`.
+fn rewrite(set: &std::sync::Arc<RuleSet>, body: &str, site: &str) -> String {
+    use strainer::rewrite::{RewriteOptions, Rewriter};
+    let page = format!("<html><head><title>t</title></head><body><article>{body}</article></body></html>");
+    let options =
+        RewriteOptions { site: Some(site.to_owned()), inject_styles: false, ..RewriteOptions::default() };
+    let mut rewriter = Rewriter::new(std::sync::Arc::clone(set), options);
+    let mut out = rewriter.write(page.as_bytes()).to_vec();
+    let (tail, _) = rewriter.finish();
+    out.extend_from_slice(&tail);
+    String::from_utf8(out).expect("the engine keeps UTF-8")
+}
+
+#[test]
+fn through_the_engine_promos_go_and_look_alike_prose_stays() {
+    let set = std::sync::Arc::new(pack());
+    let promos = [
+        r#"<p><b><a href="https://www.amazon.co.uk/dp/B01?tag=x-21">Lodge Skillet</a></b> — Sears a steak like nothing else.</p>"#,
+        r#"<ul><li><a href="https://go.skimresources.com/?id=1&url=https%3A%2F%2Fwww.bestbuy.com%2Fsite%2F1">Sony WH-1000XM5</a> - The quietest headphones we tested.</li></ul>"#,
+        r#"<p><a href="https://www.walmart.com/ip/1">Buy it: $25 at Walmart</a></p>"#,
+        r#"<div class="c-product-box"><h4>Kindle</h4><p>Our pick.</p><a href="https://amzn.to/x">$99 at Amazon</a></div>"#,
+    ];
+    for promo in promos {
+        let out = rewrite(&set, promo, "news.example");
+        assert!(!out.contains("<a "), "promo should be removed: {promo}\n→ {out}");
+    }
+    let prose = [
+        // A dash and a shop link, but a long paragraph of prose.
+        r#"<p>Amazon – which reported record sales on Thursday – said its warehouses would hire more staff before the holidays, a move analysts said reflects how much of the season's shopping has moved online. The company's shares rose 3 percent in early trading, <a href="https://www.amazon.com/ir">according to its filing</a>, while rivals fell.</p>"#,
+        // A dash, but no shop link.
+        r#"<p>Water Purification Tablets – a classic <a href="https://en.wikipedia.org/wiki/Water_purification">explainer</a>.</p>"#,
+        // A shop link in a short sentence without the pitch shape.
+        r#"<p>The book is <a href="https://www.amazon.com/dp/1">available on Amazon</a> and in stores.</p>"#,
+        // "Related" mid-sentence and as a sentence opener.
+        r#"<p>Related to the talks, officials said the <a href="/news/x">related sanctions</a> stay.</p>"#,
+    ];
+    for text in prose {
+        let out = rewrite(&set, text, "news.example");
+        assert!(out.contains(text), "prose should be unchanged: {text}\n→ {out}");
+    }
+    let shop_page = promos[0];
+    assert!(
+        rewrite(&set, shop_page, "www.amazon.co.uk").contains("Lodge Skillet"),
+        "promo rules are off on shops"
+    );
+}
+
+#[test]
+fn through_the_engine_related_blocks_are_tagged_and_prose_is_not() {
+    let set = std::sync::Arc::new(pack());
+    let related = [
+        r#"<p><strong>Related:</strong> <a href="/news/a">A headline</a></p>"#,
+        r#"<p class="lire">Lire aussi : <a href="/a">La réforme</a></p>"#,
+        r#"<aside class="related-posts"><h3>More</h3><a href="/a">A</a></aside>"#,
+        r#"<div id="jp-relatedposts"><a href="/a">A</a></div>"#,
+    ];
+    for block in related {
+        let out = rewrite(&set, block, "news.example");
+        assert!(out.contains(r#"data-strainer-tag="related""#), "should be tagged: {block}\n→ {out}");
+    }
+    for prose in [
+        r#"<p>Read more about the plan in <a href="/explainer">our explainer</a>.</p>"#,
+        r#"<div class="unrelated-note"><p>Text.</p></div>"#,
+        r#"<div class="related-ads"><a href="https://ads.example/">Ad</a></div>"#,
+    ] {
+        let out = rewrite(&set, prose, "news.example");
+        assert!(!out.contains("data-strainer-tag"), "should not be tagged: {prose}\n→ {out}");
     }
 }

@@ -13,12 +13,12 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use super::element::{self, Ctx, ElementKind};
+use super::element::{self, ElementKind};
 use super::kinds::{self, Exception};
 use super::lists::NamedLists;
 use super::raw::{RawBlock, RawElementRule, RawException, RawPass, RawStrip, RawStyle, RawUnwrap};
 use super::source::{Diagnostics, Pos, Source};
-use super::values::Values;
+use super::values::{Ctx, Values};
 use super::{
     ElementAction, FileSummary, HostSet, PassKind, PassRule, RuleError, RuleId, RuleOrigin, RuleSet,
     RuleWarning, SiteScope, TagStyle,

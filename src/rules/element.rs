@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::raw::{OneOrMany, RawConditions, RawElementRule, Text};
 use super::source::{Diagnostics, Pos, Source};
-use super::values::Values;
-use super::{selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, SiteScope, TextTest};
+use super::values::Ctx;
+use super::{selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, TextTest};
 
 /// Which element-rule table a rule came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,14 +16,6 @@ pub(crate) enum ElementKind {
     Remove,
     /// `[[tag]]`
     Tag,
-}
-
-/// What element-rule compilation needs from the file being compiled.
-pub(crate) struct Ctx<'a, 'b> {
-    /// The rule file.
-    pub src: &'a Source<'b>,
-    /// Host and parameter resolution.
-    pub values: &'a Values<'a>,
 }
 
 /// Compiles one element rule; `None` when it has errors (all reported).
@@ -61,7 +53,7 @@ pub(crate) fn compile(
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
     }
-    let scope = scope(raw.sites.as_deref(), raw.except_sites.as_deref(), ctx, diags);
+    let scope = ctx.scope(raw.sites.as_deref(), raw.except_sites.as_deref(), diags);
     if diags.errors.len() > errors_before {
         return None;
     }
@@ -74,18 +66,6 @@ pub(crate) fn compile(
         when,
         scope: scope?,
     })
-}
-
-/// Compiles `sites` / `except_sites` into a scope; `None` when an entry is bad.
-pub(crate) fn scope(
-    sites: Option<&[Text]>,
-    except_sites: Option<&[Text]>,
-    ctx: &Ctx<'_, '_>,
-    diags: &mut Diagnostics,
-) -> Option<SiteScope> {
-    let include = ctx.values.hosts(sites.unwrap_or_default(), ctx.src, diags);
-    let exclude = ctx.values.hosts(except_sites.unwrap_or_default(), ctx.src, diags);
-    Some(SiteScope { include: include?, exclude: exclude? })
 }
 
 fn action(

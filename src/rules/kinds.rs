@@ -2,9 +2,10 @@
 //!
 //! Each function reports every problem of its table and returns `None` when there was any.
 
-use super::element::{check_tag_name, scope, Ctx};
+use super::element::check_tag_name;
 use super::raw::{RawBlock, RawEmbedded, RawExemptFrom, RawPass, RawStrip, RawStyle, RawUnwrap, Text};
 use super::source::{Diagnostics, Pos};
+use super::values::Ctx;
 use super::{HostRule, HostSet, PassKind, PassRule, RuleId, StripRule, TagStyle, UnwrapRule, UnwrapTarget};
 
 /// A compiled `[[exception]]`, applied once every file is loaded (it may name rules of later files).
@@ -24,7 +25,7 @@ pub(crate) fn strip(raw: RawStrip, ctx: &Ctx<'_, '_>, diags: &mut Diagnostics) -
     let params = ctx.values.non_empty_params(&raw.params, "params", id, ctx.src, diags);
     let hosts =
         raw.hosts.as_ref().map(|hosts| ctx.values.non_empty_hosts(hosts, "hosts", id, ctx.src, diags));
-    let scope = scope(raw.sites.as_deref(), raw.except_sites.as_deref(), ctx, diags);
+    let scope = ctx.scope(raw.sites.as_deref(), raw.except_sites.as_deref(), diags);
     let hosts = match hosts {
         Some(hosts) => Some(hosts?),
         None => None,
@@ -37,7 +38,7 @@ pub(crate) fn unwrap(raw: RawUnwrap, ctx: &Ctx<'_, '_>, diags: &mut Diagnostics)
     let id = raw.id.get_ref();
     let hosts = ctx.values.non_empty_hosts(&raw.hosts, "hosts", id, ctx.src, diags);
     let target = unwrap_target(&raw, ctx, diags);
-    let scope = scope(raw.sites.as_deref(), raw.except_sites.as_deref(), ctx, diags);
+    let scope = ctx.scope(raw.sites.as_deref(), raw.except_sites.as_deref(), diags);
     Some(UnwrapRule { id: RuleId::new(id), hosts: hosts?, target: target?, scope: scope? })
 }
 

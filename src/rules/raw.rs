@@ -20,7 +20,7 @@ pub type TextList = Spanned<Texts>;
 
 /// `[[remove]]` and `[[tag]]`: an element rule. `tag`/`tags` are only valid on `[[tag]]`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
 pub struct RawElementRule {
     /// Unique rule id.
     pub id: Text,
@@ -40,7 +40,7 @@ pub struct RawElementRule {
 
 /// `[remove.when]` / `[tag.when]`: content conditions.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table of conditions")]
 pub struct RawConditions {
     /// Own text starts with any of these.
     pub own_text_starts_with: Option<Spanned<OneOrMany>>,
@@ -73,7 +73,7 @@ pub enum OneOrMany {
 
 /// `[[style]]`: CSS injected for pages a tag may hit.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a style table")]
 pub struct RawStyle {
     /// The tag the CSS is for.
     pub tag: Text,
@@ -83,7 +83,7 @@ pub struct RawStyle {
 
 /// `[[strip]]`: remove query parameters.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
 pub struct RawStrip {
     /// Unique rule id.
     pub id: Text,
@@ -99,7 +99,7 @@ pub struct RawStrip {
 
 /// `[[unwrap]]`: replace a redirect wrapper by its destination.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
 pub struct RawUnwrap {
     /// Unique rule id.
     pub id: Text,
@@ -127,7 +127,7 @@ pub enum RawEmbedded {
 
 /// `[[block]]`: answer requests to these hosts with a block response.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
 pub struct RawBlock {
     /// Unique rule id.
     pub id: Text,
@@ -137,7 +137,7 @@ pub struct RawBlock {
 
 /// `[[pass]]`: exempt hosts from MITM or from rewriting.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
 pub struct RawPass {
     /// Unique rule id.
     pub id: Text,
@@ -159,7 +159,7 @@ pub enum RawExemptFrom {
 
 /// `[[exception]]`: switch rules off on sites, or exempt sites from all rewriting.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
 pub struct RawException {
     /// Unique rule id.
     pub id: Text,

@@ -8,17 +8,41 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::lists::NamedLists;
 use super::raw::{Text, TextList};
 use super::source::{Diagnostics, Pos, Source};
-use super::{HostPattern, HostSet};
+use super::{HostPattern, HostSet, SiteScope};
 
 /// Expands and validates entries against the named lists of one rules directory.
 pub(crate) struct Values<'a> {
     lists: &'a NamedLists,
 }
 
+/// What compiling a rule needs from the file it is in: the file, and host/parameter resolution.
+pub(crate) struct Ctx<'a, 'b> {
+    /// The rule file.
+    pub src: &'a Source<'b>,
+    /// Host and parameter resolution.
+    pub values: &'a Values<'a>,
+}
+
 /// One entry after list expansion, with the place it is written.
 struct Entry {
     text: String,
     pos: Pos,
+}
+
+// === impl Ctx ===
+
+impl Ctx<'_, '_> {
+    /// Compiles `sites` / `except_sites` into a scope; `None` when an entry is bad (already reported).
+    pub fn scope(
+        &self,
+        sites: Option<&[Text]>,
+        except_sites: Option<&[Text]>,
+        diags: &mut Diagnostics,
+    ) -> Option<SiteScope> {
+        let include = self.values.hosts(sites.unwrap_or_default(), self.src, diags);
+        let exclude = self.values.hosts(except_sites.unwrap_or_default(), self.src, diags);
+        Some(SiteScope { include: include?, exclude: exclude? })
+    }
 }
 
 // === impl Values ===
