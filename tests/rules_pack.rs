@@ -205,7 +205,10 @@ fn related_container_classes_skip_unrelated_and_ad_units() {
     ] {
         assert!(!class_matches(rule, class), "{class:?} is not a related container");
     }
-    assert!(set.styles.is_empty(), "the shipped pack injects no CSS (pages keep every byte no rule acted on)");
+    assert!(
+        set.styles.is_empty(),
+        "the shipped pack injects no CSS (pages keep every byte no rule acted on)"
+    );
 }
 
 #[test]

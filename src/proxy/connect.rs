@@ -25,6 +25,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::client::connect_tcp;
 use super::forward::RequestContext;
@@ -65,7 +66,9 @@ pub async fn handle(
     };
     if intercept {
         tracing::debug!(host = %target.host, port = target.port, "CONNECT intercepted");
-        tokio::spawn(intercept_upgraded(state, client, target, hyper::upgrade::on(request)));
+        tokio::spawn(
+            intercept_upgraded(state, client, target, hyper::upgrade::on(request)).in_current_span(),
+        );
         return respond::connect_established();
     }
 
@@ -80,12 +83,15 @@ pub async fn handle(
     };
     log.status = StatusCode::OK.as_u16();
     let upgrade = hyper::upgrade::on(request);
-    tokio::spawn(async move {
-        match upgrade.await {
-            Ok(upgraded) => splice(TokioIo::new(upgraded), origin, &mut log).await,
-            Err(error) => log.fail(format!("CONNECT upgrade failed: {error}")),
+    tokio::spawn(
+        async move {
+            match upgrade.await {
+                Ok(upgraded) => splice(TokioIo::new(upgraded), origin, &mut log).await,
+                Err(error) => log.fail(format!("CONNECT upgrade failed: {error}")),
+            }
         }
-    });
+        .in_current_span(),
+    );
     respond::connect_established()
 }
 
@@ -170,6 +176,15 @@ async fn intercept_upgraded(
         alpn = %String::from_utf8_lossy(accepted.alpn.as_deref().unwrap_or_default()),
         "TLS intercepted"
     );
+    serve_decrypted(state, client, target, accepted.stream).await;
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (by the client's preface) on a decrypted stream; every request goes through
+/// [`dispatch`] as `https://` to the tunnel's authority.
+async fn serve_decrypted<IO>(state: Arc<State>, client: SocketAddr, target: Target, stream: IO)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let max_header_bytes = state.config.limits.max_header_bytes;
     let max_headers = state.config.limits.max_headers;
     let authority = target.authority.clone();
@@ -196,7 +211,7 @@ async fn intercept_upgraded(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
-    if let Err(error) = builder.serve_connection_with_upgrades(TokioIo::new(accepted.stream), service).await {
+    if let Err(error) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
         tracing::debug!(host = %target.host, error = %error, "intercepted connection ended with an error");
     }
 }

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::Instrument;
 
 use super::client::{connect_tcp, rustls_cause};
 use super::forward::RequestContext;
@@ -105,16 +106,19 @@ pub async fn relay(
     *switching.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *switching.headers_mut() = response.headers().clone();
     log.status = StatusCode::SWITCHING_PROTOCOLS.as_u16();
-    tokio::spawn(async move {
-        match tokio::try_join!(client_upgrade, origin_upgrade) {
-            Ok((client_io, origin_io)) => {
-                let (mut client_io, mut origin_io) = (TokioIo::new(client_io), TokioIo::new(origin_io));
-                let copied = tokio::io::copy_bidirectional(&mut client_io, &mut origin_io).await;
-                record_relay(&mut log, copied);
+    tokio::spawn(
+        async move {
+            match tokio::try_join!(client_upgrade, origin_upgrade) {
+                Ok((client_io, origin_io)) => {
+                    let (mut client_io, mut origin_io) = (TokioIo::new(client_io), TokioIo::new(origin_io));
+                    let copied = tokio::io::copy_bidirectional(&mut client_io, &mut origin_io).await;
+                    record_relay(&mut log, copied);
+                }
+                Err(error) => log.fail(format!("WebSocket upgrade failed: {error}")),
             }
-            Err(error) => log.fail(format!("WebSocket upgrade failed: {error}")),
         }
-    });
+        .in_current_span(),
+    );
     switching
 }
 
