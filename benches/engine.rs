@@ -1,5 +1,9 @@
 //! Engine throughput over the corpus (`../shared/corpus/pages`): lol_html parse-only, lol_html with reading
 //! handlers, and the strainer engine with a representative rule set. Reports bytes per second.
+// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
+#![allow(clippy::expect_used)]
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
 
 #[path = "../tests/support/rules_builder.rs"]
 mod rules_builder;
@@ -18,7 +22,7 @@ const CHUNK: usize = 16 * 1024;
 
 /// The rule set the engine benchmark runs (swap for the shipped `rules/` here).
 fn bench_rules() -> RuleSet {
-    Arc::unwrap_or_clone(rules_builder::representative())
+    rules_builder::representative_set()
 }
 
 fn corpus() -> Vec<Vec<u8>> {

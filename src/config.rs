@@ -2,6 +2,35 @@
 //!
 //! Owns every tunable of the running proxy (addresses, directories, limits, timeouts) and its documented default.
 //! Knows nothing about sockets: the proxy reads a finished [`Config`].
+//!
+//! The settings file (`--config FILE`; unknown keys are errors; every key optional; flags win):
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"        # a non-loopback address also needs allow_non_loopback = true
+//! allow_non_loopback = false
+//! rules = "rules"
+//! certs = "certs"
+//! upstream_ca = ["origin-ca.pem"]  # extra trusted roots for origins, added to --upstream-ca
+//! log = "info"                     # RUST_LOG syntax
+//! log_format = "pretty"            # or "json"
+//! response_encoding = "identity"   # or "gzip": how rewritten HTML is sent to the browser
+//! log_query = false                # include query strings in the `path` log field
+//! via = false                      # add `Via: 1.1 strainer`
+//!
+//! [resolve]                        # fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP
+//! "news.test" = "127.0.0.1"
+//!
+//! [limits]                         # defaults shown
+//! max_header_bytes = 65536         # request head; larger heads get 431 (at least 8192)
+//! max_headers = 100
+//! connect_timeout_ms = 10000
+//! first_byte_timeout_ms = 60000    # request sent → response head; else 504
+//! idle_timeout_ms = 60000          # longest pause inside a response body; else the response is cut
+//! max_connections = 1024           # further connections wait to be accepted
+//! hold_cap = 65536                 # bytes held back for undecided elements, per response
+//! rewrite_memory = 8388608         # lol_html memory limit per response
+//! shutdown_grace_ms = 10000        # in-flight requests may finish for this long after SIGTERM
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -242,7 +271,7 @@ impl Config {
         Self::merge(args, file)
     }
 
-    /// Settings for tests and embedding: defaults with `listen`, `rules_dir` and `limits` given.
+    /// Settings for tests and embedding: every default, with `listen` and `rules_dir` given.
     pub fn for_listener(listen: SocketAddr, rules_dir: &Path) -> Self {
         Self {
             listen,

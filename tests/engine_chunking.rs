@@ -1,4 +1,6 @@
 //! Chunk invariance: the output must not depend on where the input was split.
+// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
+#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;
@@ -98,12 +100,10 @@ fn fixture_article_golden_output() {
         assert!(out.contains(kept), "{kept:?} should be kept:\n{out}");
     }
     assert!(out.contains("<p data-strainer-tag=\"related\">Related&#58;"), "{out}");
-    assert!(out.contains("<div data-strainer-tag=\"related\" class=\"related-posts\">"), "{out}");
+    // Class-only conditions are decided at the start tag: lol_html appends the attribute.
+    assert!(out.contains("<div class=\"related-posts\" data-strainer-tag=\"related\">"), "{out}");
     assert!(out.contains("<li data-strainer-tag=\"related\">See also:"), "{out}");
-    assert!(
-        !out.contains("<!--") || out.matches("<!--").count() == 1,
-        "only the page's comment remains:\n{out}"
-    );
+    assert_eq!(out.matches("<!--").count(), 1, "only the page's own comment remains:\n{out}");
     assert_eq!(report.spilled, 0);
 }
 

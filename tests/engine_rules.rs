@@ -1,4 +1,6 @@
 //! Golden tests: one per rule kind and edge case, with rule sets built in code.
+// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
+#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;
@@ -116,7 +118,7 @@ fn class_and_id_conditions_are_read_at_the_start_tag() {
     );
     assert_eq!(
         out,
-        "<div data-strainer-tag=\"related\" class=\"box related-posts\">r</div><div id=x>k</div>"
+        "<div class=\"box related-posts\" data-strainer-tag=\"related\">r</div><div id=x>k</div>"
     );
 }
 
@@ -228,4 +230,36 @@ fn template_contents_are_never_touched() {
     let page =
         "<template><p>Deal: x</p><div class=ad>y</div></template><div>Deal: <template>x</template>z</div>";
     assert_eq!(rewrite_str(&rules, page), "<template><p>Deal: x</p><div class=ad>y</div></template>");
+}
+
+#[test]
+fn links_to_matches_a_wrapper_host_without_unwrap_rules() {
+    let networks = Conditions { links_to: Some(hosts(&["skimresources.com"])), ..Conditions::default() };
+    let rules = set(vec![remove_when("aff", "p", networks)]);
+    let page =
+        "<p><a href=\"https://go.skimresources.com/?url=https%3A%2F%2Fshop.example%2F\">x</a></p><p>kept</p>";
+    assert_eq!(rewrite_str(&rules, page), "<p>kept</p>");
+}
+
+#[test]
+fn links_are_cleaned_and_stay_validly_escaped() {
+    let mut globs = globset::GlobSetBuilder::new();
+    globs.add(globset::Glob::new("utm_*").expect("valid glob"));
+    let strip = strainer::rules::StripRule {
+        id: strainer::rules::RuleId::new("utm"),
+        params: globs.build().expect("glob set builds"),
+        hosts: None,
+        scope: strainer::rules::SiteScope::default(),
+    };
+    let mut rule_set = strainer::rules::RuleSet::default();
+    rule_set.links.strip.push(strip);
+    let rules = std::sync::Arc::new(rule_set);
+    let page = "<a href=\"https://x.example/?a=1&amp;utm_source=t&amp;b=2\">x</a><a href=/plain>y</a>";
+    let (out, report) = rewrite(&rules, &options(), page.as_bytes());
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        "<a href=\"https://x.example/?a=1&amp;b=2\">x</a><a href=/plain>y</a>"
+    );
+    assert_eq!(report.links_cleaned, 1);
+    assert_eq!(report.hits_by_rule[0].0.as_str(), "utm");
 }

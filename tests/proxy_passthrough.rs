@@ -295,3 +295,75 @@ async fn chunked_non_html_passes_through() {
     let response = strainer.client().get(origin.url("news.test", "/s.css")).send().await.expect("proxied");
     assert_eq!(common::body_bytes(response).await, Bytes::from_static(b"a{}b{}"));
 }
+
+#[tokio::test]
+async fn origin_stalling_mid_body_is_cut_after_the_idle_timeout() {
+    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
+    let origin = Origin::start(move |_| {
+        let feed_tx = feed_tx.clone();
+        async move {
+            let (tx, response) = channel(200, &[("content-type", "application/octet-stream")]);
+            let _ = feed_tx.send(tx).await;
+            response
+        }
+    })
+    .await;
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |config| {
+        config.limits.idle_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let request = strainer.client().get(origin.url("news.test", "/stalls")).send();
+    let feeder = async {
+        let tx = feed_rx.recv().await.expect("origin got the request");
+        tx.send(Ok(Bytes::from_static(b"some bytes"))).await.expect("open");
+        tx
+    };
+    let (response, _held_open) = tokio::join!(request, feeder);
+    let response = response.expect("head arrives");
+    let body =
+        tokio::time::timeout(HANG_GUARD, response.bytes()).await.expect("strainer cuts the stalled body");
+    assert!(body.is_err(), "a stalled body must end in an error, not look complete");
+}
+
+/// Reads one request head (up to the blank line) from `stream`; false when the peer closed first.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn idempotent_request_on_a_connection_the_origin_just_closed_is_retried_once() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        // First connection: answer one request with keep-alive, then read the next one and hang up unanswered.
+        let (mut first, _) = listener.accept().await.expect("first connection");
+        assert!(read_head(&mut first).await);
+        first.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst").await.expect("write");
+        read_head(&mut first).await;
+        drop(first);
+        // Later connections: answer normally.
+        while let Ok((mut stream, _)) = listener.accept().await {
+            if read_head(&mut stream).await {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nretried").await;
+            }
+        }
+    });
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |_| {}).await;
+    let client = strainer.client();
+    let url = |path: &str| format!("http://plain.test:{port}{path}");
+    let first = client.get(url("/a")).send().await.expect("first answered");
+    assert_eq!(first.text().await.expect("body"), "first");
+    let second = client.get(url("/b")).send().await.expect("second answered");
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(second.text().await.expect("body"), "retried");
+}

@@ -1,34 +1,56 @@
-//! HTML through the proxy with the shipped rules: the seed article comes out as `../shared/examples/README.md`
-//! says whether the origin sends it plain, chunked, gzip, deflate, br or zstd; non-UTF-8 pages stay correct; and
-//! rewritten bytes leave before the origin has sent the whole page.
+//! HTML through the proxy with the shipped rules. Transport first: whatever the origin's framing and encoding
+//! (plain, chunked, gzip, deflate, br, zstd), the browser gets exactly what the engine makes of the whole page in
+//! one piece (the oracle), and rewritten bytes leave before the origin has sent the whole page. Then the product
+//! promise: the seed article comes out as `../shared/examples/README.md` says, and non-UTF-8 pages stay correct.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::{channel, chunked, full, Origin, Strainer};
 use http::StatusCode;
+use strainer::rewrite::{RewriteOptions, Rewriter};
 
 /// A bound for waits that must not hang the suite if strainer buffers by mistake; never a speed assertion.
 const HANG_GUARD: Duration = Duration::from_secs(30);
 
-/// Cuts the element that starts with `start` (up to and including the next `</p>`) out of `page`.
-fn without_paragraph(page: &str, start: &str) -> String {
-    let from = page.find(start).unwrap_or_else(|| panic!("seed page lacks {start:?}"));
-    let to = from + page[from..].find("</p>").expect("promo paragraph is closed") + "</p>".len();
-    format!("{}{}", &page[..from], &page[to..])
+/// What the engine makes of `page` in one piece, with the options the proxy derives from the response.
+fn engine_output(page: &[u8], site: &str, charset: Option<&str>) -> Vec<u8> {
+    let (rules, _) = strainer::rules::load_dir(&common::shipped_rules()).expect("shipped rules load");
+    let options = RewriteOptions {
+        site: Some(site.to_owned()),
+        header_charset: charset.map(str::to_owned),
+        ..RewriteOptions::default()
+    };
+    let mut rewriter = Rewriter::new(Arc::new(rules), options);
+    let mut out = rewriter.write(page).to_vec();
+    out.extend_from_slice(&rewriter.finish().0);
+    out
 }
 
-/// The seed article as the shipped rules must leave it (see `../shared/examples/README.md`).
-fn expected_seed(input: &str) -> String {
-    let page = without_paragraph(input, r#"<p><strong><a href="https://www.amazon.com/dp/B0TESTWPT1"#);
-    let page = without_paragraph(&page, r#"<p><strong><a href="https://go.skimresources.com/"#);
-    page.replace(
-        "<p><strong>Related:</strong>",
-        r#"<p data-strainer-tag="related"><strong>Related:</strong>"#,
-    )
-    .replace("/?utm_source=internal&amp;utm_medium=related\"", "/\"")
+/// Fetches the seed article from an origin serving it plain, through a strainer with the shipped rules.
+async fn fetch_seed_plain() -> (String, String) {
+    let page = common::seed_article();
+    let html = page.clone().into_bytes();
+    let origin = Origin::start(move |_| {
+        let html = html.clone();
+        async move { full(200, &[("content-type", "text/html; charset=UTF-8")], html) }
+    })
+    .await;
+    let strainer = Strainer::start(&common::shipped_rules(), |config| {
+        config.resolve.insert("worlddesk.example".to_owned(), "127.0.0.1".parse().expect("literal"));
+    })
+    .await;
+    let response = strainer
+        .client()
+        .get(origin.url("worlddesk.example", "/news/putin-peace-plan/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("proxied");
+    (page, response.text().await.expect("UTF-8 page"))
 }
 
 /// How the origin frames and encodes the seed page.
@@ -96,36 +118,53 @@ async fn seed_through_strainer(serving: Serving) {
         assert_eq!(etag, "W/\"seed-1\"", "{serving:?}");
     }
     let got = String::from_utf8(common::body_bytes(response).await.to_vec()).expect("UTF-8 page");
-    assert_eq!(got, expected_seed(&page), "{serving:?}");
+    let want = engine_output(page.as_bytes(), "worlddesk.example", Some("UTF-8"));
+    assert_eq!(got, String::from_utf8(want).expect("UTF-8"), "{serving:?}");
 }
 
 #[tokio::test]
-async fn seed_article_is_cleaned_when_served_plain() {
+async fn seed_article_meets_the_examples_readme() {
+    let (input, got) = fetch_seed_plain().await;
+    assert!(!got.contains("Water Purification Tablets"), "first promo must be gone");
+    assert!(!got.contains("Hand Warmers"), "second promo must be gone");
+    assert_eq!(got.matches(r#"<p data-strainer-tag="related"><strong>Related:</strong>"#).count(), 2);
+    assert!(!got.contains("utm_medium=related"), "related links must lose their utm_ parameters");
+    assert!(
+        got.contains(r#"dataLayer.push({"section": "Russia", "related": "Related: tracking"});</script>"#)
+    );
+    for paragraph in input.split("<p>").skip(1).filter(|p| !p.starts_with("<strong>")) {
+        let paragraph = &paragraph[..paragraph.find("</p>").expect("closed paragraph")];
+        assert!(got.contains(paragraph), "article prose must survive: {paragraph:.60}");
+    }
+}
+
+#[tokio::test]
+async fn seed_article_matches_the_engine_when_served_plain() {
     seed_through_strainer(Serving::Plain).await;
 }
 
 #[tokio::test]
-async fn seed_article_is_cleaned_when_served_chunked() {
+async fn seed_article_matches_the_engine_when_served_chunked() {
     seed_through_strainer(Serving::Chunked).await;
 }
 
 #[tokio::test]
-async fn seed_article_is_cleaned_when_served_gzip() {
+async fn seed_article_matches_the_engine_when_served_gzip() {
     seed_through_strainer(Serving::Gzip).await;
 }
 
 #[tokio::test]
-async fn seed_article_is_cleaned_when_served_deflate() {
+async fn seed_article_matches_the_engine_when_served_deflate() {
     seed_through_strainer(Serving::Deflate).await;
 }
 
 #[tokio::test]
-async fn seed_article_is_cleaned_when_served_brotli() {
+async fn seed_article_matches_the_engine_when_served_brotli() {
     seed_through_strainer(Serving::Brotli).await;
 }
 
 #[tokio::test]
-async fn seed_article_is_cleaned_when_served_zstd() {
+async fn seed_article_matches_the_engine_when_served_zstd() {
     seed_through_strainer(Serving::Zstd).await;
 }
 
@@ -201,5 +240,41 @@ async fn rewritten_html_streams_before_the_origin_finishes() {
     while let Some(chunk) = common::next_chunk(&mut response).await {
         got.extend_from_slice(&chunk);
     }
-    assert_eq!(String::from_utf8(got).expect("utf-8"), format!("{first_half}{second_half}"));
+    let want = engine_output(format!("{first_half}{second_half}").as_bytes(), "news.test", Some("utf-8"));
+    assert_eq!(String::from_utf8(got).expect("utf-8"), String::from_utf8(want).expect("utf-8"));
+}
+
+#[tokio::test]
+async fn rewritten_html_can_be_sent_gzip_when_configured() {
+    let page = common::seed_article();
+    let html = page.clone().into_bytes();
+    let origin = Origin::start(move |_| {
+        let html = html.clone();
+        async move {
+            full(
+                200,
+                &[("content-type", "text/html; charset=UTF-8"), ("content-encoding", "br")],
+                common::brotli(&html),
+            )
+        }
+    })
+    .await;
+    let strainer = Strainer::start(&common::shipped_rules(), |config| {
+        config.response_encoding = strainer::config::ResponseEncoding::Gzip;
+    })
+    .await;
+    let response = strainer
+        .client()
+        .get(origin.url("news.test", "/gz"))
+        .header("accept", "text/html")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("proxied");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let compressed = common::body_bytes(response).await;
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut plain)
+        .expect("valid gzip");
+    assert_eq!(plain, engine_output(page.as_bytes(), "news.test", Some("UTF-8")));
 }

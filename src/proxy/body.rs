@@ -65,7 +65,14 @@ pub async fn respond(
         _ => None,
     };
     let pipeline = match rewrite {
-        None => Pipeline::new(origin, None, None, log),
+        None => {
+            let declared = if has_no_body(&ctx.method, parts.status) {
+                Some(0)
+            } else {
+                parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
+            };
+            Pipeline::new(origin, None, None, log).with_declared_length(declared)
+        }
         Some(codings) => {
             let options = RewriteOptions {
                 site: Some(ctx.site.clone()),
@@ -101,6 +108,14 @@ fn should_rewrite(method: &Method, parts: &Parts, rewrite_allowed: bool) -> bool
         && is_html(&parts.headers)
         && !is_attachment(&parts.headers)
         && !no_transform(&parts.headers)
+}
+
+/// Responses that carry no body whatever their headers say.
+fn has_no_body(method: &Method, status: StatusCode) -> bool {
+    *method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
 }
 
 fn is_html(headers: &HeaderMap) -> bool {
@@ -200,6 +215,8 @@ struct Pipeline {
     encoder: Option<GzipEncoder<Vec<u8>>>,
     log: RequestLog,
     done: bool,
+    /// The `Content-Length` sent to the browser: hyper stops polling once it has that many bytes.
+    declared_length: Option<u64>,
 }
 
 impl Pipeline {
@@ -209,7 +226,12 @@ impl Pipeline {
         encoder: Option<GzipEncoder<Vec<u8>>>,
         log: RequestLog,
     ) -> Self {
-        Self { source, rewriter, encoder, log, done: false }
+        Self { source, rewriter, encoder, log, done: false, declared_length: None }
+    }
+
+    fn with_declared_length(mut self, length: Option<u64>) -> Self {
+        self.declared_length = length;
+        self
     }
 
     fn into_stream(self) -> BoxStream<'static, io::Result<Bytes>> {
@@ -276,7 +298,8 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        if !self.done {
+        let complete = self.done || self.declared_length == Some(self.log.bytes_out);
+        if !complete {
             self.log.fail("client closed the connection before the body ended");
         }
     }

@@ -85,9 +85,8 @@ fn attributes(bytes: &[u8]) -> Option<(Vec<(String, String)>, usize)> {
         while i < bytes.len() && is_attr_gap(bytes[i]) {
             i += 1;
         }
-        match bytes.get(i)? {
-            b'>' => return Some((attrs, i + 1)),
-            _ => {}
+        if *bytes.get(i)? == b'>' {
+            return Some((attrs, i + 1));
         }
         let name_start = i;
         while i < bytes.len() && !is_attr_gap(bytes[i]) && bytes[i] != b'=' && bytes[i] != b'>' {

@@ -11,7 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use lol_html::html_content::{ContentType, EndTag};
 use lol_html::{send, AsciiCompatibleEncoding, MemorySettings, OutputSink, Selector};
 
-use crate::rules::{ElementAction, RuleSet};
+use crate::rules::{Conditions, ElementAction, RuleSet};
 
 use super::regions::{self, Engine, Kind};
 use super::report::{PendingHit, ReportLog};
@@ -55,17 +55,24 @@ impl Plan {
             if !rule.scope.applies_to(site) {
                 continue;
             }
-            match (&rule.action, &rule.when) {
-                (_, Some(_)) => conditional.push(index),
-                (ElementAction::Remove, None) => removes.push(index),
-                (ElementAction::Tag(_), None) => tags.push(index),
+            // Rules decided by the start tag alone (no conditions, or only class/id ones) act natively.
+            let at_start_tag = rule.when.as_ref().is_none_or(decided_at_start_tag);
+            match (&rule.action, at_start_tag) {
+                (_, false) => conditional.push(index),
+                (ElementAction::Remove, true) => removes.push(index),
+                (ElementAction::Tag(_), true) => tags.push(index),
             }
         }
         let candidate_scope = if conditional.is_empty() {
             None
         } else {
-            let union: Vec<&str> =
-                conditional.iter().map(|&i| rules.element_rules[i].selector_text.as_str()).collect();
+            let mut union: Vec<&str> = Vec::new();
+            for &i in &conditional {
+                let text = rules.element_rules[i].selector_text.as_str();
+                if !union.contains(&text) {
+                    union.push(text);
+                }
+            }
             let parsed = union.join(", ").parse::<Selector>();
             if parsed.is_err() {
                 tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
@@ -122,6 +129,25 @@ impl Plan {
     }
 }
 
+/// Conditions that only read the start tag (`class_matches`, `id_matches`).
+fn decided_at_start_tag(conditions: &Conditions) -> bool {
+    conditions.text.is_empty()
+        && conditions.min_text_len.is_none()
+        && conditions.max_text_len.is_none()
+        && conditions.links_to.is_none()
+}
+
+/// Do the start-tag conditions (`class_matches`, `id_matches`) of `conditions` hold for `el`?
+fn start_tag_matches(el: &send::Element<'_, '_>, conditions: Option<&Conditions>) -> bool {
+    let Some(conditions) = conditions else {
+        return true;
+    };
+    let attribute_matches = |name: &str, regex: &Option<regex::Regex>| {
+        regex.as_ref().is_none_or(|regex| el.get_attribute(name).is_some_and(|v| regex.is_match(&v)))
+    };
+    attribute_matches("class", &conditions.class_matches) && attribute_matches("id", &conditions.id_matches)
+}
+
 /// Everything the handlers and the sink share for one response.
 pub(super) struct Shared {
     pub engine: Engine,
@@ -147,7 +173,7 @@ impl OutputSink for OutputHandle {
     fn handle_chunk(&mut self, chunk: &[u8]) {
         let mut guard = lock(&self.0);
         let shared = &mut *guard;
-        shared.sink.push(chunk, &mut shared.verdicts, &mut shared.log);
+        shared.sink.push(chunk, &mut shared.engine.in_flight, &mut shared.verdicts, &mut shared.log);
     }
 
     fn set_encoding(&mut self, encoding: AsciiCompatibleEncoding) {
@@ -186,11 +212,14 @@ pub(super) fn build(
         .with_encoding(encoding)
         .with_memory_settings(memory)
         .with_graceful_bail_out_on_content_handler_error(true)
-        .append_bail_out_handler(
+        .append_bail_out_handler({
+            let shared = Arc::clone(shared);
             move |_: &lol_html::errors::RewritingError, bail: &mut lol_html::html_content::BailOut<'_>| {
+                lock(&shared).engine.in_flight += 1;
+                // `append` writes to the sink at once, which takes the lock: released above.
                 bail.append(&abort, ContentType::Html);
-            },
-        );
+            }
+        });
     let mut element_handlers: Vec<(Cow<'_, Selector>, send::ElementContentHandlers<'static>)> = Vec::new();
     element_handlers.extend(template_handler(shared));
     if !plan.conditional.is_empty() {
@@ -381,6 +410,9 @@ fn remove_handler(
     let rules = Arc::clone(&plan.rules);
     let shared = Arc::clone(shared);
     move |el| {
+        if !start_tag_matches(el, rules.element_rules[index].when.as_ref()) {
+            return Ok(());
+        }
         let mut guard = lock(&shared);
         if el.removed() || guard.templates > 0 {
             return Ok(());
@@ -404,6 +436,9 @@ fn tag_handler(
         let ElementAction::Tag(tags) = &rule.action else {
             return Ok(());
         };
+        if !start_tag_matches(el, rule.when.as_ref()) {
+            return Ok(());
+        }
         let mut guard = lock(&shared);
         if el.removed() || guard.templates > 0 {
             return Ok(());
@@ -434,15 +469,8 @@ fn candidate_handler(
         let Some(conditions) = rules.element_rules[index].when.as_ref() else {
             return Ok(());
         };
-        if let Some(class) = &conditions.class_matches {
-            if !el.get_attribute("class").is_some_and(|v| class.is_match(&v)) {
-                return Ok(());
-            }
-        }
-        if let Some(id) = &conditions.id_matches {
-            if !el.get_attribute("id").is_some_and(|v| id.is_match(&v)) {
-                return Ok(());
-            }
+        if !start_tag_matches(el, Some(conditions)) {
+            return Ok(());
         }
         let position = el.source_location().bytes().start;
         let mut guard = lock(&shared);

@@ -238,10 +238,12 @@ impl Rewriter {
                 }
             }
         }
-        match std::str::from_utf8(rest) {
+        // encoding_rs's check is the fast one on mostly-ASCII input; std's tells incomplete from invalid.
+        let valid = encoding_rs::Encoding::utf8_valid_up_to(rest);
+        match std::str::from_utf8(&rest[valid..]).map_err(|e| (valid + e.valid_up_to(), e)) {
             Ok(_) => self.write_html(rest, out),
-            Err(e) => {
-                let (valid, tail) = rest.split_at(e.valid_up_to());
+            Err((valid_up_to, e)) => {
+                let (valid, tail) = rest.split_at(valid_up_to);
                 self.write_html(valid, out);
                 if e.error_len().is_none() {
                     if let Mode::Rewriting(rewriting) = &mut self.mode {
@@ -280,13 +282,13 @@ impl Rewriter {
             tracing::debug!(%error, "rewriter bailed out; passing the rest through");
             state.sink.release_all();
             state.log.bailed_out();
-            out.extend(state.sink.take_output());
+            append_output(out, state.sink.take_output());
             self.report = state.log.snapshot();
             drop(state);
             self.mode = Mode::PassThrough;
             return;
         }
-        out.extend(state.sink.take_output());
+        append_output(out, state.sink.take_output());
     }
 
     /// Ends lol_html and releases everything.
@@ -303,7 +305,7 @@ impl Rewriter {
             state.log.bailed_out();
         }
         state.sink.finish();
-        out.extend(state.sink.take_output());
+        append_output(out, state.sink.take_output());
         self.report = state.log.snapshot();
     }
 }
@@ -315,5 +317,14 @@ fn utf8_sequence_len(lead: u8) -> usize {
         0xE0..=0xEF => 3,
         0xF0..=0xF7 => 4,
         _ => 1,
+    }
+}
+
+/// Appends `output` to `out` without a copy when `out` is still empty.
+fn append_output(out: &mut Vec<u8>, output: Vec<u8>) {
+    if out.is_empty() {
+        *out = output;
+    } else {
+        out.extend_from_slice(&output);
     }
 }

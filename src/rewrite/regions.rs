@@ -109,6 +109,8 @@ pub(super) struct Engine {
     current: (usize, Kind),
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
+    /// Sentinels handed to lol_html that the sink has not parsed yet.
+    pub(super) in_flight: usize,
     undecided: usize,
 }
 
@@ -128,6 +130,7 @@ impl Engine {
             pool: Vec::new(),
             current: (usize::MAX, Kind::Other),
             sentinels: String::new(),
+            in_flight: 0,
             undecided: 0,
         }
     }
@@ -263,6 +266,7 @@ impl Engine {
     }
 
     fn push_sentinel(&mut self, kind: u8, id: u32) {
+        self.in_flight += 1;
         self.sentinels.push_str(&self.marker);
         self.sentinels.push(char::from(kind));
         let _ = write!(self.sentinels, "{id}-->");
@@ -472,7 +476,7 @@ impl Engine {
         if self.undecided == 0 {
             return;
         }
-        let mut host: Option<Option<String>> = None;
+        let mut hosts_of_link: Option<LinkHosts> = None;
         for entry in &self.stack {
             let Entry::Candidate(candidate) = entry else {
                 continue;
@@ -493,11 +497,9 @@ impl Engine {
                 else {
                     continue;
                 };
-                let destination =
-                    host.get_or_insert_with(|| destination_host(&self.rules, href, self.site.as_deref()));
-                if destination.as_deref().is_some_and(|h| hosts.matches(h)) {
-                    slot.linked = true;
-                }
+                let link = hosts_of_link
+                    .get_or_insert_with(|| LinkHosts::of(&self.rules, href, self.site.as_deref()));
+                slot.linked = link.any(|host| hosts.matches(host));
             }
         }
     }
@@ -549,13 +551,26 @@ pub(super) fn escape_attribute(text: &str) -> String {
     html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
-/// The host a link leads to. Without unwrap rules that is simply the URL's host; with them, the link rules
-/// unwrap redirect wrappers first.
-fn destination_host(rules: &RuleSet, href: &str, site: Option<&str>) -> Option<String> {
-    if rules.links.unwrap.is_empty() {
-        url_host(href).map(str::to_ascii_lowercase)
-    } else {
-        rules.links.destination_host(href, site)
+/// The hosts a link counts as pointing to: its own (a redirect wrapper on an affiliate network counts) and,
+/// with unwrap rules, its destination once wrappers are unwrapped.
+struct LinkHosts {
+    own: Option<String>,
+    destination: Option<String>,
+}
+
+impl LinkHosts {
+    fn of(rules: &RuleSet, href: &str, site: Option<&str>) -> Self {
+        let own = url_host(href).map(str::to_ascii_lowercase);
+        let destination = if rules.links.unwrap.is_empty() {
+            None
+        } else {
+            rules.links.destination_host(href, site).filter(|d| own.as_deref() != Some(d.as_str()))
+        };
+        Self { own, destination }
+    }
+
+    fn any(&self, mut matches: impl FnMut(&str) -> bool) -> bool {
+        self.own.as_deref().is_some_and(&mut matches) || self.destination.as_deref().is_some_and(matches)
     }
 }
 

@@ -114,22 +114,39 @@ impl Sink {
         self.out.extend_from_slice(&carry);
     }
 
-    /// Handles one chunk of lol_html output.
-    pub(super) fn push(&mut self, chunk: &[u8], verdicts: &mut Verdicts, log: &mut ReportLog) {
+    /// Handles one chunk of lol_html output. `in_flight` counts sentinels handed to lol_html and not parsed
+    /// yet: with none in flight (and no partial one carried) the chunk cannot hold one and is not scanned.
+    pub(super) fn push(
+        &mut self,
+        chunk: &[u8],
+        in_flight: &mut usize,
+        verdicts: &mut Verdicts,
+        log: &mut ReportLog,
+    ) {
         if self.passthrough {
             self.out.extend_from_slice(chunk);
             return;
         }
         if self.carry.is_empty() {
-            self.scan(chunk, verdicts, log);
+            if *in_flight == 0 {
+                self.emit(chunk, log);
+                return;
+            }
+            self.scan(chunk, in_flight, verdicts, log);
         } else {
             let mut joined = std::mem::take(&mut self.carry);
             joined.extend_from_slice(chunk);
-            self.scan(&joined, verdicts, log);
+            self.scan(&joined, in_flight, verdicts, log);
         }
     }
 
-    fn scan(&mut self, mut input: &[u8], verdicts: &mut Verdicts, log: &mut ReportLog) {
+    fn scan(
+        &mut self,
+        mut input: &[u8],
+        in_flight: &mut usize,
+        verdicts: &mut Verdicts,
+        log: &mut ReportLog,
+    ) {
         loop {
             if self.passthrough {
                 self.out.extend_from_slice(input);
@@ -148,6 +165,7 @@ impl Sink {
                 self.carry.extend_from_slice(&input[at..]);
                 return;
             };
+            *in_flight = in_flight.saturating_sub(1);
             self.sentinel(&body[..close], verdicts, log);
             input = &body[close + SENTINEL_END.len()..];
         }
@@ -314,8 +332,9 @@ mod tests {
         let mut sink = Sink::new(MARKER, cap, encoding_rs::UTF_8);
         let mut log = ReportLog::new(false);
         let mut out = Vec::new();
+        let mut in_flight = usize::MAX;
         for chunk in chunks {
-            sink.push(chunk, verdicts, &mut log);
+            sink.push(chunk, &mut in_flight, verdicts, &mut log);
             out.extend(sink.take_output());
         }
         sink.finish();
@@ -353,10 +372,17 @@ mod tests {
         let mut sink = Sink::new(MARKER, 1024, encoding_rs::UTF_8);
         let mut log = ReportLog::new(false);
         let mut verdicts = Verdicts::new();
-        sink.push(b"<!--n0nce:b1--><div>a<!--n0nce:b2--><p>b<!--n0nce:k1-->", &mut verdicts, &mut log);
+        let mut in_flight = 5;
+        sink.push(
+            b"<!--n0nce:b1--><div>a<!--n0nce:b2--><p>b<!--n0nce:k1-->",
+            &mut in_flight,
+            &mut verdicts,
+            &mut log,
+        );
         assert_eq!(sink.take_output(), b"<div>a");
         verdicts.insert(2, remove());
-        sink.push(b"</p><!--n0nce:e2--></div><!--n0nce:e1-->", &mut verdicts, &mut log);
+        sink.push(b"</p><!--n0nce:e2--></div><!--n0nce:e1-->", &mut in_flight, &mut verdicts, &mut log);
+        assert_eq!(in_flight, 0);
         assert_eq!(sink.take_output(), b"</div>");
     }
 

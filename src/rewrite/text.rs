@@ -29,6 +29,10 @@ impl EntityDecoder {
     /// Decodes `raw` (prefixed with any kept-back tail) and hands the decoded text to `sink`. With
     /// `node_ends`, nothing is kept back.
     pub(super) fn push(&mut self, raw: &str, node_ends: bool, mut sink: impl FnMut(&str)) {
+        if self.tail.is_empty() && memchr::memchr(b'&', raw.as_bytes()).is_none() {
+            sink(raw);
+            return;
+        }
         let joined: Cow<'_, str> = if self.tail.is_empty() {
             Cow::Borrowed(raw)
         } else {
@@ -72,19 +76,31 @@ pub(super) struct TextCounter {
 impl TextCounter {
     /// Counts decoded text.
     pub(super) fn feed(&mut self, text: &str) {
-        for c in text.chars() {
-            if c.is_whitespace() {
-                self.pending_space = true;
-            } else {
-                self.chars += 1 + usize::from(self.pending_space);
-                self.pending_space = false;
+        if text.is_ascii() {
+            for &b in text.as_bytes() {
+                self.count(b.is_ascii_whitespace());
+            }
+        } else {
+            for c in text.chars() {
+                self.count(c.is_whitespace());
             }
         }
     }
 
-    /// A mark taken when an element opens: a whitespace run pending before it does not count inside it.
-    pub(super) fn mark(&self) -> usize {
-        self.chars + usize::from(self.pending_space)
+    fn count(&mut self, whitespace: bool) {
+        if whitespace {
+            self.pending_space = true;
+        } else {
+            self.chars += 1 + usize::from(self.pending_space);
+            self.pending_space = false;
+        }
+    }
+
+    /// A mark taken when an element opens. Whitespace at its start must not count inside it, so a space is
+    /// made pending and left out of the mark (text around the element may count one space more).
+    pub(super) fn mark(&mut self) -> usize {
+        self.pending_space = true;
+        self.chars + 1
     }
 
     /// Characters counted since `mark`.
@@ -96,16 +112,19 @@ impl TextCounter {
 /// Appends decoded `text` to an own-text buffer, collapsing whitespace runs to one space and dropping leading
 /// whitespace. A trailing run is remembered in `pending_space` and written only when more text follows.
 pub(super) fn append_collapsed(buf: &mut String, pending_space: &mut bool, text: &str) {
-    for c in text.chars() {
-        if c.is_whitespace() {
+    // Words between whitespace characters: every separator after the first word sets the pending space.
+    for (index, word) in text.split(char::is_whitespace).enumerate() {
+        if index > 0 {
             *pending_space = !buf.is_empty();
-        } else {
-            if *pending_space {
-                buf.push(' ');
-                *pending_space = false;
-            }
-            buf.push(c);
         }
+        if word.is_empty() {
+            continue;
+        }
+        if *pending_space {
+            buf.push(' ');
+            *pending_space = false;
+        }
+        buf.push_str(word);
     }
 }
 
@@ -248,11 +267,14 @@ mod tests {
     #[test]
     fn counter_collapses_and_trims_whitespace() {
         let mut counter = TextCounter::default();
+        counter.feed("x");
+        let outer = counter.mark();
         counter.feed("  a  b ");
-        let mark = counter.mark();
+        assert_eq!(counter.since(outer), 3); // "a b"
+        let inner = counter.mark();
         counter.feed(" cd\n\n");
-        assert_eq!(counter.since(mark), 2);
-        assert_eq!(counter.since(0), 6); // "a b cd"
+        assert_eq!(counter.since(inner), 2);
+        assert_eq!(counter.since(outer), 6); // "a b cd"
     }
 
     #[test]

@@ -199,6 +199,7 @@ pub struct Strainer {
     /// Its counters.
     pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), strainer::proxy::ProxyError>>>,
 }
 
 impl Strainer {
@@ -223,10 +224,24 @@ impl Strainer {
             .expect("strainer starts");
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run_until(async move {
+        let task = tokio::spawn(server.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { addr, metrics, stop: Some(stop) }
+        Self { addr, metrics, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Sends the shutdown signal (as SIGTERM would) without waiting.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits until the server has drained and stopped (call [`Strainer::begin_shutdown`] first).
+    pub async fn stopped(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task does not panic").expect("server stops cleanly");
+        }
     }
 
     /// A client that sends every http request through this strainer; no automatic decompression.
@@ -246,9 +261,7 @@ impl Strainer {
 
 impl Drop for Strainer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.begin_shutdown();
     }
 }
 

@@ -1,6 +1,7 @@
 //! Rule sets built in code for engine tests and benchmarks (the TOML compiler is tested on its own), and
 //! helpers that run the engine over an input split into chunks.
-#![allow(dead_code)]
+// Each test crate uses part of the helpers; a broken test input panics, which fails the test.
+#![allow(dead_code, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -93,10 +94,15 @@ pub fn set_with_styles(element_rules: Vec<ElementRule>, styles: &[(&str, &str)])
     Arc::new(RuleSet { element_rules, styles, ..RuleSet::default() })
 }
 
-/// Promo-like and related-like conditional rules on `p, li, div`, as a shipped rule set would have.
+/// [`representative_set`] behind an `Arc`.
 pub fn representative() -> Arc<RuleSet> {
+    Arc::new(representative_set())
+}
+
+/// Promo-like and related-like conditional rules on `p, li, div`, as a shipped rule set would have.
+pub fn representative_set() -> RuleSet {
     let shops = hosts(&["amazon.*", "amzn.to", "ebay.com", "shop.example", "go.skimresources.com"]);
-    set(vec![
+    let element_rules = vec![
         remove_when(
             "promo-dash-pitch",
             "p, li",
@@ -136,7 +142,8 @@ pub fn representative() -> Arc<RuleSet> {
             },
         ),
         remove("ads", "div.ad, aside.advert"),
-    ])
+    ];
+    RuleSet { element_rules, ..RuleSet::default() }
 }
 
 /// Options with defaults.
