@@ -214,3 +214,16 @@ async fn concurrent_first_requests_for_one_host_mint_once() {
     certs.server_config("other.test").await.expect("config");
     assert_eq!(certs.minted(), 2);
 }
+
+#[test]
+fn concurrent_creators_end_up_with_one_ca() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_owned();
+    let fingerprints: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> =
+            (0..8).map(|_| scope.spawn(|| new_ca(&path).fingerprint().to_owned())).collect();
+        workers.into_iter().map(|w| w.join().expect("creator thread")).collect()
+    });
+    assert!(fingerprints.windows(2).all(|w| w[0] == w[1]), "{fingerprints:?}");
+    assert_eq!(ca::fingerprint(dir.path()).expect("fingerprint"), fingerprints[0]);
+}

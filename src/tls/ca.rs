@@ -114,7 +114,11 @@ impl CertificateAuthority {
     /// Loads the CA from `dir`, creating it first if neither file exists. Logs the outcome at `info`.
     pub fn load_or_create(dir: &Path) -> Result<(Self, CaInit), CaError> {
         let outcome = create_if_absent(dir)?;
-        let ca = Self::load(dir)?;
+        let ca = match outcome {
+            Outcome::LostRace => Self::load_after_race(dir)?,
+            _ => Self::load(dir)?,
+        };
+        let outcome = if outcome == Outcome::Created { CaInit::Created } else { CaInit::AlreadyPresent };
         match outcome {
             CaInit::Created => tracing::info!(
                 dir = %dir.display(),
@@ -126,6 +130,20 @@ impl CertificateAuthority {
             }
         }
         Ok((ca, outcome))
+    }
+
+    /// Loads a CA another process (or thread) is creating right now: its second file may lag by a moment.
+    fn load_after_race(dir: &Path) -> Result<Self, CaError> {
+        let mut attempts = 0;
+        loop {
+            match Self::load(dir) {
+                Err(CaError::Incomplete { .. } | CaError::Io { .. }) if attempts < RACE_RETRIES => {
+                    attempts += 1;
+                    std::thread::sleep(RACE_PAUSE);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Loads an existing CA from `dir`, checking that it is a valid CA certificate whose key matches.
@@ -210,12 +228,26 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
+/// What [`create_if_absent`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Created,
+    AlreadyPresent,
+    /// Another creator linked its key first; its certificate follows at once.
+    LostRace,
+}
+
+/// Loads after a lost creation race are retried this often…
+const RACE_RETRIES: u32 = 100;
+/// …this far apart (at most a second in all).
+const RACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Writes a new CA into `dir` when neither file exists. With exactly one file present it refuses.
-fn create_if_absent(dir: &Path) -> Result<CaInit, CaError> {
+fn create_if_absent(dir: &Path) -> Result<Outcome, CaError> {
     let cert_path = dir.join(CERT_FILE);
     let key_path = dir.join(KEY_FILE);
     match (exists(&cert_path)?, exists(&key_path)?) {
-        (true, true) => return Ok(CaInit::AlreadyPresent),
+        (true, true) => return Ok(Outcome::AlreadyPresent),
         (true, false) => return Err(CaError::Incomplete { present: cert_path, missing: key_path }),
         (false, true) => return Err(CaError::Incomplete { present: key_path, missing: cert_path }),
         (false, false) => {}
@@ -225,9 +257,14 @@ fn create_if_absent(dir: &Path) -> Result<CaInit, CaError> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let cert = ca_params(OffsetDateTime::now_utc()).self_signed(&key)?;
     // The key goes first: a crash in between leaves `Incomplete`, which is reported, never a CA without its key.
-    write_new(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
+    match write_new(&key_path, key.serialize_pem().as_bytes(), 0o600) {
+        Err(CaError::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
+            return Ok(Outcome::LostRace)
+        }
+        other => other?,
+    }
     write_new(&cert_path, cert.pem().as_bytes(), 0o644)?;
-    Ok(CaInit::Created)
+    Ok(Outcome::Created)
 }
 
 /// Certificate parameters of a new CA created at `now`.

@@ -93,6 +93,11 @@ impl LeafCerts {
         self.cache.try_get_with_by_ref(host.as_str(), async { self.build_config(&host).map(Arc::new) }).await
     }
 
+    /// The CA that signs the leaves.
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
     /// How many leaves were minted since start (cache hits do not count).
     pub fn minted(&self) -> u64 {
         self.minted.load(Ordering::Relaxed)

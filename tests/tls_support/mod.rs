@@ -109,7 +109,7 @@ pub fn client_config(ca: &CertificateDer<'static>, alpn: &[&[u8]]) -> rustls::Cl
     config
 }
 
-/// A running HTTPS origin; stops accepting when dropped.
+/// A running origin (HTTPS, or plain HTTP); stops accepting when dropped.
 pub struct HttpsOrigin {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -123,9 +123,25 @@ impl HttpsOrigin {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + Clone + 'static,
         Fut: Future<Output = Response<OriginBody>> + Send + 'static,
     {
+        Self::serve(Some(tokio_rustls::TlsAcceptor::from(tls)), handler).await
+    }
+
+    /// Serves `handler` over plain HTTP/1.1 (upgrades allowed) on `127.0.0.1:0`.
+    pub async fn start_plain<F, Fut>(handler: F) -> Self
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + Clone + 'static,
+        Fut: Future<Output = Response<OriginBody>> + Send + 'static,
+    {
+        Self::serve(None, handler).await
+    }
+
+    async fn serve<F, Fut>(acceptor: Option<tokio_rustls::TlsAcceptor>, handler: F) -> Self
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + Clone + 'static,
+        Fut: Future<Output = Response<OriginBody>> + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
         let addr = listener.local_addr().expect("origin address");
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let (stop, mut stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             loop {
@@ -139,14 +155,18 @@ impl HttpsOrigin {
                 let acceptor = acceptor.clone();
                 let handler = handler.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
                     let service = service_fn(move |request| {
                         let handler = handler.clone();
                         async move { Ok::<_, Infallible>(handler(request).await) }
                     });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let _ = match acceptor {
+                        Some(acceptor) => {
+                            let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await
+                        }
+                        None => builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).await,
+                    };
                 });
             }
         });
@@ -177,11 +197,44 @@ pub fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response
         .expect("valid response")
 }
 
-/// The seed article at `/article`, the request's HTTP version at `/version`, 404 elsewhere.
+/// The seed article at `/article`, the request's HTTP version at `/version`, a WebSocket echo at `/echo`, 404
+/// elsewhere.
 pub async fn seed_site(request: Request<Incoming>) -> Response<OriginBody> {
     match request.uri().path() {
+        "/echo" => websocket_echo(request),
         "/article" => full(200, "text/html; charset=utf-8", seed_article()),
         "/version" => full(200, "text/plain", format!("{:?}", request.version())),
         _ => full(404, "text/plain", "not found"),
     }
+}
+
+/// Accepts a WebSocket upgrade and echoes every text and binary message back.
+fn websocket_echo(mut request: Request<Incoming>) -> Response<OriginBody> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    let Some(key) = request.headers().get("sec-websocket-key") else {
+        return full(400, "text/plain", "not a WebSocket upgrade");
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut socket =
+            tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                .await;
+        while let Some(Ok(message)) = socket.next().await {
+            if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    Response::builder()
+        .status(101)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", accept)
+        .body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync())
+        .expect("valid 101")
 }
