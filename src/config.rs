@@ -101,7 +101,12 @@ pub struct Config {
     pub via: bool,
     /// Host names resolved to fixed addresses instead of DNS (exact, lower-case names).
     pub resolve: BTreeMap<String, IpAddr>,
+    /// CONNECT ports whose TLS is intercepted; CONNECTs to other ports are tunnelled blind.
+    pub mitm_ports: Vec<u16>,
 }
+
+/// Default interception ports: HTTPS only.
+pub const DEFAULT_MITM_PORTS: [u16; 1] = [443];
 
 /// Bounds on resources and waiting. Each default is documented on its constant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,6 +129,10 @@ pub struct Limits {
     pub rewrite_memory: usize,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Time a client has for the whole TLS handshake with strainer, ClientHello included.
+    pub tls_handshake_timeout: Duration,
+    /// Hosts whose leaf certificate and TLS settings are cached.
+    pub leaf_cache_size: u64,
 }
 
 /// Default head size limit: 64 KiB, far above real browsers' heads (cookies included) yet bounded.
@@ -142,6 +151,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default shutdown grace: 10 s for in-flight requests to finish.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Default TLS handshake timeout: 10 s, generous for a browser that shows a certificate prompt to nobody.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -155,6 +166,8 @@ impl Default for Limits {
             hold_cap: DEFAULT_HOLD_CAP,
             rewrite_memory: DEFAULT_MEMORY_LIMIT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            leaf_cache_size: crate::tls::leaf::DEFAULT_CACHE_SIZE,
         }
     }
 }
@@ -224,6 +237,7 @@ struct FileSettings {
     via: Option<bool>,
     #[serde(default)]
     resolve: BTreeMap<String, IpAddr>,
+    mitm_ports: Option<Vec<u16>>,
     #[serde(default)]
     limits: FileLimits,
 }
@@ -241,6 +255,8 @@ struct FileLimits {
     hold_cap: Option<usize>,
     rewrite_memory: Option<usize>,
     shutdown_grace_ms: Option<u64>,
+    tls_handshake_timeout_ms: Option<u64>,
+    leaf_cache_size: Option<u64>,
 }
 
 // === impl Config ===
@@ -268,6 +284,7 @@ impl Config {
             log_query: false,
             via: false,
             resolve: BTreeMap::new(),
+            mitm_ports: DEFAULT_MITM_PORTS.to_vec(),
         }
     }
 
@@ -298,6 +315,7 @@ impl Config {
             log_query: file.log_query.unwrap_or(false),
             via: file.via.unwrap_or(false),
             resolve,
+            mitm_ports: file.mitm_ports.unwrap_or_else(|| DEFAULT_MITM_PORTS.to_vec()),
         })
     }
 }
@@ -318,6 +336,8 @@ impl FileLimits {
             hold_cap: self.hold_cap.unwrap_or(d.hold_cap),
             rewrite_memory: self.rewrite_memory.unwrap_or(d.rewrite_memory),
             shutdown_grace: ms(self.shutdown_grace_ms, d.shutdown_grace),
+            tls_handshake_timeout: ms(self.tls_handshake_timeout_ms, d.tls_handshake_timeout),
+            leaf_cache_size: self.leaf_cache_size.unwrap_or(d.leaf_cache_size),
         };
         let nonzero = [
             ("max_header_bytes", limits.max_header_bytes),
@@ -327,6 +347,9 @@ impl FileLimits {
         ];
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::ZeroLimit(name));
+        }
+        if limits.leaf_cache_size == 0 {
+            return Err(ConfigError::ZeroLimit("leaf_cache_size"));
         }
         if limits.max_header_bytes < MIN_HEADER_BYTES {
             return Err(ConfigError::HeaderLimitTooSmall(limits.max_header_bytes));

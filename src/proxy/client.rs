@@ -39,15 +39,19 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle pooled connections kept per origin.
 const POOL_MAX_IDLE_PER_HOST: usize = 16;
 
-/// Builds the upstream client for a proxy listening on `listen`.
-pub fn build(config: &Config, listen: SocketAddr) -> Result<UpstreamClient, UpstreamTlsError> {
-    let tls = client_config(&config.upstream_ca)?;
+/// The TCP connector to origins for a proxy listening on `listen`: `resolve` overrides, connect timeout, loop guard.
+pub fn tcp_connector(config: &Config, listen: SocketAddr) -> LoopGuard {
     let mut http =
         HttpConnector::new_with_resolver(OverrideResolver { overrides: Arc::new(config.resolve.clone()) });
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(config.limits.connect_timeout));
-    let guarded = LoopGuard { inner: http, listen };
+    LoopGuard { inner: http, listen }
+}
+
+/// Builds the pooled upstream client over `guarded` (see [`tcp_connector`]).
+pub fn build(config: &Config, guarded: LoopGuard) -> Result<UpstreamClient, UpstreamTlsError> {
+    let tls = client_config(&config.upstream_ca)?;
     let https = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
@@ -60,11 +64,36 @@ pub fn build(config: &Config, listen: SocketAddr) -> Result<UpstreamClient, Upst
         .build(https))
 }
 
+/// Opens a plain TCP connection to `host:port` (tunnels, WebSockets) with the client's resolver, connect timeout
+/// and loop guard.
+pub async fn connect_tcp(state: &super::State, host: &str, port: u16) -> Result<TcpStream, Failure> {
+    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let uri: Uri = format!("http://{authority}/")
+        .parse()
+        .map_err(|_| Failure::BadRequest(format!("{authority} is not a valid address")))?;
+    let mut connector = state.connector.clone();
+    match connector.call(uri).await {
+        Ok(stream) => Ok(stream.into_inner()),
+        Err(error) => Err(classify_chain(Some(error.as_ref()), host, error.to_string())),
+    }
+}
+
 /// Classifies an upstream client error for the error page and the log.
 pub fn classify(error: &hyper_util::client::legacy::Error, host: &str) -> Failure {
+    let detail = match error.source() {
+        Some(inner) => inner.to_string(),
+        None => error.to_string(),
+    };
+    classify_chain(error.source(), host, detail)
+}
+
+/// Walks an error's source chain (starting at `source`) for a known cause; `Unreachable` with `detail` otherwise.
+fn classify_chain(mut source: Option<&(dyn StdError + 'static)>, host: &str, detail: String) -> Failure {
     let host = host.to_owned();
-    let mut source: Option<&(dyn StdError + 'static)> = error.source();
     while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Failure::UpstreamTls { host, reason: tls.to_string() };
+        }
         if err.downcast_ref::<LoopDetected>().is_some() {
             return Failure::Loop { host };
         }
@@ -72,6 +101,9 @@ pub fn classify(error: &hyper_util::client::legacy::Error, host: &str) -> Failur
             return Failure::Dns { host };
         }
         if let Some(io) = err.downcast_ref::<io::Error>() {
+            if let Some(tls) = rustls_cause(io) {
+                return Failure::UpstreamTls { host, reason: tls.to_string() };
+            }
             match io.kind() {
                 io::ErrorKind::ConnectionRefused => return Failure::Refused { host },
                 io::ErrorKind::TimedOut => return Failure::ConnectTimeout { host },
@@ -80,11 +112,19 @@ pub fn classify(error: &hyper_util::client::legacy::Error, host: &str) -> Failur
         }
         source = err.source();
     }
-    let detail = match error.source() {
-        Some(inner) => inner.to_string(),
-        None => error.to_string(),
-    };
     Failure::Unreachable { host, detail }
+}
+
+/// The rustls error inside `error`, if any. TLS errors travel inside (possibly nested) `io::Error`s, whose
+/// `source` skips the wrapped error itself.
+pub fn rustls_cause(error: &io::Error) -> Option<&rustls::Error> {
+    let mut inner = error.get_ref()?;
+    loop {
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        inner = inner.downcast_ref::<io::Error>()?.get_ref()?;
+    }
 }
 
 /// Was this a pooled connection the origin closed just as we reused it (safe to retry an idempotent request)?

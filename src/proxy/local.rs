@@ -1,8 +1,9 @@
 //! Requests meant for strainer itself: `http://strainer.local/…` through the proxy, and origin-form requests
 //! sent straight to the listener (`http://127.0.0.1:8080/proxy.pac`).
 //!
-//! Pages: `/` (status: where strainer listens, rules loaded per file, counters, last reload error),
-//! `/proxy.pac` (a PAC file sending http and https through this listener) and `/metrics` (Prometheus text format).
+//! Pages: `/` (status: where strainer listens, how to trust its CA, rules loaded per file, counters, last reload
+//! error), `/proxy.pac` (a PAC file sending http and https through this listener), `/metrics` (Prometheus text
+//! format) and the CA certificate as `/ca.pem` and `/ca.der` ([`super::onboarding`]).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use http::header::HOST;
 use http::{Request, Response, Uri};
 
 use super::log::RequestLog;
-use super::respond;
+use super::{onboarding, respond};
 use super::{ProxyBody, State};
 use crate::metrics::{self, Mode};
 
@@ -39,6 +40,8 @@ pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Res
             metrics::PROMETHEUS_CONTENT_TYPE,
             metrics::render_prometheus(&state.metrics.snapshot()),
         ),
+        "/ca.pem" => onboarding::ca_pem(state.leaf_certs.ca()),
+        "/ca.der" => onboarding::ca_der(state.leaf_certs.ca()),
         path => respond::not_found(path),
     };
     log.status = response.status().as_u16();
@@ -84,8 +87,9 @@ fn status_page(state: &State) -> String {
     let _ = write!(
         page,
         "<h2>Use it</h2><p>Set the browser's HTTP and HTTPS proxy to <code>{addr}</code>, or its automatic \
-         configuration URL to <code>http://{addr}/proxy.pac</code>.</p>\n<h2>Rules</h2><p>{total} rule(s) loaded.</p>\
-         <table><tr><th>file</th><th>rules</th></tr>",
+         configuration URL to <code>http://{addr}/proxy.pac</code>.</p>\n{ca}<h2>Rules</h2><p>{total} rule(s) \
+         loaded.</p><table><tr><th>file</th><th>rules</th></tr>",
+        ca = onboarding::ca_section(state.leaf_certs.ca(), &format!("http://{addr}/proxy.pac")),
         total = rules.rule_count(),
     );
     for file in &rules.files {

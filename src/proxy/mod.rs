@@ -1,16 +1,20 @@
 //! The proxy server: accept loop, per-connection service, graceful drain. The only user of hyper's server.
 //!
-//! Every request goes one of three ways: `CONNECT` → `handle_connect` (the seam for HTTPS), a request for
-//! strainer itself → [`local`], anything else → [`forward`].
+//! Every request goes one of three ways: `CONNECT` → [`connect`] (tunnel or HTTPS interception, whose decrypted
+//! requests come back through [`dispatch`]), a request for strainer itself → [`local`], anything else →
+//! [`forward`] (or [`websocket`] for an upgrade).
 
 pub mod body;
 pub mod client;
+pub mod connect;
 pub mod decode;
 pub mod forward;
 pub mod headers;
 pub mod local;
 pub mod log;
+pub mod onboarding;
 pub mod respond;
+pub mod websocket;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,6 +37,8 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::metrics::{Metrics, Mode};
 use crate::reload::{self, RuleStore};
+use crate::tls::ca::{CaError, CertificateAuthority};
+use crate::tls::leaf::{LeafCerts, LeafError};
 use crate::tls::upstream::UpstreamTlsError;
 use client::UpstreamClient;
 use forward::RequestContext;
@@ -67,6 +73,12 @@ pub enum ProxyError {
     /// The upstream TLS settings are unusable.
     #[error(transparent)]
     UpstreamTls(#[from] UpstreamTlsError),
+    /// The local CA cannot be loaded or created.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// Leaf certificates cannot be minted.
+    #[error(transparent)]
+    Leaf(#[from] LeafError),
 }
 
 /// Everything a request handler needs, shared by all connections.
@@ -79,6 +91,12 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     /// The pooled upstream client.
     pub client: UpstreamClient,
+    /// Plain TCP connections to origins (tunnels, WebSockets), with the same resolver and loop guard.
+    pub connector: client::LoopGuard,
+    /// Leaf certificates for intercepted hosts, signed by the local CA.
+    pub leaf_certs: Arc<LeafCerts>,
+    /// TLS settings towards origins for WebSocket connections (HTTP/1.1 only).
+    pub websocket_tls: Arc<rustls::ClientConfig>,
     /// The address the listener is bound to.
     pub local_addr: SocketAddr,
     /// The last reload error, when a reloader reports one.
@@ -141,8 +159,22 @@ impl Server {
     ) -> Result<Self, ProxyError> {
         let addr = config.listen;
         let local_addr = listener.local_addr().map_err(|source| ProxyError::Bind { addr, source })?;
-        let client = client::build(&config, local_addr)?;
-        let state = State { config, rules, metrics, client, local_addr, reload_status: None };
+        let connector = client::tcp_connector(&config, local_addr);
+        let client = client::build(&config, connector.clone())?;
+        let websocket_tls = Arc::new(websocket::tls_config(&config)?);
+        let (ca, _) = CertificateAuthority::load_or_create(&config.certs_dir)?;
+        let leaf_certs = Arc::new(LeafCerts::new(Arc::new(ca), config.limits.leaf_cache_size)?);
+        let state = State {
+            config,
+            rules,
+            metrics,
+            client,
+            connector,
+            leaf_certs,
+            websocket_tls,
+            local_addr,
+            reload_status: None,
+        };
         Ok(Self { listener, state: Arc::new(state) })
     }
 
@@ -246,27 +278,28 @@ async fn serve(state: Arc<State>, client: SocketAddr, request: Request<Incoming>
     let span = tracing::info_span!("request", method = %request.method(), uri_host = request.uri().host().unwrap_or(""));
     async move {
         if request.method() == Method::CONNECT {
-            return handle_connect(&state, client, &request);
+            return connect::handle(state, client, request).await;
         }
-        if local::is_local(request.uri()) {
-            return local::answer(&state, client, &request);
-        }
-        forward::forward(state, RequestContext { client, mode: Mode::Plain }, request).await
+        dispatch(state, RequestContext { client, mode: Mode::Plain }, request).await
     }
     .instrument(span)
     .await
 }
 
-/// CONNECT requests. Until HTTPS interception lands (`connect.rs`), answered with 501.
-fn handle_connect(state: &State, client: SocketAddr, request: &Request<Incoming>) -> Response<ProxyBody> {
-    let authority = request.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
-    let mut log =
-        log::RequestLog::start(state.metrics.clone(), client, request.method(), request.uri(), false);
-    log.mode = Mode::Tunnel;
-    let response = respond::connect_unsupported(&authority);
-    log.status = response.status().as_u16();
-    log.fail("CONNECT is not supported yet");
-    response
+/// Routes a request with an absolute `http`/`https` URI (plain, or decrypted from a tunnel): strainer's own pages,
+/// a WebSocket upgrade, or forwarding.
+pub async fn dispatch(
+    state: Arc<State>,
+    ctx: RequestContext,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
+    if local::is_local(request.uri()) {
+        return local::answer(&state, ctx.client, &request);
+    }
+    if websocket::is_upgrade(&request) {
+        return websocket::relay(state, ctx, request).await;
+    }
+    forward::forward(state, ctx, request).await
 }
 
 /// Completes on SIGTERM or Ctrl-C.

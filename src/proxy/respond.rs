@@ -48,6 +48,14 @@ pub enum Failure {
         /// The origin host.
         host: String,
     },
+    /// The origin's TLS certificate or handshake failed verification.
+    #[error("the TLS certificate of {host} is not valid: {reason}")]
+    UpstreamTls {
+        /// The origin host.
+        host: String,
+        /// What rustls rejected.
+        reason: String,
+    },
     /// The request would come back to strainer itself.
     #[error("request to {host} loops back to strainer")]
     Loop {
@@ -63,9 +71,10 @@ impl Failure {
     pub fn status(&self) -> StatusCode {
         match self {
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Failure::Dns { .. } | Failure::Refused { .. } | Failure::Unreachable { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            Failure::Dns { .. }
+            | Failure::Refused { .. }
+            | Failure::Unreachable { .. }
+            | Failure::UpstreamTls { .. } => StatusCode::BAD_GATEWAY,
             Failure::ConnectTimeout { .. } | Failure::FirstByteTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::Loop { .. } => StatusCode::LOOP_DETECTED,
         }
@@ -86,6 +95,11 @@ impl Failure {
             Failure::FirstByteTimeout { .. } => {
                 ("Site too slow", "The site accepted the request but did not answer.")
             }
+            Failure::UpstreamTls { .. } => (
+                "Untrusted certificate",
+                "The site's HTTPS certificate did not verify, so strainer did not connect. It may be \
+                 misconfigured or someone may be intercepting the connection.",
+            ),
             Failure::Loop { .. } => ("Request loop", "This address points back at strainer itself."),
         };
         html_page(self.status(), title, &self.to_string(), advice)
@@ -113,10 +127,9 @@ pub fn redirect(location: &str) -> Response<ProxyBody> {
     }
 }
 
-/// The answer to `CONNECT` while HTTPS support is not built in.
-pub fn connect_unsupported(authority: &str) -> Response<ProxyBody> {
-    let cause = format!("HTTPS tunnels (CONNECT {authority}) are not supported by this build");
-    html_page(StatusCode::NOT_IMPLEMENTED, "HTTPS not supported", &cause, "Use plain HTTP for now.")
+/// The `200` that opens a CONNECT tunnel (no body: the connection is handed over after it).
+pub fn connect_established() -> Response<ProxyBody> {
+    empty(StatusCode::OK)
 }
 
 /// 404 for an unknown path on strainer's own pages.

@@ -1,4 +1,6 @@
 //! TLS: the local CA in `certs/`, leaf certificates minted per host, and upstream TLS settings.
 
+pub mod accept;
 pub mod ca;
+pub mod leaf;
 pub mod upstream;
