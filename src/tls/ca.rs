@@ -113,7 +113,12 @@ impl std::fmt::Debug for CertificateAuthority {
 impl CertificateAuthority {
     /// Loads the CA from `dir`, creating it first if neither file exists. Logs the outcome at `info`.
     pub fn load_or_create(dir: &Path) -> Result<(Self, CaInit), CaError> {
-        let outcome = create_if_absent(dir)?;
+        let outcome = match create_if_absent(dir) {
+            // A key without its certificate may be a creator caught between its two writes (the key goes first):
+            // wait for it as for a lost race; a CA that stays incomplete is still reported by `load_after_race`.
+            Err(CaError::Incomplete { missing, .. }) if missing.ends_with(CERT_FILE) => Outcome::LostRace,
+            other => other?,
+        };
         let ca = match outcome {
             Outcome::LostRace => Self::load_after_race(dir)?,
             _ => Self::load(dir)?,
