@@ -5,7 +5,6 @@
 //!
 //! Needs `chromium` and `certutil` (Debian: `chromium`, `libnss3-tools`). With `CI=true` their absence fails the
 //! test; elsewhere it is skipped with a loud message. Every child process is bounded by a deadline and killed by PID.
-#![allow(clippy::expect_used)] // tests may use expect("why")
 
 mod tls_support;
 

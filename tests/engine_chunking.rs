@@ -1,6 +1,4 @@
 //! Chunk invariance: the output must not depend on where the input was split.
-// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
-#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;

@@ -1,7 +1,5 @@
 //! The 62 real pages of `../shared/corpus`: untouched under an empty rule set, chunk-invariant under a
 //! representative one.
-// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
-#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;

@@ -1,6 +1,4 @@
 //! Page-level behaviour: charsets, byte-order marks, style injection and CSP, memory bail-out, bad UTF-8.
-// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
-#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;

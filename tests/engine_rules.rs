@@ -1,6 +1,4 @@
 //! Golden tests: one per rule kind and edge case, with rule sets built in code.
-// Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
-#![allow(clippy::expect_used)]
 
 mod support {
     pub mod rules_builder;

@@ -13,7 +13,8 @@ async fn broken_rules_stop_the_proxy_before_it_listens() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("broken.toml"), "[[remove]]\nid = \"x\"\nselector = \"p >\"\n")
         .expect("write rule");
-    let config = Config::for_listener("127.0.0.1:0".parse().expect("literal"), dir.path());
+    let mut config = Config::for_listener("127.0.0.1:0".parse().expect("literal"), dir.path());
+    config.certs_dir = dir.path().join("certs");
     let outcome = strainer::proxy::run(config).await;
     assert!(matches!(outcome, Err(strainer::proxy::ProxyError::Rules(n)) if n >= 1), "{outcome:?}");
 }

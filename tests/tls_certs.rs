@@ -1,5 +1,4 @@
 //! The local CA on disk and the leaf certificates it signs, checked with real files and real TLS handshakes.
-#![allow(clippy::expect_used)] // tests may use expect("why")
 
 use std::fs;
 use std::net::SocketAddr;

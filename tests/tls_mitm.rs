@@ -3,7 +3,6 @@
 //!
 //! Origins are loopback servers with certificates from a test CA that strainer trusts through `upstream_ca`;
 //! `news.test` and friends resolve to 127.0.0.1 through strainer's resolve overrides.
-#![allow(clippy::expect_used)] // tests may use expect("why")
 
 mod common;
 mod tls_support;

@@ -300,7 +300,6 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // tests may use expect("why")
 mod tests {
     use super::*;
 

@@ -397,7 +397,6 @@ fn malformed(path: &Path, reason: String) -> CaError {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // tests may use expect("why")
 mod tests {
     use super::*;
 

@@ -162,7 +162,6 @@ fn normalize_host(host: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used)] // tests may use expect("why")
 mod tests {
     use super::*;
     use x509_parser::extensions::{GeneralName, ParsedExtension};

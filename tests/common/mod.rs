@@ -200,6 +200,8 @@ pub struct Strainer {
     pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), strainer::proxy::ProxyError>>>,
+    /// Where this strainer keeps its CA unless `adjust` chose another place; removed on drop.
+    _certs: tempfile::TempDir,
 }
 
 impl Strainer {
@@ -214,6 +216,8 @@ impl Strainer {
     pub async fn start_with_rules(rules: RuleSet, adjust: impl FnOnce(&mut Config)) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = Config::for_listener("127.0.0.1:0".parse().expect("literal"), Path::new("rules"));
+        let certs = tempfile::tempdir().expect("temp dir for the CA");
+        config.certs_dir = certs.path().to_owned();
         for host in TEST_HOSTS {
             config.resolve.insert(host.to_owned(), "127.0.0.1".parse().expect("literal"));
         }
@@ -227,7 +231,7 @@ impl Strainer {
         let task = tokio::spawn(server.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { addr, metrics, stop: Some(stop), task: Some(task) }
+        Self { addr, metrics, stop: Some(stop), task: Some(task), _certs: certs }
     }
 
     /// Sends the shutdown signal (as SIGTERM would) without waiting.
