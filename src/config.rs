@@ -16,6 +16,7 @@
 //! response_encoding = "identity"   # or "gzip": how rewritten HTML is sent to the browser
 //! log_query = false                # include query strings in the `path` log field
 //! via = false                      # add `Via: 1.1 strainer`
+//! mitm_ports = [443]               # CONNECT ports that are decrypted; other ports are tunnelled blind
 //!
 //! [resolve]                        # fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP
 //! "news.test" = "127.0.0.1"
@@ -30,6 +31,8 @@
 //! hold_cap = 65536                 # bytes held back for undecided elements, per response
 //! rewrite_memory = 8388608         # lol_html memory limit per response
 //! shutdown_grace_ms = 10000        # in-flight requests may finish for this long after SIGTERM
+//! tls_handshake_timeout_ms = 10000 # ClientHello + handshake with the browser on intercepted CONNECTs
+//! leaf_cache_size = 10000          # leaf certificates kept (one per host)
 //! ```
 
 use std::collections::BTreeMap;
