@@ -309,13 +309,7 @@ impl Drop for Pipeline {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
+    use crate::proxy::headers::test_map as headers;
 
     #[test]
     fn only_html_without_opt_outs_is_rewritten() {

@@ -33,6 +33,21 @@ pub struct RequestContext {
     pub mode: Mode,
 }
 
+impl RequestContext {
+    /// Starts the request's log record: who asked for what, and how it reached strainer.
+    pub fn start_log<B>(&self, state: &State, request: &Request<B>) -> RequestLog {
+        let mut log = RequestLog::start(
+            state.metrics.clone(),
+            self.client,
+            request.method(),
+            request.uri(),
+            state.config.log_query,
+        );
+        log.mode = self.mode;
+        log
+    }
+}
+
 /// The `Via` token strainer adds when configured to.
 const VIA_TOKEN: &str = "1.1 strainer";
 
@@ -43,14 +58,7 @@ pub async fn forward(
     ctx: RequestContext,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    let mut log = RequestLog::start(
-        state.metrics.clone(),
-        ctx.client,
-        request.method(),
-        request.uri(),
-        state.config.log_query,
-    );
-    log.mode = ctx.mode;
+    let mut log = ctx.start_log(&state, &request);
     let Some(host) = target_host(request.uri()) else {
         return answered(
             log,
@@ -211,13 +219,7 @@ fn referer_host(headers: &HeaderMap) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
+    use crate::proxy::headers::test_map as headers;
 
     #[test]
     fn navigations_are_recognised() {

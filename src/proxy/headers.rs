@@ -60,17 +60,20 @@ pub fn limit_accept_encoding(headers: &mut HeaderMap) {
     }
 }
 
+/// A header map from static pairs, for unit tests of the proxy modules.
+#[cfg(test)]
+pub(super) fn test_map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        headers.append(*name, http::HeaderValue::from_static(value));
+    }
+    headers
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_map as map;
     use super::*;
-
-    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.append(*name, HeaderValue::from_static(value));
-        }
-        headers
-    }
 
     #[test]
     fn hop_by_hop_headers_and_connection_listed_ones_go() {

@@ -53,14 +53,7 @@ pub async fn relay(
     ctx: RequestContext,
     mut request: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    let mut log = RequestLog::start(
-        state.metrics.clone(),
-        ctx.client,
-        request.method(),
-        request.uri(),
-        state.config.log_query,
-    );
-    log.mode = ctx.mode;
+    let mut log = ctx.start_log(&state, &request);
     let uri = request.uri().clone();
     let (Some(host), Some(path)) = (uri.host(), uri.path_and_query()) else {
         let failure = Failure::BadRequest("a WebSocket upgrade needs an absolute URL".to_owned());
