@@ -62,10 +62,7 @@ impl<'a> Values<'a> {
         src: &Source<'_>,
         diags: &mut Diagnostics,
     ) -> Option<HostSet> {
-        if list.get_ref().is_empty() {
-            diags.error(&src.pos(&list.span()), format!("rule `{rule}`: `{key}` is empty"));
-            return None;
-        }
+        non_empty(list, key, rule, src, diags)?;
         self.hosts(list.get_ref(), src, diags)
     }
 
@@ -78,10 +75,7 @@ impl<'a> Values<'a> {
         src: &Source<'_>,
         diags: &mut Diagnostics,
     ) -> Option<GlobSet> {
-        if list.get_ref().is_empty() {
-            diags.error(&src.pos(&list.span()), format!("rule `{rule}`: `{key}` is empty"));
-            return None;
-        }
+        non_empty(list, key, rule, src, diags)?;
         self.params(list.get_ref(), src, diags)
     }
 
@@ -171,6 +165,21 @@ fn param_glob(text: &str) -> Result<Glob, String> {
         ));
     }
     Glob::new(text).map_err(|err| format!("parameter glob {text:?} is invalid: {}", err.kind()))
+}
+
+/// Reports `key` of `rule` when it is an empty array; `None` then.
+fn non_empty(
+    list: &TextList,
+    key: &str,
+    rule: &str,
+    src: &Source<'_>,
+    diags: &mut Diagnostics,
+) -> Option<()> {
+    if list.get_ref().is_empty() {
+        diags.error(&src.pos(&list.span()), format!("rule `{rule}`: `{key}` is empty"));
+        return None;
+    }
+    Some(())
 }
 
 #[cfg(test)]
