@@ -6,7 +6,7 @@
 //! unconditional tags, conditional rules (in rule order), links, styles.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 
 use lol_html::html_content::{ContentType, EndTag};
 use lol_html::{send, AsciiCompatibleEncoding, MemorySettings, OutputSink, Selector};
@@ -66,19 +66,11 @@ impl Plan {
         let candidate_scope = if conditional.is_empty() {
             None
         } else {
-            let mut union: Vec<&str> = Vec::new();
-            for &i in &conditional {
-                let text = rules.element_rules[i].selector_text.as_str();
-                if !union.contains(&text) {
-                    union.push(text);
-                }
-            }
-            let parsed = union.join(", ").parse::<Selector>();
-            if parsed.is_err() {
-                tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
+            let scope = candidate_scope(&rules, &conditional);
+            if scope.is_none() {
                 conditional.clear();
             }
-            parsed.ok()
+            scope
         };
         let clean_links = !(rules.links.strip.is_empty() && rules.links.unwrap.is_empty());
         let links_to = conditional
@@ -127,6 +119,36 @@ impl Plan {
         };
         (shared, abort)
     }
+}
+
+/// The last candidate scope parsed: for which rule set (by identity) and conditional rules, and the result.
+type ScopeMemo = Option<(Weak<RuleSet>, Vec<usize>, Option<Selector>)>;
+
+/// Parsing the union of the conditional selectors costs more than the rest of a small response: it is the same
+/// for every response under one rule set (and site scope), so the last one is kept.
+static SCOPE_MEMO: Mutex<ScopeMemo> = Mutex::new(None);
+
+/// The union of the selectors of the `conditional` rules (where text is read), or `None` if they do not combine.
+fn candidate_scope(rules: &Arc<RuleSet>, conditional: &[usize]) -> Option<Selector> {
+    let mut memo = SCOPE_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((set, indices, scope)) = memo.as_ref() {
+        if indices.as_slice() == conditional && set.upgrade().is_some_and(|set| Arc::ptr_eq(&set, rules)) {
+            return scope.clone();
+        }
+    }
+    let mut union: Vec<&str> = Vec::new();
+    for &i in conditional {
+        let text = rules.element_rules[i].selector_text.as_str();
+        if !union.contains(&text) {
+            union.push(text);
+        }
+    }
+    let scope = union.join(", ").parse::<Selector>().ok();
+    if scope.is_none() {
+        tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
+    }
+    *memo = Some((Arc::downgrade(rules), conditional.to_vec(), scope.clone()));
+    scope
 }
 
 /// Conditions that only read the start tag (`class_matches`, `id_matches`).
