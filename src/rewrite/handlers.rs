@@ -6,7 +6,7 @@
 //! unconditional tags, conditional rules (in rule order), links, styles.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use lol_html::html_content::{ContentType, EndTag};
 use lol_html::{send, AsciiCompatibleEncoding, MemorySettings, OutputSink, Selector};
@@ -39,8 +39,6 @@ pub(super) struct Plan {
     removes: Vec<usize>,
     tags: Vec<usize>,
     conditional: Vec<usize>,
-    /// Every element a conditional rule can match: where text is read.
-    candidate_scope: Option<Selector>,
     clean_links: bool,
     links_to: bool,
     style: Option<Arc<str>>,
@@ -63,15 +61,6 @@ impl Plan {
                 (ElementAction::Tag(_), true) => tags.push(index),
             }
         }
-        let candidate_scope = if conditional.is_empty() {
-            None
-        } else {
-            let scope = candidate_scope(&rules, &conditional);
-            if scope.is_none() {
-                conditional.clear();
-            }
-            scope
-        };
         let clean_links = !(rules.links.strip.is_empty() && rules.links.unwrap.is_empty());
         let links_to = conditional
             .iter()
@@ -82,7 +71,7 @@ impl Plan {
         } else {
             None
         };
-        Self { rules, options, removes, tags, conditional, candidate_scope, clean_links, links_to, style }
+        Self { rules, options, removes, tags, conditional, clean_links, links_to, style }
     }
 
     /// True when no handler would do anything: the page passes through untouched.
@@ -119,36 +108,6 @@ impl Plan {
         };
         (shared, abort)
     }
-}
-
-/// The last candidate scope parsed: for which rule set (by identity) and conditional rules, and the result.
-type ScopeMemo = Option<(Weak<RuleSet>, Vec<usize>, Option<Selector>)>;
-
-/// Parsing the union of the conditional selectors costs more than the rest of a small response: it is the same
-/// for every response under one rule set (and site scope), so the last one is kept.
-static SCOPE_MEMO: Mutex<ScopeMemo> = Mutex::new(None);
-
-/// The union of the selectors of the `conditional` rules (where text is read), or `None` if they do not combine.
-fn candidate_scope(rules: &Arc<RuleSet>, conditional: &[usize]) -> Option<Selector> {
-    let mut memo = SCOPE_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((set, indices, scope)) = memo.as_ref() {
-        if indices.as_slice() == conditional && set.upgrade().is_some_and(|set| Arc::ptr_eq(&set, rules)) {
-            return scope.clone();
-        }
-    }
-    let mut union: Vec<&str> = Vec::new();
-    for &i in conditional {
-        let text = rules.element_rules[i].selector_text.as_str();
-        if !union.contains(&text) {
-            union.push(text);
-        }
-    }
-    let scope = union.join(", ").parse::<Selector>().ok();
-    if scope.is_none() {
-        tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
-    }
-    *memo = Some((Arc::downgrade(rules), conditional.to_vec(), scope.clone()));
-    scope
 }
 
 /// Conditions that only read the start tag (`class_matches`, `id_matches`).
@@ -259,21 +218,6 @@ pub(super) fn build(
         let handler = candidate_handler(plan, shared, index);
         element_handlers.push(on_element(&plan.rules.element_rules[index].selector, handler));
     }
-    if let Some(scope) = &plan.candidate_scope {
-        let text_shared = Arc::clone(shared);
-        let text = send::ElementContentHandlers::default().text(
-            move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
-                let mut guard = lock(&text_shared);
-                let state = &mut *guard;
-                if state.templates == 0 {
-                    let watermark = state.sink.spill_watermark();
-                    state.engine.text(chunk, watermark);
-                }
-                Ok(())
-            },
-        );
-        element_handlers.push((Cow::Borrowed(scope), text));
-    }
     if plan.clean_links || plan.links_to {
         element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
     }
@@ -284,9 +228,21 @@ pub(super) fn build(
         settings = settings.append_element_content_handler(handler);
     }
     if !plan.conditional.is_empty() {
+        // Text is read document-wide rather than under the union of the candidate selectors: the engine ignores
+        // it while no candidate is undecided, and a union selector would cost selector-VM setup per response.
+        let text_shared = Arc::clone(shared);
         let end_shared = Arc::clone(shared);
-        let document = send::DocumentContentHandlers::default().end(
-            move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+        let document = send::DocumentContentHandlers::default()
+            .text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
+                let mut guard = lock(&text_shared);
+                let state = &mut *guard;
+                if state.templates == 0 {
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.text(chunk, watermark);
+                }
+                Ok(())
+            })
+            .end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
                 let sentinels = {
                     let mut guard = lock(&end_shared);
                     let state = &mut *guard;
@@ -297,8 +253,7 @@ pub(super) fn build(
                 // `append` writes to the output sink at once, which takes the lock: release it first.
                 end.append(&sentinels, ContentType::Html);
                 Ok(())
-            },
-        );
+            });
         settings = settings.append_document_content_handler(document);
     }
     send::HtmlRewriter::new(settings, OutputHandle(Arc::clone(shared)))
