@@ -1,15 +1,13 @@
 //! Engine throughput over the corpus (`../shared/corpus/pages`): lol_html parse-only, lol_html with reading
-//! handlers, and the strainer engine with a representative rule set. Reports bytes per second.
+//! handlers, and the strainer engine with the shipped rules (`rules/`). Reports bytes per second. A second group
+//! measures the fixed cost per response: the engine on one small page.
 // Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
 #![allow(clippy::expect_used)]
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-#[path = "../tests/support/rules_builder.rs"]
-mod rules_builder;
-
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -20,13 +18,24 @@ use strainer::rules::RuleSet;
 /// Size of each body chunk written, like a proxy's read buffer.
 const CHUNK: usize = 16 * 1024;
 
-/// The rule set the engine benchmark runs (swap for the shipped `rules/` here).
+/// The rule set the engine benchmarks run: the shipped rules.
 fn bench_rules() -> RuleSet {
-    rules_builder::representative_set()
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    match strainer::rules::load_dir(&dir) {
+        Ok((rules, _warnings)) => rules,
+        Err(errors) => panic!("the shipped rules at {} do not load: {errors:?}", dir.display()),
+    }
+}
+
+/// A small page for the per-response cost (10 KB).
+const SMALL_PAGE: &str = "daringfireball-1.html";
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages")
 }
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages");
+    let dir = corpus_dir();
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
         panic!("the corpus is missing: {} ({e}); expected at ../shared/corpus", dir.display())
     });
@@ -95,18 +104,40 @@ fn engine(c: &mut Criterion) {
     group.bench_function("strainer_engine", |b| {
         b.iter(|| {
             for page in &pages {
-                let mut rewriter = Rewriter::new(Arc::clone(&rules), RewriteOptions::default());
-                let mut out = 0;
-                for chunk in page.chunks(CHUNK) {
-                    out += rewriter.write(chunk).len();
-                }
-                let (tail, report) = rewriter.finish();
-                black_box((out + tail.len(), report));
+                black_box(run_engine(&rules, page));
             }
         })
     });
     group.finish();
 }
 
-criterion_group!(benches, engine);
+fn run_engine(rules: &Arc<RuleSet>, page: &[u8]) -> usize {
+    let mut rewriter = Rewriter::new(Arc::clone(rules), RewriteOptions::default());
+    let mut out = 0;
+    for chunk in page.chunks(CHUNK) {
+        out += rewriter.write(chunk).len();
+    }
+    let (tail, report) = rewriter.finish();
+    black_box(report);
+    out + tail.len()
+}
+
+/// The cost of one response on a small page, and of an almost empty one (nearly all fixed cost).
+fn per_response(c: &mut Criterion) {
+    let path = corpus_dir().join(SMALL_PAGE);
+    let small =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("the corpus page {} is missing: {e}", path.display()));
+    let tiny = b"<!doctype html><html><head><title>t</title></head><body><p>Hello <a href=\"/x\">x</a></p></body></html>";
+    let rules = Arc::new(bench_rules());
+    let mut group = c.benchmark_group("per_response");
+    group.sample_size(20);
+    group.bench_function("small_page_engine", |b| b.iter(|| black_box(run_engine(&rules, &small))));
+    group.bench_function("small_page_parse_only", |b| {
+        b.iter(|| black_box(run_lol_html(&small, send::Settings::new_send().with_strict(false))))
+    });
+    group.bench_function("tiny_page_engine", |b| b.iter(|| black_box(run_engine(&rules, tiny))));
+    group.finish();
+}
+
+criterion_group!(benches, engine, per_response);
 criterion_main!(benches);

@@ -39,8 +39,6 @@ pub(super) struct Plan {
     removes: Vec<usize>,
     tags: Vec<usize>,
     conditional: Vec<usize>,
-    /// Every element a conditional rule can match: where text is read.
-    candidate_scope: Option<Selector>,
     clean_links: bool,
     links_to: bool,
     style: Option<Arc<str>>,
@@ -63,23 +61,6 @@ impl Plan {
                 (ElementAction::Tag(_), true) => tags.push(index),
             }
         }
-        let candidate_scope = if conditional.is_empty() {
-            None
-        } else {
-            let mut union: Vec<&str> = Vec::new();
-            for &i in &conditional {
-                let text = rules.element_rules[i].selector_text.as_str();
-                if !union.contains(&text) {
-                    union.push(text);
-                }
-            }
-            let parsed = union.join(", ").parse::<Selector>();
-            if parsed.is_err() {
-                tracing::warn!(selectors = %union.join(", "), "conditional rule selectors do not combine; conditional rules are off");
-                conditional.clear();
-            }
-            parsed.ok()
-        };
         let clean_links = !(rules.links.strip.is_empty() && rules.links.unwrap.is_empty());
         let links_to = conditional
             .iter()
@@ -90,7 +71,7 @@ impl Plan {
         } else {
             None
         };
-        Self { rules, options, removes, tags, conditional, candidate_scope, clean_links, links_to, style }
+        Self { rules, options, removes, tags, conditional, clean_links, links_to, style }
     }
 
     /// True when no handler would do anything: the page passes through untouched.
@@ -237,21 +218,6 @@ pub(super) fn build(
         let handler = candidate_handler(plan, shared, index);
         element_handlers.push(on_element(&plan.rules.element_rules[index].selector, handler));
     }
-    if let Some(scope) = &plan.candidate_scope {
-        let text_shared = Arc::clone(shared);
-        let text = send::ElementContentHandlers::default().text(
-            move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
-                let mut guard = lock(&text_shared);
-                let state = &mut *guard;
-                if state.templates == 0 {
-                    let watermark = state.sink.spill_watermark();
-                    state.engine.text(chunk, watermark);
-                }
-                Ok(())
-            },
-        );
-        element_handlers.push((Cow::Borrowed(scope), text));
-    }
     if plan.clean_links || plan.links_to {
         element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
     }
@@ -262,9 +228,21 @@ pub(super) fn build(
         settings = settings.append_element_content_handler(handler);
     }
     if !plan.conditional.is_empty() {
+        // Text is read document-wide rather than under the union of the candidate selectors: the engine ignores
+        // it while no candidate is undecided, and a union selector would cost selector-VM setup per response.
+        let text_shared = Arc::clone(shared);
         let end_shared = Arc::clone(shared);
-        let document = send::DocumentContentHandlers::default().end(
-            move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
+        let document = send::DocumentContentHandlers::default()
+            .text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
+                let mut guard = lock(&text_shared);
+                let state = &mut *guard;
+                if state.templates == 0 {
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.text(chunk, watermark);
+                }
+                Ok(())
+            })
+            .end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
                 let sentinels = {
                     let mut guard = lock(&end_shared);
                     let state = &mut *guard;
@@ -275,8 +253,7 @@ pub(super) fn build(
                 // `append` writes to the output sink at once, which takes the lock: release it first.
                 end.append(&sentinels, ContentType::Html);
                 Ok(())
-            },
-        );
+            });
         settings = settings.append_document_content_handler(document);
     }
     send::HtmlRewriter::new(settings, OutputHandle(Arc::clone(shared)))
