@@ -17,6 +17,7 @@
 //! log_query = false                # include query strings in the `path` log field
 //! via = false                      # add `Via: 1.1 strainer`
 //! mitm_ports = [443]               # CONNECT ports that are decrypted; other ports are tunnelled blind
+//! rules_watch = "auto"             # file events with a polling fallback, or "poll" (NFS, some container mounts)
 //!
 //! [resolve]                        # fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP
 //! "news.test" = "127.0.0.1"
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::reload::WatchMode;
 use crate::rewrite::{DEFAULT_HOLD_CAP, DEFAULT_MEMORY_LIMIT};
 use crate::telemetry::{LogFormat, LogSettings};
 
@@ -106,6 +108,8 @@ pub struct Config {
     pub resolve: BTreeMap<String, IpAddr>,
     /// CONNECT ports whose TLS is intercepted; CONNECTs to other ports are tunnelled blind.
     pub mitm_ports: Vec<u16>,
+    /// How edits to the rules directory are noticed (events with a polling fallback, or polling only).
+    pub rules_watch: WatchMode,
 }
 
 /// Default interception ports: HTTPS only.
@@ -242,6 +246,8 @@ struct FileSettings {
     resolve: BTreeMap<String, IpAddr>,
     mitm_ports: Option<Vec<u16>>,
     #[serde(default)]
+    rules_watch: WatchMode,
+    #[serde(default)]
     limits: FileLimits,
 }
 
@@ -288,6 +294,7 @@ impl Config {
             via: false,
             resolve: BTreeMap::new(),
             mitm_ports: DEFAULT_MITM_PORTS.to_vec(),
+            rules_watch: WatchMode::default(),
         }
     }
 
@@ -319,6 +326,7 @@ impl Config {
             via: file.via.unwrap_or(false),
             resolve,
             mitm_ports: file.mitm_ports.unwrap_or_else(|| DEFAULT_MITM_PORTS.to_vec()),
+            rules_watch: file.rules_watch,
         })
     }
 }
@@ -417,6 +425,15 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<FileSettings>("lisen = \"127.0.0.1:1\"").is_err());
         assert!(toml::from_str::<FileSettings>("[limits]\nidle = 1").is_err());
+    }
+
+    #[test]
+    fn rules_watch_defaults_to_auto_and_can_force_polling() {
+        let config = Config::merge(&RunArgs::default(), FileSettings::default()).expect("valid");
+        assert_eq!(config.rules_watch, WatchMode::Auto);
+        let file: FileSettings = toml::from_str("rules_watch = \"poll\"").expect("valid toml");
+        assert_eq!(Config::merge(&RunArgs::default(), file).expect("valid").rules_watch, WatchMode::Poll);
+        assert!(toml::from_str::<FileSettings>("rules_watch = \"inotify\"").is_err());
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub struct Server {
 /// (directory watch, polling fallback, SIGHUP; see [`reload`]), binds, prints how to use it, serves, drains.
 pub async fn run(config: Config) -> Result<(), ProxyError> {
     let metrics = Arc::new(Metrics::default());
-    let watch = reload::WatchSettings::default();
+    let watch = reload::WatchSettings { mode: config.rules_watch, ..reload::WatchSettings::default() };
     let (rules, _reloading) =
         match reload::start(&config.rules_dir, reload::rules_loader(), metrics.clone(), &watch) {
             Ok(started) => started,
