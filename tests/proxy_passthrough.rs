@@ -229,6 +229,8 @@ async fn pac_file_and_status_page_are_served_locally() {
     assert!(pac.contains(&format!("PROXY {}", strainer.addr)), "{pac}");
     let via_proxy = strainer.client().get("http://strainer.local/proxy.pac").send().await.expect("pac");
     assert_eq!(via_proxy.text().await.expect("pac text"), pac);
+    let counted = strainer.metrics.snapshot();
+    assert_eq!(counted.bytes_out, 2 * pac.len() as u64, "local answers count the bytes they send");
     let status = strainer.client().get("http://strainer.local/").send().await.expect("status page");
     assert_eq!(status.status(), StatusCode::OK);
     let page = status.text().await.expect("page");

@@ -51,7 +51,7 @@ pub async fn handle(
             RequestLog::start(state.metrics.clone(), client, request.method(), request.uri(), false);
         let failure = Failure::BadRequest("CONNECT needs a host:port target".to_owned());
         log.fail(&failure);
-        return answered(log, failure.response());
+        return log.answer(failure.response());
     };
     let rules = state.rules.current();
     let decision = rules.host_decision(&target.host);
@@ -59,7 +59,7 @@ pub async fn handle(
         HostDecision::Block(rule) => {
             let mut log = target.log(&state, client, &request);
             log.mode = Mode::Blocked;
-            return answered(log, respond::blocked(&target.host, rule.as_str(), true));
+            return log.answer(respond::blocked(&target.host, rule.as_str(), true));
         }
         HostDecision::Tunnel(_) => false,
         HostDecision::NoRewrite(_) | HostDecision::Normal => state.config.mitm_ports.contains(&target.port),
@@ -78,7 +78,7 @@ pub async fn handle(
         Ok(origin) => origin,
         Err(failure) => {
             log.fail(&failure);
-            return answered(log, failure.response());
+            return log.answer(failure.response());
         }
     };
     log.status = StatusCode::OK.as_u16();
@@ -254,12 +254,6 @@ where
 fn https_uri(authority: &Authority, uri: &Uri) -> Option<Uri> {
     let path = uri.path_and_query().cloned().or_else(|| "/".parse().ok())?;
     Uri::builder().scheme(Scheme::HTTPS).authority(authority.clone()).path_and_query(path).build().ok()
-}
-
-/// Sets the log's status from `response`; the log is emitted as it goes out of scope here.
-fn answered(mut log: RequestLog, response: Response<ProxyBody>) -> Response<ProxyBody> {
-    log.status = response.status().as_u16();
-    response
 }
 
 /// A stream with one byte already read from it put back in front.

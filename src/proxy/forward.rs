@@ -60,17 +60,15 @@ pub async fn forward(
 ) -> Response<ProxyBody> {
     let mut log = ctx.start_log(&state, &request);
     let Some(host) = target_host(request.uri()) else {
-        return answered(
-            log,
-            Failure::BadRequest("the request has no http(s) URL with a host".to_owned()).response(),
-        );
+        return log
+            .answer(Failure::BadRequest("the request has no http(s) URL with a host".to_owned()).response());
     };
 
     let rules = state.rules.current();
     let decision = rules.host_decision(&host);
     if let HostDecision::Block(rule) = &decision {
         log.mode = Mode::Blocked;
-        return answered(log, respond::blocked(&host, rule.as_str(), is_navigation(request.headers())));
+        return log.answer(respond::blocked(&host, rule.as_str(), is_navigation(request.headers())));
     }
     let rewrite_allowed = decision == HostDecision::Normal;
     if rewrite_allowed && request.method() == Method::GET && is_navigation(request.headers()) {
@@ -79,7 +77,7 @@ pub async fn forward(
         if let Some(clean) = rules.links.clean(&url, Some(&site)).filter(|clean| clean.url != url) {
             log.report.links_cleaned = 1;
             log.report.hits_by_rule = clean.rules.iter().map(|rule| (rule.clone(), 1)).collect();
-            return answered(log, respond::redirect(&clean.url));
+            return log.answer(respond::redirect(&clean.url));
         }
     }
 
@@ -89,7 +87,7 @@ pub async fn forward(
         Ok(upstream) => upstream,
         Err(failure) => {
             log.fail(&failure);
-            return answered(log, failure.response());
+            return log.answer(failure.response());
         }
     };
     log.upstream_answered();
@@ -168,12 +166,6 @@ async fn call(state: &State, request: Request<UpstreamBody>) -> Result<Response<
 
 fn empty_body() -> UpstreamBody {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
-}
-
-/// Sets the log's status from `response`; the log is emitted as it goes out of scope here.
-fn answered(mut log: RequestLog, response: Response<ProxyBody>) -> Response<ProxyBody> {
-    log.status = response.status().as_u16();
-    response
 }
 
 /// The lower-cased host of an `http`/`https` absolute URI.

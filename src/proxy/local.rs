@@ -44,8 +44,7 @@ pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Res
         "/ca.der" => onboarding::ca_der(state.leaf_certs.ca()),
         path => respond::not_found(path),
     };
-    log.status = response.status().as_u16();
-    response
+    log.answer(response)
 }
 
 /// The address browsers should use for the proxy: the listen address, or, when listening on every interface,

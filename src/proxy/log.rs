@@ -88,7 +88,15 @@ impl RequestLog {
         self.upstream_ms = Some(elapsed_ms(self.started));
     }
 
-    /// Records an error unless one is already recorded (the first cause wins).
+    /// Records a response strainer answered itself (error page, block, local page) and emits the record: the
+    /// status, and the body size when it is known up front.
+    pub fn answer<B: http_body::Body>(mut self, response: http::Response<B>) -> http::Response<B> {
+        self.status = response.status().as_u16();
+        self.bytes_out = response.body().size_hint().exact().unwrap_or(0);
+        response
+    }
+
+    /// Records what went wrong (the first cause wins).
     pub fn fail(&mut self, error: impl ToString) {
         if self.error.is_none() {
             self.error = Some(error.to_string());

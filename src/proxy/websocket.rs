@@ -58,7 +58,7 @@ pub async fn relay(
     let (Some(host), Some(path)) = (uri.host(), uri.path_and_query()) else {
         let failure = Failure::BadRequest("a WebSocket upgrade needs an absolute URL".to_owned());
         log.fail(&failure);
-        return answered(log, failure.response());
+        return log.answer(failure.response());
     };
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     let secure = uri.scheme_str() == Some("https");
@@ -83,14 +83,14 @@ pub async fn relay(
         Ok(response) => response,
         Err(failure) => {
             log.fail(&failure);
-            return answered(log, failure.response());
+            return log.answer(failure.response());
         }
     };
     log.upstream_answered();
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let (parts, body) = response.into_parts();
         let body = body.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync();
-        return answered(log, Response::from_parts(parts, body));
+        return log.answer(Response::from_parts(parts, body));
     }
 
     let mut response = response;
@@ -173,10 +173,4 @@ fn record_relay(log: &mut RequestLog, copied: std::io::Result<(u64, u64)>) {
         Ok((_, to_client)) => log.bytes_out = to_client,
         Err(error) => log.fail(format!("WebSocket relay broke: {error}")),
     }
-}
-
-/// Sets the log's status from `response`; the log is emitted as it goes out of scope here.
-fn answered(mut log: RequestLog, response: Response<ProxyBody>) -> Response<ProxyBody> {
-    log.status = response.status().as_u16();
-    response
 }
