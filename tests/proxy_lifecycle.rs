@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{channel, Origin, Strainer};
+use common::Strainer;
 use strainer::config::Config;
 use strainer::rules::RuleSet;
 
@@ -21,16 +21,7 @@ async fn broken_rules_stop_the_proxy_before_it_listens() {
 
 #[tokio::test]
 async fn shutdown_lets_the_in_flight_response_finish_and_stops_accepting() {
-    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
-    let origin = Origin::start(move |_| {
-        let feed_tx = feed_tx.clone();
-        async move {
-            let (tx, response) = channel(200, &[("content-type", "application/octet-stream")]);
-            let _ = feed_tx.send(tx).await;
-            response
-        }
-    })
-    .await;
+    let (origin, mut feed_rx) = common::fed_origin("application/octet-stream").await;
     let mut strainer = Strainer::start_with_rules(RuleSet::default(), |_| {}).await;
     let client = strainer.client();
     let request = client.get(origin.url("news.test", "/slow")).send();

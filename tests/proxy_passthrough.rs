@@ -250,16 +250,7 @@ async fn oversized_request_heads_get_431() {
 
 #[tokio::test]
 async fn body_bytes_reach_the_client_before_the_origin_finishes() {
-    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
-    let origin = Origin::start(move |_| {
-        let feed_tx = feed_tx.clone();
-        async move {
-            let (tx, response) = channel(200, &[("content-type", "application/octet-stream")]);
-            let _ = feed_tx.send(tx).await;
-            response
-        }
-    })
-    .await;
+    let (origin, mut feed_rx) = common::fed_origin("application/octet-stream").await;
     let strainer = Strainer::start_with_rules(RuleSet::default(), |_| {}).await;
     let request = strainer.client().get(origin.url("news.test", "/stream")).send();
     let feeder = async {
@@ -300,16 +291,7 @@ async fn chunked_non_html_passes_through() {
 
 #[tokio::test]
 async fn origin_stalling_mid_body_is_cut_after_the_idle_timeout() {
-    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
-    let origin = Origin::start(move |_| {
-        let feed_tx = feed_tx.clone();
-        async move {
-            let (tx, response) = channel(200, &[("content-type", "application/octet-stream")]);
-            let _ = feed_tx.send(tx).await;
-            response
-        }
-    })
-    .await;
+    let (origin, mut feed_rx) = common::fed_origin("application/octet-stream").await;
     let strainer = Strainer::start_with_rules(RuleSet::default(), |config| {
         config.limits.idle_timeout = Duration::from_millis(200);
     })

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{channel, chunked, full, Origin, Strainer};
+use common::{chunked, full, Origin, Strainer};
 use http::StatusCode;
 use strainer::rewrite::{RewriteOptions, Rewriter};
 
@@ -208,16 +208,7 @@ async fn rewritten_html_streams_before_the_origin_finishes() {
         paragraph.repeat(2000)
     );
     let second_half = format!("{}</article></body></html>", paragraph.repeat(2000));
-    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
-    let origin = Origin::start(move |_| {
-        let feed_tx = feed_tx.clone();
-        async move {
-            let (tx, response) = channel(200, &[("content-type", "text/html; charset=utf-8")]);
-            let _ = feed_tx.send(tx).await;
-            response
-        }
-    })
-    .await;
+    let (origin, mut feed_rx) = common::fed_origin("text/html; charset=utf-8").await;
     let strainer = Strainer::start(&common::shipped_rules(), |_| {}).await;
     let request =
         strainer.client().get(origin.url("news.test", "/long")).header("accept", "text/html").send();

@@ -147,6 +147,25 @@ pub fn channel(
     (tx, with_head(status, headers, StreamBody::new(frames).boxed_unsync()))
 }
 
+/// The sending half of an origin body that a test feeds (or fails) itself.
+pub type BodyFeed = mpsc::Sender<Result<Bytes, BoxError>>;
+
+/// An origin that answers every request `200` with `content_type` and a body the test feeds: each request hands
+/// its body's sender to the returned receiver.
+pub async fn fed_origin(content_type: &'static str) -> (Origin, mpsc::Receiver<BodyFeed>) {
+    let (feed_tx, feed_rx) = mpsc::channel(1);
+    let origin = Origin::start(move |_| {
+        let feed_tx = feed_tx.clone();
+        async move {
+            let (tx, response) = channel(200, &[("content-type", content_type)]);
+            let _ = feed_tx.send(tx).await;
+            response
+        }
+    })
+    .await;
+    (origin, feed_rx)
+}
+
 fn with_head(status: u16, headers: &[(&str, &str)], body: OriginBody) -> Response<OriginBody> {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(status).expect("valid status in test");
