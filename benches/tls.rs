@@ -70,15 +70,7 @@ fn handshakes(c: &mut Criterion) {
     let (_dir, ca) = setup();
     let certs = Arc::new(LeafCerts::new(Arc::clone(&ca), 1_000_000).expect("leaf certs"));
     let addr = runtime.block_on(leaf_server(certs));
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.cert_der().clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
+    let config = fresh_session_client(&ca);
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let handshake = |host: String| {
         let connector = connector.clone();
@@ -168,15 +160,7 @@ fn through_strainer(c: &mut Criterion) {
         let ca = CertificateAuthority::load(&certs).expect("strainer CA");
         (proxy, ca, origin, stop)
     });
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.cert_der().clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
+    let mut config = fresh_session_client(&ca);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
     let authority = format!("news.test:{}", origin.port());
@@ -191,4 +175,18 @@ fn main() {
     handshakes(&mut criterion);
     through_strainer(&mut criterion);
     criterion.final_summary();
+}
+
+/// A client trusting only `ca` that never resumes a session, so every connection pays a full handshake.
+fn fresh_session_client(ca: &CertificateAuthority) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert_der().clone()).expect("root");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    config
 }

@@ -1,5 +1,7 @@
 //! The local CA on disk and the leaf certificates it signs, checked with real files and real TLS handshakes.
 
+mod tls_support;
+
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -110,16 +112,7 @@ async fn leaf_server(certs: Arc<LeafCerts>, fallback_host: &'static str) -> Sock
 }
 
 fn client_trusting(ca: &CertificateAuthority, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.cert_der().clone()).expect("add CA root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(tls_support::client_config(ca.cert_der(), alpn)))
 }
 
 async fn fetch(
