@@ -5,19 +5,18 @@
 //! matches `amazon.co.uk`); it also matches subdomains of what it matches (`www.amazon.co.uk`). Matching ignores
 //! case and a trailing dot.
 
-use globset::{GlobBuilder, GlobMatcher};
+use std::collections::HashSet;
+
+use foldhash::fast::RandomState;
+use regex::Regex;
 
 /// One host pattern, validated.
 #[derive(Clone, Debug)]
 pub struct HostPattern {
+    /// Lower-cased, without a trailing dot.
     text: String,
-    kind: PatternKind,
-}
-
-#[derive(Clone, Debug)]
-enum PatternKind {
-    Domain(String),
-    Glob(GlobMatcher),
+    /// Contains `*`.
+    is_glob: bool,
 }
 
 /// Why a host pattern was rejected.
@@ -29,15 +28,19 @@ pub enum HostPatternError {
     /// The pattern contains a character that cannot appear in a host name.
     #[error("host pattern {0:?} contains {1:?}, which cannot appear in a host name")]
     BadChar(String, char),
-    /// The glob could not be compiled.
-    #[error("host pattern {0:?} is not a valid glob: {1}")]
-    BadGlob(String, String),
 }
 
 /// A set of host patterns; matches a host when any pattern does.
+///
+/// Indexed once: domain patterns in a hash set probed with the host and each of its parent domains, globs in one
+/// regex; so a match costs a few lookups however long the list is.
 #[derive(Clone, Debug, Default)]
 pub struct HostSet {
     patterns: Vec<HostPattern>,
+    domains: HashSet<String, RandomState>,
+    /// All glob patterns as one anchored alternation; empty without globs (or, were the alternation ever over
+    /// the regex size limit, the globs one by one).
+    globs: Vec<Regex>,
 }
 
 /// Which sites a rule applies to: every host in `include` (all hosts when empty) except those in `exclude`.
@@ -64,34 +67,13 @@ impl HostPattern {
         {
             return Err(HostPatternError::BadChar(pattern.to_owned(), c));
         }
-        let kind = if text.contains('*') {
-            let glob = GlobBuilder::new(&text)
-                .literal_separator(false)
-                .build()
-                .map_err(|e| HostPatternError::BadGlob(pattern.to_owned(), e.to_string()))?;
-            PatternKind::Glob(glob.compile_matcher())
-        } else {
-            PatternKind::Domain(text.clone())
-        };
-        Ok(Self { text, kind })
+        let is_glob = text.contains('*');
+        Ok(Self { text, is_glob })
     }
 
     /// The pattern as written (lower-cased).
     pub fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// Does `host` (or a parent domain of it) match this pattern?
-    pub fn matches(&self, host: &str) -> bool {
-        self.matches_normalised(&normalise(host))
-    }
-
-    /// [`HostPattern::matches`] for a host already lower-cased and without a trailing dot.
-    fn matches_normalised(&self, host: &str) -> bool {
-        match &self.kind {
-            PatternKind::Domain(domain) => is_same_or_subdomain(host, domain),
-            PatternKind::Glob(glob) => parent_domains(host).any(|h| glob.is_match(h)),
-        }
     }
 }
 
@@ -100,16 +82,30 @@ impl HostPattern {
 impl HostSet {
     /// A set of the given patterns.
     pub fn new(patterns: Vec<HostPattern>) -> Self {
-        Self { patterns }
+        let domains = patterns.iter().filter(|p| !p.is_glob).map(|p| p.text.clone()).collect();
+        let globs: Vec<String> = patterns.iter().filter(|p| p.is_glob).map(|p| glob_regex(&p.text)).collect();
+        let globs = if globs.is_empty() {
+            Vec::new()
+        } else {
+            // Escaped literals joined by `.*` always parse; only the size limit could refuse the alternation.
+            let anchored = |body: &str| Regex::new(&format!("^(?:{body})$"));
+            match anchored(&globs.join("|")) {
+                Ok(joined) => vec![joined],
+                Err(_) => globs.iter().filter_map(|g| anchored(g).ok()).collect(),
+            }
+        };
+        Self { patterns, domains, globs }
     }
 
-    /// Does any pattern match `host`?
+    /// Does any pattern match `host` or one of its parent domains?
     pub fn matches(&self, host: &str) -> bool {
         if self.patterns.is_empty() {
             return false;
         }
         let host = normalise(host);
-        self.patterns.iter().any(|p| p.matches_normalised(&host))
+        let found = parent_domains(&host)
+            .any(|h| self.domains.contains(h) || self.globs.iter().any(|glob| glob.is_match(h)));
+        found
     }
 
     /// True when the set has no pattern.
@@ -147,16 +143,15 @@ fn normalise(host: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn is_same_or_subdomain(host: &str, domain: &str) -> bool {
-    host == domain
-        || (host.len() > domain.len()
-            && host.ends_with(domain)
-            && host.as_bytes()[host.len() - domain.len() - 1] == b'.')
-}
-
 /// `a.b.c` → `a.b.c`, `b.c`, `c`.
 fn parent_domains(host: &str) -> impl Iterator<Item = &str> {
-    std::iter::once(host).chain(host.match_indices('.').map(move |(i, _)| &host[i + 1..]))
+    std::iter::once(host).chain(memchr::memchr_iter(b'.', host.as_bytes()).map(move |i| &host[i + 1..]))
+}
+
+/// A host glob as regex syntax (without anchors): `*` matches any run of characters, dots included; everything
+/// else literally.
+fn glob_regex(glob: &str) -> String {
+    glob.split('*').map(regex::escape).collect::<Vec<_>>().join(".*")
 }
 
 #[cfg(test)]
@@ -167,9 +162,13 @@ mod tests {
         HostPattern::new(p).expect("test pattern is valid")
     }
 
+    fn set(p: &str) -> HostSet {
+        HostSet::new(vec![pat(p)])
+    }
+
     #[test]
     fn domain_matches_itself_and_subdomains_only() {
-        let p = pat("amazon.com");
+        let p = set("amazon.com");
         assert!(p.matches("amazon.com"));
         assert!(p.matches("WWW.Amazon.com."));
         assert!(!p.matches("notamazon.com"));
@@ -178,13 +177,26 @@ mod tests {
 
     #[test]
     fn glob_matches_tlds_and_subdomains() {
-        let p = pat("amazon.*");
+        let p = set("amazon.*");
         assert!(p.matches("amazon.co.uk"));
         assert!(p.matches("smile.amazon.de"));
         assert!(!p.matches("amazonaws.com"));
-        let star = pat("*.example.com");
+        let star = set("*.example.com");
         assert!(star.matches("a.b.example.com"));
         assert!(!star.matches("example.com"));
+    }
+
+    #[test]
+    fn sets_mix_domains_and_globs() {
+        let shops =
+            HostSet::new(vec![pat("amazon.*"), pat("shop.example"), pat("ebay.*"), pat("*.store.test")]);
+        for host in ["www.amazon.de", "SHOP.example.", "a.shop.example", "ebay.co.uk", "x.store.test"] {
+            assert!(shops.matches(host), "{host}");
+        }
+        for host in ["example", "myshop.example", "store.test", "amazonaws.com", ""] {
+            assert!(!shops.matches(host), "{host}");
+        }
+        assert!(!HostSet::default().matches("example.com"));
     }
 
     #[test]
