@@ -20,7 +20,7 @@ fn strip_utm() -> RuleSet {
         hosts: None,
         scope: SiteScope::default(),
     };
-    RuleSet { links: LinkRules { strip: vec![strip], unwrap: vec![] }, ..RuleSet::default() }
+    RuleSet { links: LinkRules::new(vec![strip], vec![]), ..RuleSet::default() }
 }
 
 #[tokio::test]

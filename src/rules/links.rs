@@ -24,6 +24,7 @@
 //! - Unwrapping repeats up to four levels; the first active unwrap rule naming the host decides.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use percent_encoding::{percent_decode, percent_decode_str};
 
@@ -36,6 +37,9 @@ pub struct LinkRules {
     pub strip: Vec<StripRule>,
     /// Redirect-unwrapping rules.
     pub unwrap: Vec<UnwrapRule>,
+    /// The hosts of all unwrap rules together, made on first use: most links are no wrapper, and one lookup
+    /// tells so instead of one per rule.
+    wrapper_hosts: OnceLock<HostSet>,
 }
 
 /// Removes query parameters whose name matches, optionally only on links to given hosts.
@@ -85,6 +89,11 @@ pub struct CleanedLink {
 // === impl LinkRules ===
 
 impl LinkRules {
+    /// Link rules from strip and unwrap rules.
+    pub fn new(strip: Vec<StripRule>, unwrap: Vec<UnwrapRule>) -> Self {
+        Self { strip, unwrap, wrapper_hosts: OnceLock::new() }
+    }
+
     /// Cleans `url` (an `href` as written, absolute or relative) found on a page of `site`: unwraps redirect
     /// wrappers, then strips matching parameters. `None` when nothing changed.
     pub fn clean(&self, url: &str, site: Option<&str>) -> Option<CleanedLink> {
@@ -131,6 +140,12 @@ impl LinkRules {
         }
         let parts = LinkParts::split(url);
         let host = parts.effective_host(site)?;
+        let wrapper_hosts = self.wrapper_hosts.get_or_init(|| {
+            HostSet::new(self.unwrap.iter().flat_map(|rule| rule.hosts.patterns()).cloned().collect())
+        });
+        if !wrapper_hosts.matches(host) {
+            return None;
+        }
         let rule = self.unwrap.iter().find(|rule| rule.hosts.matches(host) && rule.scope.applies_to(site))?;
         let destination = match &rule.target {
             UnwrapTarget::QueryParam(names) => query_param_destination(&parts, names),

@@ -36,18 +36,18 @@ fn by_param(names: &[&str]) -> UnwrapTarget {
 
 /// A rule set like the shipped `links.toml`.
 fn rules() -> LinkRules {
-    LinkRules {
-        strip: vec![
+    LinkRules::new(
+        vec![
             strip("utm", &["utm_*", "fbclid", "gclid"], None),
             strip("amazon-affiliate", &["tag", "linkCode", "ref_"], Some(&["amazon.*"])),
         ],
-        unwrap: vec![
+        vec![
             unwrap("skimlinks", &["go.skimresources.com", "go.redirectingat.com"], by_param(&["url"])),
             unwrap("viglink", &["redirect.viglink.com"], by_param(&["u"])),
             unwrap("linksynergy", &["click.linksynergy.com"], by_param(&["murl"])),
             unwrap("cj", &["anrdoezrs.net", "dpbolvw.net"], UnwrapTarget::PathEmbedded),
         ],
-    }
+    )
 }
 
 /// Cleans `url` and returns the new URL and the rule ids, or `None`.
