@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use lol_html::html_content::{TextChunk, TextType};
 
-use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet};
+use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet, Scan, ScanCache, TextRegex, TextTest};
 
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
@@ -65,6 +65,8 @@ struct Slot {
     prefix_passed: bool,
     /// A link inside points to one of the rule's hosts.
     linked: bool,
+    /// The scan of the rule's `own_text_matches` regex over the own text so far (`None`: the rule has none).
+    scan: Option<Scan>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,8 @@ struct Candidate {
     text_mark: usize,
     first_slot: usize,
     own: String,
+    /// Bytes of `own` the slots' regex scans have seen.
+    scanned: usize,
     own_space: bool,
     wants_own: bool,
     decided: bool,
@@ -106,6 +110,8 @@ pub(super) struct Engine {
     decoder: EntityDecoder,
     counter: TextCounter,
     pool: Vec<String>,
+    /// Scratch memory of each rule's regex scans, by rule index, made on first use.
+    scan_caches: Vec<Option<ScanCache>>,
     current: (usize, Kind),
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
@@ -128,6 +134,7 @@ impl Engine {
             decoder: EntityDecoder::default(),
             counter: TextCounter::default(),
             pool: Vec::new(),
+            scan_caches: Vec::new(),
             current: (usize::MAX, Kind::Other),
             sentinels: String::new(),
             in_flight: 0,
@@ -218,7 +225,11 @@ impl Engine {
             candidate.existing_tags = existing_tags();
         }
         candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
-        self.slots.push(Slot { rule, alive: true, prefix_passed: false, linked: false });
+        let scan = conditions.and_then(own_text_regex).map(|regex| {
+            let cache = scan_cache(&mut self.scan_caches, rule, regex);
+            cache.map_or(Scan::GaveUp, |cache| regex.scan_start(cache))
+        });
+        self.slots.push(Slot { rule, alive: true, prefix_passed: false, linked: false, scan });
         opened
     }
 
@@ -246,6 +257,7 @@ impl Engine {
             text_mark: self.counter.mark(),
             first_slot: self.slots.len(),
             own,
+            scanned: 0,
             own_space: false,
             wants_own: self.details,
             decided: false,
@@ -327,16 +339,26 @@ impl Engine {
     }
 
     /// The final verdict of a closed candidate: `None` keeps it.
-    fn judge(&self, candidate: &Candidate) -> Option<Verdict> {
+    fn judge(&mut self, candidate: &Candidate) -> Option<Verdict> {
         let length = self.counter.since(candidate.text_mark);
-        let passing = self.slots[candidate.first_slot..].iter().filter(|slot| {
-            slot.alive
-                && self.conditions(slot.rule).is_some_and(|c| final_check(c, slot, &candidate.own, length))
-        });
+        let rules = Arc::clone(&self.rules);
+        let mut passing = Vec::new();
+        for index in candidate.first_slot..self.slots.len() {
+            let slot = self.slots[index];
+            let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
+                continue;
+            };
+            if slot.alive
+                && final_check(conditions, &slot, &candidate.own, length)
+                && self.regex_holds(conditions, &slot, candidate)
+            {
+                passing.push(slot);
+            }
+        }
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
         for slot in passing {
-            let rule = &self.rules.element_rules[slot.rule];
+            let rule = &rules.element_rules[slot.rule];
             match &rule.action {
                 ElementAction::Remove => {
                     let hit = self.hit(rule, HitAction::Removed, candidate);
@@ -359,8 +381,17 @@ impl Engine {
         Some(Verdict { action: VerdictAction::Tag(value), hits })
     }
 
-    fn conditions(&self, rule: usize) -> Option<&Conditions> {
-        self.rules.element_rules.get(rule).and_then(|r| r.when.as_ref())
+    /// Does the rule's `own_text_matches` regex (if any) match the complete own text of a closed candidate?
+    fn regex_holds(&mut self, conditions: &Conditions, slot: &Slot, candidate: &Candidate) -> bool {
+        let (Some(regex), Some(scan)) = (own_text_regex(conditions), slot.scan) else {
+            return true;
+        };
+        let unscanned = candidate.own.as_bytes().get(candidate.scanned..).unwrap_or_default();
+        let ended = scan_cache(&mut self.scan_caches, slot.rule, regex).and_then(|cache| {
+            let scan = regex.scan_feed(cache, scan, unscanned);
+            regex.scan_end(cache, scan)
+        });
+        ended.unwrap_or_else(|| regex.is_match(&candidate.own))
     }
 
     fn hit(&self, rule: &ElementRule, action: HitAction, candidate: &Candidate) -> PendingHit {
@@ -457,7 +488,22 @@ impl Engine {
                     Progress::Open => {}
                 }
             }
+            if let (true, Some(scan @ Scan::Open(_)), Some(regex)) =
+                (is_innermost, slot.scan, own_text_regex(conditions))
+            {
+                let unscanned = candidate.own.as_bytes().get(candidate.scanned..).unwrap_or_default();
+                let next = scan_cache(&mut self.scan_caches, slot.rule, regex)
+                    .map_or(Scan::GaveUp, |cache| regex.scan_feed(cache, scan, unscanned));
+                slot.scan = Some(next);
+                if next == Scan::Dead {
+                    slot.alive = false;
+                    continue;
+                }
+            }
             any_alive = true;
+        }
+        if is_innermost {
+            candidate.scanned = candidate.own.len();
         }
         if spilled || !any_alive {
             candidate.decided = true;
@@ -523,7 +569,35 @@ fn final_check(conditions: &Conditions, slot: &Slot, own: &str, length: usize) -
     conditions.min_text_len.is_none_or(|min| length >= min)
         && conditions.max_text_len.is_none_or(|max| length <= max)
         && (conditions.links_to.is_none() || slot.linked)
-        && conditions.text.iter().all(|test| text::progress(test, own, false, true) == Progress::Pass)
+        && conditions
+            .text
+            .iter()
+            .filter(|test| !matches!(test, TextTest::Matches(_)))
+            .all(|test| text::progress(test, own, false, true) == Progress::Pass)
+}
+
+/// The rule's `own_text_matches` regex.
+fn own_text_regex(conditions: &Conditions) -> Option<&TextRegex> {
+    conditions.text.iter().find_map(|test| match test {
+        TextTest::Matches(regex) => Some(regex),
+        _ => None,
+    })
+}
+
+/// The scan cache of rule `rule`'s regex, made on first use; `None` when the regex has no DFA.
+fn scan_cache<'c>(
+    caches: &'c mut Vec<Option<ScanCache>>,
+    rule: usize,
+    regex: &TextRegex,
+) -> Option<&'c mut ScanCache> {
+    if caches.len() <= rule {
+        caches.resize_with(rule + 1, || None);
+    }
+    let slot = &mut caches[rule];
+    if slot.is_none() {
+        *slot = regex.scan_cache();
+    }
+    slot.as_mut()
 }
 
 /// Merges tags into an existing `data-strainer-tag` value (space-separated, no duplicates, existing first).

@@ -344,7 +344,7 @@ mod tests {
         let contains = TextTest::Contains { any_of: vec!["deal".into()], case_insensitive: true };
         assert_eq!(progress(&contains, "Big DEAL", false, false), Progress::Open);
         assert_eq!(progress(&contains, "Big DEAL", false, true), Progress::Pass);
-        let matches = TextTest::Matches(regex::Regex::new("^a.c$").expect("valid regex"));
+        let matches = TextTest::Matches(crate::rules::TextRegex::new("^a.c$", false).expect("valid regex"));
         assert_eq!(progress(&matches, "abc", false, true), Progress::Pass);
         assert_eq!(progress(&matches, "abcd", false, true), Progress::Fail);
     }

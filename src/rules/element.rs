@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::raw::{OneOrMany, RawConditions, RawElementRule, Text};
 use super::source::{Diagnostics, Pos, Source};
 use super::values::Ctx;
-use super::{selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, TextTest};
+use super::{selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, TextRegex, TextTest};
 
 /// Which element-rule table a rule came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,23 +144,12 @@ fn conditions(
     if let Some(any_of) = needles(&raw.own_text_contains, "own_text_contains", diags) {
         text.push(TextTest::Contains { any_of, case_insensitive });
     }
-    let regex = |value: &Option<Text>, case_insensitive: bool, diags: &mut Diagnostics| {
-        let value = value.as_ref()?;
-        match regex::RegexBuilder::new(value.get_ref()).case_insensitive(case_insensitive).build() {
-            Ok(regex) => Some(regex),
-            Err(err) => {
-                let message =
-                    format!("rule `{id}`: invalid regex {:?}: {}", value.get_ref(), regex_error(&err));
-                diags.error(&ctx.src.pos(&value.span()), message);
-                None
-            }
-        }
-    };
-    if let Some(regex) = regex(&raw.own_text_matches, case_insensitive, diags) {
-        text.push(TextTest::Matches(regex));
+    let own_text_regex = |pattern: &str| TextRegex::new(pattern, case_insensitive).map(TextTest::Matches);
+    if let Some(test) = compile_regex(&raw.own_text_matches, id, ctx, diags, own_text_regex) {
+        text.push(test);
     }
-    let class_matches = regex(&raw.class_matches, false, diags);
-    let id_matches = regex(&raw.id_matches, false, diags);
+    let class_matches = compile_regex(&raw.class_matches, id, ctx, diags, regex::Regex::new);
+    let id_matches = compile_regex(&raw.id_matches, id, ctx, diags, regex::Regex::new);
     let links_to = raw
         .links_to
         .as_ref()
@@ -252,6 +241,25 @@ fn warn_never_matching(
                 selector_pos,
                 format!("rule `{id}`: `{name}` elements hold no page text or links, so the `when` conditions never hold for them"),
             );
+        }
+    }
+}
+
+/// Compiles an optional regex value with `build`; an invalid one is reported at its position.
+fn compile_regex<T>(
+    value: &Option<Text>,
+    id: &str,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+    build: impl FnOnce(&str) -> Result<T, regex::Error>,
+) -> Option<T> {
+    let value = value.as_ref()?;
+    match build(value.get_ref()) {
+        Ok(compiled) => Some(compiled),
+        Err(err) => {
+            let message = format!("rule `{id}`: invalid regex {:?}: {}", value.get_ref(), regex_error(&err));
+            diags.error(&ctx.src.pos(&value.span()), message);
+            None
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod lists;
 pub mod raw;
 mod selector;
 mod source;
+mod text_regex;
 mod values;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use compile::{check_dir, load_dir, CheckReport};
 pub use error::{RuleError, RuleWarning};
 pub use hosts::{HostPattern, HostSet, SiteScope};
 pub use links::{CleanedLink, LinkRules, StripRule, UnwrapRule, UnwrapTarget};
+pub use text_regex::{Scan, ScanCache, TextRegex};
 
 /// The name of a rule, unique across all rule files of a set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,8 +143,8 @@ pub enum TextTest {
         /// Compare ignoring case.
         case_insensitive: bool,
     },
-    /// The text matches this regex (compiled with `(?i)` when the rule asked for case-insensitivity).
-    Matches(regex::Regex),
+    /// The text matches this regex (ignoring case when the rule asked for it); matchable as the text grows.
+    Matches(TextRegex),
 }
 
 /// Host rules: what happens to a request before any body is seen.

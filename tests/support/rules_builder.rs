@@ -74,7 +74,7 @@ pub fn contains(needles: &[&str]) -> TextTest {
 
 /// `own_text_matches`.
 pub fn matches(regex: &str) -> TextTest {
-    TextTest::Matches(regex::Regex::new(regex).expect("test regex is valid"))
+    TextTest::Matches(strainer::rules::TextRegex::new(regex, false).expect("test regex is valid"))
 }
 
 /// Conditions with only text tests.
