@@ -433,6 +433,7 @@ impl Engine {
             Entry::List(_) => None,
         });
         let counter = &mut self.counter;
+        let counted_before = counter.counted();
         let mut own_sink = innermost.filter(|c| !c.decided && c.wants_own);
         self.decoder.push(chunk.as_str(), chunk.last_in_text_node(), |text| {
             counter.feed(text);
@@ -440,6 +441,11 @@ impl Engine {
                 append_collapsed(&mut c.own, &mut c.own_space, text);
             }
         });
+        if self.counter.counted() == counted_before {
+            // Only whitespace (or an undecoded reference tail): no verdict can change yet. Deciding at the next
+            // visible text or at the end tag gives the same output.
+            return;
+        }
         self.sentinels.clear();
         let innermost_id = self.stack.iter().rev().find_map(|e| match e {
             Entry::Candidate(c) => Some(c.id),

@@ -103,6 +103,11 @@ impl TextCounter {
         self.chars + 1
     }
 
+    /// Visible characters counted so far; unlike [`TextCounter::mark`] it changes nothing.
+    pub(super) fn counted(&self) -> usize {
+        self.chars
+    }
+
     /// Characters counted since `mark`.
     pub(super) fn since(&self, mark: usize) -> usize {
         self.chars.saturating_sub(mark)
