@@ -18,6 +18,9 @@ use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
 use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter};
 use super::HitAction;
 
+/// Bytes of text fed at a time before early verdicts are looked at again.
+const TEXT_PIECE: usize = 64;
+
 /// Longest excerpt in an explained hit, in characters.
 const EXCERPT_CHARS: usize = 80;
 
@@ -423,11 +426,30 @@ impl Engine {
     }
 
     /// Feeds a text chunk: own text of the innermost candidate, length of all open ones; then early verdicts,
-    /// whose keep sentinels are inserted before the chunk.
+    /// whose keep sentinels are inserted before the chunk. A long chunk is fed in pieces, so a paragraph whose
+    /// first words already decide it is not copied and scanned to its end.
     pub(super) fn text(&mut self, chunk: &mut TextChunk<'_>, watermark: Option<u32>) {
         if self.undecided == 0 || chunk.text_type() != TextType::Data {
             return;
         }
+        self.sentinels.clear();
+        let node_ends = chunk.last_in_text_node();
+        let mut rest = chunk.as_str();
+        loop {
+            let (piece, tail) = rest.split_at(piece_end(rest));
+            rest = tail;
+            self.feed_text(piece, node_ends && rest.is_empty(), watermark);
+            if rest.is_empty() || self.undecided == 0 {
+                break;
+            }
+        }
+        if !self.sentinels.is_empty() {
+            chunk.before(&self.sentinels, lol_html::html_content::ContentType::Html);
+        }
+    }
+
+    /// Feeds one piece of a text chunk and takes the early verdicts it allows (sentinels appended).
+    fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
         let innermost = self.stack.iter_mut().rev().find_map(|e| match e {
             Entry::Candidate(c) => Some(c),
             Entry::List(_) => None,
@@ -435,7 +457,7 @@ impl Engine {
         let counter = &mut self.counter;
         let counted_before = counter.counted();
         let mut own_sink = innermost.filter(|c| !c.decided && c.wants_own);
-        self.decoder.push(chunk.as_str(), chunk.last_in_text_node(), |text| {
+        self.decoder.push(piece, node_ends, |text| {
             counter.feed(text);
             if let Some(c) = own_sink.as_deref_mut() {
                 append_collapsed(&mut c.own, &mut c.own_space, text);
@@ -446,16 +468,12 @@ impl Engine {
             // visible text or at the end tag gives the same output.
             return;
         }
-        self.sentinels.clear();
         let innermost_id = self.stack.iter().rev().find_map(|e| match e {
             Entry::Candidate(c) => Some(c.id),
             Entry::List(_) => None,
         });
         for index in 0..self.stack.len() {
             self.early_verdict(index, innermost_id, watermark);
-        }
-        if !self.sentinels.is_empty() {
-            chunk.before(&self.sentinels, lol_html::html_content::ContentType::Html);
         }
     }
 
@@ -582,6 +600,19 @@ fn final_check(conditions: &Conditions, slot: &Slot, own: &str, length: usize) -
             .all(|test| text::progress(test, own, false, true) == Progress::Pass)
 }
 
+/// Where the next piece of `text` ends: after [`TEXT_PIECE`] bytes, backed up to a character boundary.
+fn piece_end(text: &str) -> usize {
+    if text.len() <= TEXT_PIECE {
+        return text.len();
+    }
+    // A character is at most 4 bytes: a boundary lies within 3 bytes below TEXT_PIECE, so `end` stays above 0.
+    let mut end = TEXT_PIECE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 /// The rule's `own_text_matches` regex.
 fn own_text_regex(conditions: &Conditions) -> Option<&TextRegex> {
     conditions.text.iter().find_map(|test| match test {
@@ -695,6 +726,15 @@ mod tests {
     fn tags_merge_without_duplicates() {
         assert_eq!(merge_tags(Some("a  related"), &["related", "b"]), "a related b");
         assert_eq!(merge_tags(None, &["x\"y"]), "x&quot;y");
+    }
+
+    #[test]
+    fn text_pieces_end_on_character_boundaries() {
+        assert_eq!(piece_end("short"), 5);
+        let accented = "é".repeat(40);
+        let end = piece_end(&accented);
+        assert!(end <= TEXT_PIECE && end > 0 && accented.is_char_boundary(end));
+        assert_eq!(piece_end(&"a".repeat(100)), TEXT_PIECE);
     }
 
     #[test]

@@ -24,8 +24,9 @@ const POOLED_CACHES: usize = 8;
 #[derive(Clone, Debug)]
 pub struct TextRegex {
     regex: regex::Regex,
-    /// `None` when the pattern cannot be run as a lazy DFA (the regex alone then decides at the end).
-    dfa: Option<DFA>,
+    /// `None` when the pattern cannot be run as a lazy DFA (the regex alone then decides at the end). Boxed:
+    /// the DFA is large and rule conditions hold many tests.
+    dfa: Option<Box<DFA>>,
     /// Caches of finished responses: a response starts with the states earlier ones built.
     idle: Arc<Mutex<Vec<Cache>>>,
 }
@@ -73,7 +74,8 @@ impl TextRegex {
             )
             .syntax(syntax::Config::new().case_insensitive(case_insensitive))
             .build(pattern)
-            .ok();
+            .ok()
+            .map(Box::new);
         Ok(Self { regex, dfa, idle: Arc::default() })
     }
 
