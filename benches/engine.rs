@@ -1,17 +1,19 @@
 //! Engine throughput over the corpus (`../shared/corpus/pages`): lol_html parse-only, lol_html with reading
-//! handlers, and the strainer engine with the shipped rules (`rules/`). Reports bytes per second. A second group
+//! handlers, lol_html with no-op handlers shaped like the shipped rules' (the floor under the engine), and the
+//! strainer engine with the shipped rules (`rules/`). Reports bytes per second. A second group
 //! measures the fixed cost per response: the engine on one small page.
 // Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
 #![allow(clippy::expect_used)]
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+use std::borrow::Cow;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lol_html::{element, send, text, OutputSink};
+use lol_html::{doc_text, element, send, text, OutputSink};
 use strainer::rewrite::{RewriteOptions, Rewriter};
 use strainer::rules::RuleSet;
 
@@ -93,6 +95,35 @@ fn engine(c: &mut Criterion) {
                         Ok(())
                     }))
                     .append_element_content_handler(text!("p, li", |chunk| {
+                        black_box(chunk.as_str().len());
+                        Ok(())
+                    }));
+                black_box(run_lol_html(page, settings));
+            }
+        })
+    });
+
+    // What lol_html alone costs with the handler shape the shipped rules need (every rule selector, links,
+    // document text), all handlers doing nothing: the floor under the engine for this rule set.
+    group.bench_function("lol_html_rule_shaped_noop_handlers", |b| {
+        b.iter(|| {
+            for page in &pages {
+                let mut settings = send::Settings::new_send().with_strict(false);
+                for rule in &rules.element_rules {
+                    settings = settings.append_element_content_handler((
+                        Cow::Borrowed(&rule.selector),
+                        send::ElementContentHandlers::default().element(|el: &mut send::Element<'_, '_>| {
+                            black_box(el.tag_name());
+                            Ok(())
+                        }),
+                    ));
+                }
+                settings = settings
+                    .append_element_content_handler(element!("a[href], area[href]", |el| {
+                        black_box(el.get_attribute("href"));
+                        Ok(())
+                    }))
+                    .append_document_content_handler(doc_text!(|chunk| {
                         black_box(chunk.as_str().len());
                         Ok(())
                     }));
