@@ -89,12 +89,7 @@ impl Plan {
         let marker = format!("<!--{nonce:032x}:");
         let abort = format!("{marker}{}0-->", char::from(ABORT));
         let log = ReportLog::new(self.options.explain);
-        let engine = Engine::new(
-            Arc::clone(&self.rules),
-            self.options.site.clone(),
-            log.wants_details(),
-            marker.clone(),
-        );
+        let engine = Engine::new(Arc::clone(&self.rules), log.wants_details(), marker.clone());
         let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
         let shared = Shared {
             engine,
@@ -515,13 +510,15 @@ fn link_handler(
         if state.templates > 0 {
             return Ok(());
         }
-        if links_to {
-            state.engine.link(&href);
-        }
-        if !clean_links {
+        let wants_hosts = links_to && state.engine.wants_links();
+        if !clean_links && !wants_hosts {
             return Ok(());
         }
-        let Some(cleaned) = rules.links.clean(&href, site.as_deref()) else {
+        let inspected = rules.links.inspect(&href, site.as_deref());
+        if wants_hosts {
+            state.engine.link(&href, inspected.destination_host.as_deref());
+        }
+        let Some(cleaned) = inspected.cleaned.filter(|_| clean_links) else {
             return Ok(());
         };
         // lol_html writes the value as given (only `"` escaped): re-escape `&` so `&amp;` stays valid.

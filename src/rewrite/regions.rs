@@ -104,7 +104,6 @@ enum Entry {
 #[derive(Debug)]
 pub(super) struct Engine {
     rules: Arc<RuleSet>,
-    site: Option<String>,
     details: bool,
     marker: String,
     next_id: u32,
@@ -125,10 +124,9 @@ pub(super) struct Engine {
 
 impl Engine {
     /// The engine for one response; `marker` is `<!--NONCE:`.
-    pub(super) fn new(rules: Arc<RuleSet>, site: Option<String>, details: bool, marker: String) -> Self {
+    pub(super) fn new(rules: Arc<RuleSet>, details: bool, marker: String) -> Self {
         Self {
             rules,
-            site,
             details,
             marker,
             next_id: 1,
@@ -541,8 +539,15 @@ impl Engine {
         }
     }
 
-    /// A link (`a[href]`, `area[href]`) starts; `href` is entity-decoded.
-    pub(super) fn link(&mut self, href: &str) {
+    /// Whether a link starting now could matter to an undecided candidate ([`Engine::link`] does nothing
+    /// otherwise).
+    pub(super) fn wants_links(&self) -> bool {
+        self.undecided > 0
+    }
+
+    /// A link (`a[href]`, `area[href]`) starts; `href` is entity-decoded, `destination` the host it leads to
+    /// once unwrapped ([`crate::rules::LinkRules::destination_host`]).
+    pub(super) fn link(&mut self, href: &str, destination: Option<&str>) {
         if self.undecided == 0 {
             return;
         }
@@ -567,8 +572,7 @@ impl Engine {
                 else {
                     continue;
                 };
-                let link = hosts_of_link
-                    .get_or_insert_with(|| LinkHosts::of(&self.rules, href, self.site.as_deref()));
+                let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
                 slot.linked = link.any(|host| hosts.matches(host));
             }
         }
@@ -670,13 +674,9 @@ struct LinkHosts {
 }
 
 impl LinkHosts {
-    fn of(rules: &RuleSet, href: &str, site: Option<&str>) -> Self {
+    fn of(href: &str, destination: Option<&str>) -> Self {
         let own = url_host(href).map(str::to_ascii_lowercase);
-        let destination = if rules.links.unwrap.is_empty() {
-            None
-        } else {
-            rules.links.destination_host(href, site).filter(|d| own.as_deref() != Some(d.as_str()))
-        };
+        let destination = destination.filter(|d| own.as_deref() != Some(*d)).map(str::to_owned);
         Self { own, destination }
     }
 

@@ -77,6 +77,15 @@ pub enum UnwrapTarget {
     PathEmbedded,
 }
 
+/// What the link rules make of one link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InspectedLink {
+    /// The cleaned link; `None` when cleaning changes nothing.
+    pub cleaned: Option<CleanedLink>,
+    /// The host it leads to once unwrapped (see [`LinkRules::destination_host`]).
+    pub destination_host: Option<String>,
+}
+
 /// The result of cleaning a link that changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CleanedLink {
@@ -97,26 +106,33 @@ impl LinkRules {
     /// Cleans `url` (an `href` as written, absolute or relative) found on a page of `site`: unwraps redirect
     /// wrappers, then strips matching parameters. `None` when nothing changed.
     pub fn clean(&self, url: &str, site: Option<&str>) -> Option<CleanedLink> {
-        let mut rules = Vec::new();
-        let unwrapped = self.unwrap(trim_link(url), site, |id| push_unique(&mut rules, id));
-        let stripped = self.strip(&unwrapped, site, &mut rules);
-        if rules.is_empty() {
-            return None;
-        }
-        let cleaned = stripped.unwrap_or_else(|| unwrapped.into_owned());
-        (cleaned != url).then_some(CleanedLink { url: cleaned, rules })
+        self.inspect(url, site).cleaned
     }
 
     /// The host a link leads to once redirect wrappers are unwrapped (lower-cased, no port or userinfo, IPv6 in
     /// brackets); `None` for relative links (unless a wrapper rule for `site` sends them elsewhere), other
-    /// schemes and URLs without a host. Allocates only the answer unless the link is a wrapper.
+    /// schemes and URLs without a host.
     pub fn destination_host(&self, url: &str, site: Option<&str>) -> Option<String> {
-        let destination = self.unwrap(trim_link(url), site, |_| {});
-        let parts = LinkParts::split(&destination);
-        match parts.kind {
+        self.inspect(url, site).destination_host
+    }
+
+    /// [`LinkRules::clean`] and [`LinkRules::destination_host`] at once, unwrapping and splitting the link once.
+    pub fn inspect(&self, url: &str, site: Option<&str>) -> InspectedLink {
+        let mut rules = Vec::new();
+        let unwrapped = self.unwrap(trim_link(url), site, |id| push_unique(&mut rules, id));
+        let parts = LinkParts::split(&unwrapped);
+        let destination_host = match parts.kind {
             LinkKind::Web => parts.host.map(normalise_host),
             LinkKind::Relative | LinkKind::Other => None,
-        }
+        };
+        let stripped = self.strip(&parts, site, &mut rules);
+        let cleaned = if rules.is_empty() {
+            None
+        } else {
+            let cleaned = stripped.unwrap_or_else(|| String::from(&*unwrapped));
+            (cleaned != url).then_some(CleanedLink { url: cleaned, rules })
+        };
+        InspectedLink { cleaned, destination_host }
     }
 
     /// Follows redirect wrappers (at most [`MAX_UNWRAP_LEVELS`]), reporting each rule that unwrapped one.
@@ -156,8 +172,7 @@ impl LinkRules {
 
     /// Removes the parameters that active strip rules match; `None` when none matched. Credits each removed
     /// parameter to the first rule (in rule order) that matches it and records those rules in `acted`.
-    fn strip(&self, url: &str, site: Option<&str>, acted: &mut Vec<RuleId>) -> Option<String> {
-        let parts = LinkParts::split(url);
+    fn strip(&self, parts: &LinkParts<'_>, site: Option<&str>, acted: &mut Vec<RuleId>) -> Option<String> {
         if parts.kind == LinkKind::Other {
             return None;
         }
@@ -209,7 +224,7 @@ impl LinkRules {
             push_unique(acted, &rule.id);
         }
 
-        let mut cleaned = String::with_capacity(url.len());
+        let mut cleaned = String::with_capacity(parts.full.len());
         cleaned.push_str(parts.head);
         if kept_a_parameter {
             cleaned.push('?');

@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub use compile::{check_dir, load_dir, CheckReport};
 pub use error::{RuleError, RuleWarning};
 pub use hosts::{HostPattern, HostSet, SiteScope};
-pub use links::{CleanedLink, LinkRules, StripRule, UnwrapRule, UnwrapTarget};
+pub use links::{CleanedLink, InspectedLink, LinkRules, StripRule, UnwrapRule, UnwrapTarget};
 pub use text_regex::{Scan, ScanCache, TextRegex};
 
 /// The name of a rule, unique across all rule files of a set.
