@@ -18,6 +18,9 @@ use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
 use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter};
 use super::HitAction;
 
+/// Most spare own-text buffers kept per response (about as many as candidates are open at once on real pages).
+const POOLED_OWN_BUFFERS: usize = 16;
+
 /// Bytes of text fed at a time before early verdicts are looked at again.
 const TEXT_PIECE: usize = 64;
 
@@ -335,8 +338,7 @@ impl Engine {
         }
         self.slots.truncate(candidate.first_slot);
         self.push_sentinel(END, candidate.id);
-        candidate.own.clear();
-        self.pool.push(std::mem::take(&mut candidate.own));
+        recycle(&mut self.pool, std::mem::take(&mut candidate.own));
     }
 
     /// The final verdict of a closed candidate: `None` keeps it.
@@ -530,8 +532,7 @@ impl Engine {
         if spilled || !any_alive {
             candidate.decided = true;
             let id = candidate.id;
-            let own = std::mem::take(&mut candidate.own);
-            self.pool.push(own);
+            recycle(&mut self.pool, std::mem::take(&mut candidate.own));
             self.undecided -= 1;
             if !spilled {
                 self.push_sentinel(KEEP, id);
@@ -602,6 +603,16 @@ fn final_check(conditions: &Conditions, slot: &Slot, own: &str, length: usize) -
             .iter()
             .filter(|test| !matches!(test, TextTest::Matches(_)))
             .all(|test| text::progress(test, own, false, true) == Progress::Pass)
+}
+
+/// Keeps an own-text buffer for a later candidate. Only buffers that hold memory are kept, and only a few: a
+/// candidate decided early gives its buffer back twice (at the verdict, then empty at its end tag), and a pool
+/// that kept everything would grow with the page.
+fn recycle(pool: &mut Vec<String>, mut own: String) {
+    if own.capacity() > 0 && pool.len() < POOLED_OWN_BUFFERS {
+        own.clear();
+        pool.push(own);
+    }
 }
 
 /// Where the next piece of `text` ends: after [`TEXT_PIECE`] bytes, backed up to a character boundary.
@@ -726,6 +737,17 @@ mod tests {
     fn tags_merge_without_duplicates() {
         assert_eq!(merge_tags(Some("a  related"), &["related", "b"]), "a related b");
         assert_eq!(merge_tags(None, &["x\"y"]), "x&quot;y");
+    }
+
+    #[test]
+    fn own_text_buffers_are_recycled_boundedly() {
+        let mut pool = Vec::new();
+        for _ in 0..100 {
+            recycle(&mut pool, String::new());
+            recycle(&mut pool, String::from("own text"));
+        }
+        assert_eq!(pool.len(), POOLED_OWN_BUFFERS);
+        assert!(pool.iter().all(|own| own.is_empty() && own.capacity() > 0));
     }
 
     #[test]
