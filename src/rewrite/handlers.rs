@@ -18,15 +18,41 @@ use super::report::{PendingHit, ReportLog};
 use super::sink::{Sink, Verdicts, ABORT};
 use super::{styles, HitAction, RewriteOptions};
 
-/// Start tags that imply `</p>` (besides `p`, `ul` and `ol`, which have their own handlers).
-const P_CLOSERS: &str = "address, article, aside, blockquote, details, dialog, div, dl, fieldset, figcaption, \
-                         figure, footer, form, h1, h2, h3, h4, h5, h6, header, hgroup, hr, main, menu, nav, pre, \
-                         section, table";
+/// Start tags that imply `</p>` (besides `p`, `ul` and `ol`, which have more to do).
+const P_CLOSERS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "main",
+    "menu",
+    "nav",
+    "pre",
+    "section",
+    "table",
+];
 
-static P: LazyLock<Option<Selector>> = LazyLock::new(|| "p".parse().ok());
-static CLOSERS: LazyLock<Option<Selector>> = LazyLock::new(|| P_CLOSERS.parse().ok());
-static LISTS: LazyLock<Option<Selector>> = LazyLock::new(|| "ul, ol".parse().ok());
-static LI: LazyLock<Option<Selector>> = LazyLock::new(|| "li".parse().ok());
+/// Every element: the structural handler dispatches on the tag name itself, because one `*` item costs the
+/// selector VM far less than the 35 type names it would otherwise try on every element.
+static EVERY: LazyLock<Option<Selector>> = LazyLock::new(|| "*".parse().ok());
 static LINKS: LazyLock<Option<Selector>> = LazyLock::new(|| "a[href], area[href]".parse().ok());
 static CSP_META: LazyLock<Option<Selector>> = LazyLock::new(|| "meta[http-equiv]".parse().ok());
 static TEMPLATE: LazyLock<Option<Selector>> = LazyLock::new(|| "template".parse().ok());
@@ -197,9 +223,10 @@ pub(super) fn build(
             }
         });
     let mut element_handlers: Vec<(Cow<'_, Selector>, send::ElementContentHandlers<'static>)> = Vec::new();
-    element_handlers.extend(template_handler(shared));
-    if !plan.conditional.is_empty() {
-        element_handlers.extend(structural_handlers(shared));
+    if plan.conditional.is_empty() {
+        element_handlers.extend(template_handler(shared));
+    } else {
+        element_handlers.extend(structural_handler(shared));
     }
     for &index in &plan.removes {
         element_handlers
@@ -258,73 +285,79 @@ pub(super) fn build(
 fn template_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
     let shared = Arc::clone(shared);
     static_element(&TEMPLATE, move |el| {
-        lock(&shared).templates += 1;
-        let end_shared = Arc::clone(&shared);
-        if el
-            .on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
-                let mut state = lock(&end_shared);
-                state.templates = state.templates.saturating_sub(1);
-                Ok(())
-            }))
-            .is_err()
-        {
-            let mut state = lock(&shared);
-            state.templates = state.templates.saturating_sub(1);
+        open_template(&shared, el);
+        Ok(())
+    })
+}
+
+/// A `<template>` starts: counted until its end tag.
+fn open_template(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
+    lock(shared).templates += 1;
+    let end_shared = Arc::clone(shared);
+    let closing = el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+        let mut state = lock(&end_shared);
+        state.templates = state.templates.saturating_sub(1);
+        Ok(())
+    }));
+    if closing.is_err() {
+        let mut state = lock(shared);
+        state.templates = state.templates.saturating_sub(1);
+    }
+}
+
+/// What the engine's own stack needs from every start tag (with conditional rules): `<template>` counting, the
+/// kind of `p` and `li` elements, implied `</p>` and `</li>`, and list boundaries. Registered first, so the end
+/// sentinels it inserts precede any begin sentinel of the same tag.
+fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
+    let shared = Arc::clone(shared);
+    static_element(&EVERY, move |el| {
+        let name = el.tag_name();
+        match name.as_str() {
+            "template" => open_template(&shared, el),
+            "p" => {
+                let mut guard = lock(&shared);
+                let state = &mut *guard;
+                state.engine.set_current(el.source_location().bytes().start, Kind::P);
+                close_open_p(state, el);
+            }
+            "ul" | "ol" => open_list(&shared, el),
+            "li" => {
+                let mut guard = lock(&shared);
+                let state = &mut *guard;
+                state.engine.set_current(el.source_location().bytes().start, Kind::Li);
+                if state.engine.has_open() {
+                    let watermark = state.sink.spill_watermark();
+                    state.engine.close_open_li(&mut state.verdicts, watermark);
+                    if !state.engine.sentinels.is_empty() {
+                        el.before(&state.engine.sentinels, ContentType::Html);
+                    }
+                }
+            }
+            closer if P_CLOSERS.contains(&closer) => close_open_p(&mut lock(&shared), el),
+            _ => {}
         }
         Ok(())
     })
 }
 
-fn structural_handlers(shared: &Arc<Mutex<Shared>>) -> Vec<Handlers> {
-    let mut handlers = Vec::new();
-    let p_shared = Arc::clone(shared);
-    handlers.extend(static_element(&P, move |el| {
-        let mut guard = lock(&p_shared);
-        let state = &mut *guard;
-        state.engine.set_current(el.source_location().bytes().start, Kind::P);
-        close_open_p(state, el);
-        Ok(())
-    }));
-    let closer_shared = Arc::clone(shared);
-    handlers.extend(static_element(&CLOSERS, move |el| {
-        close_open_p(&mut lock(&closer_shared), el);
-        Ok(())
-    }));
-    let list_shared = Arc::clone(shared);
-    handlers.extend(static_element(&LISTS, move |el| {
-        let mut guard = lock(&list_shared);
-        let state = &mut *guard;
-        close_open_p(state, el);
-        if let Some(id) = state.engine.open_list() {
-            let end_shared = Arc::clone(&list_shared);
-            let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
-                let mut guard = lock(&end_shared);
-                let state = &mut *guard;
-                let watermark = state.sink.spill_watermark();
-                state.engine.close_list(id, &mut state.verdicts, watermark);
-                if !state.engine.sentinels.is_empty() {
-                    end.before(&state.engine.sentinels, ContentType::Html);
-                }
-                Ok(())
-            }));
-        }
-        Ok(())
-    }));
-    let li_shared = Arc::clone(shared);
-    handlers.extend(static_element(&LI, move |el| {
-        let mut guard = lock(&li_shared);
-        let state = &mut *guard;
-        state.engine.set_current(el.source_location().bytes().start, Kind::Li);
-        if state.engine.has_open() {
+/// A `ul`/`ol` starts: implies `</p>`, and bounds which `li` a later `<li>` closes.
+fn open_list(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
+    let mut guard = lock(shared);
+    let state = &mut *guard;
+    close_open_p(state, el);
+    if let Some(id) = state.engine.open_list() {
+        let end_shared = Arc::clone(shared);
+        let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
+            let mut guard = lock(&end_shared);
+            let state = &mut *guard;
             let watermark = state.sink.spill_watermark();
-            state.engine.close_open_li(&mut state.verdicts, watermark);
+            state.engine.close_list(id, &mut state.verdicts, watermark);
             if !state.engine.sentinels.is_empty() {
-                el.before(&state.engine.sentinels, ContentType::Html);
+                end.before(&state.engine.sentinels, ContentType::Html);
             }
-        }
-        Ok(())
-    }));
-    handlers
+            Ok(())
+        }));
+    }
 }
 
 fn close_open_p(state: &mut Shared, el: &mut send::Element<'_, '_>) {
