@@ -36,7 +36,7 @@ pub struct LogSettings {
 /// The filter used when neither `--log` nor `RUST_LOG` says anything.
 pub const DEFAULT_FILTER: &str = "info";
 
-/// The stable field names of the per-request `info` event (message [`super::REQUEST_MESSAGE`]). Ops scripts rely
+/// The stable field names of the per-request `info` event (message [`REQUEST_MESSAGE`]). Ops scripts rely
 /// on them: never rename one, only add.
 pub mod fields {
     /// Client socket address (`ip:port`).

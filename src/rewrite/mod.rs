@@ -5,9 +5,9 @@
 //!
 //! How it works: unconditional rules act natively in lol_html at the start tag. Conditional rules make an element
 //! a *candidate*: a begin sentinel (an HTML comment with a per-response nonce) goes before it, facts (own text,
-//! text length, links) are fed to the engine's own stack of open candidates ([`regions`]), and the verdict travels
-//! in-band as an end sentinel; the output sink ([`sink`]) holds back only the bytes of undecided candidates (up to
-//! the hold cap), applies verdicts and strips every sentinel. The charset is settled first ([`charset`]).
+//! text length, links) are fed to the engine's own stack of open candidates (`regions`), and the verdict travels
+//! in-band as an end sentinel; the output sink (`sink`) holds back only the bytes of undecided candidates (up to
+//! the hold cap), applies verdicts and strips every sentinel. The charset is settled first (`charset`).
 
 mod charset;
 mod handlers;
