@@ -5,7 +5,9 @@
 //! state the test holds whatever follows; a dead state (typical for `^…` patterns once the start is wrong) means
 //! it fails whatever follows. Either way the element is decided early instead of being held to its end tag.
 //! The DFA gives up on some inputs (a Unicode `\b` next to non-ASCII text, a cache that keeps overflowing); the
-//! scan then reports [`Scan::GaveUp`] and the caller matches the complete text with the regex instead.
+//! scan then reports [`Scan::GaveUp`] and the caller matches the complete text with the regex instead. Several
+//! scans share one cache (one per regex and response); a state remembered by one scan is only valid until the
+//! cache is cleared, so each open scan remembers the cache's clear count and gives up if it changed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -35,7 +37,7 @@ pub struct TextRegex {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scan {
     /// More text may still make it match.
-    Open(LazyStateID),
+    Open(OpenScan),
     /// It matches, whatever text follows.
     Matched,
     /// It cannot match, whatever text follows.
@@ -44,7 +46,16 @@ pub enum Scan {
     GaveUp,
 }
 
-/// The scratch memory of one [`TextRegex`]'s DFA for one response; goes back to the regex's pool when dropped.
+/// The DFA state of an open scan, valid while its cache has not been cleared since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenScan {
+    state: LazyStateID,
+    /// The cache's clear count when `state` was obtained.
+    clears: usize,
+}
+
+/// The scratch memory of one [`TextRegex`]'s DFA for one response; goes back to the regex's pool when dropped
+/// (unless it was ever cleared: a cache near its limit would soon give up on every scan).
 #[derive(Debug)]
 pub struct ScanCache {
     /// Always `Some` until dropped.
@@ -54,9 +65,12 @@ pub struct ScanCache {
 
 impl Drop for ScanCache {
     fn drop(&mut self) {
+        let Some(cache) = self.cache.take().filter(|cache| cache.clear_count() == 0) else {
+            return;
+        };
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < POOLED_CACHES {
-            idle.extend(self.cache.take());
+            idle.push(cache);
         }
     }
 }
@@ -64,11 +78,20 @@ impl Drop for ScanCache {
 impl TextRegex {
     /// Compiles `pattern` (Unicode, like [`regex::Regex`]), ignoring case when asked.
     pub fn new(pattern: &str, case_insensitive: bool) -> Result<Self, regex::Error> {
+        Self::with_cache_capacity(pattern, case_insensitive, CACHE_CAPACITY)
+    }
+
+    /// [`TextRegex::new`] with a given DFA cache capacity (tests use small ones to force cache clears).
+    fn with_cache_capacity(
+        pattern: &str,
+        case_insensitive: bool,
+        capacity: usize,
+    ) -> Result<Self, regex::Error> {
         let regex = regex::RegexBuilder::new(pattern).case_insensitive(case_insensitive).build()?;
         let dfa = DFA::builder()
             .configure(
                 DFA::config()
-                    .cache_capacity(CACHE_CAPACITY)
+                    .cache_capacity(capacity)
                     .minimum_cache_clear_count(Some(3))
                     .unicode_word_boundary(true),
             )
@@ -104,30 +127,34 @@ impl TextRegex {
         };
         let config = start::Config::new().anchored(Anchored::No);
         match dfa.start_state(cache, &config) {
-            Ok(state) => classify(state),
+            Ok(state) => classify(state, cache.clear_count()),
             Err(_) => Scan::GaveUp,
         }
     }
 
     /// Feeds the next bytes of the text.
     pub fn scan_feed(&self, cache: &mut ScanCache, scan: Scan, bytes: &[u8]) -> Scan {
-        let (Some(dfa), Some(cache), Scan::Open(mut state)) = (&self.dfa, cache.cache.as_mut(), scan) else {
+        let (Some(dfa), Some(cache), Scan::Open(open)) = (&self.dfa, cache.cache.as_mut(), scan) else {
             return scan;
         };
+        if open.clears != cache.clear_count() {
+            return Scan::GaveUp;
+        }
+        let mut state = open.state;
         for &byte in bytes {
+            // A clear inside `next_state` keeps the state it returns valid.
             state = match dfa.next_state(cache, state, byte) {
                 Ok(next) => next,
                 Err(_) => return Scan::GaveUp,
             };
-            if !state.is_tagged() {
-                continue;
-            }
-            let outcome = classify(state);
-            if outcome != Scan::Open(state) {
-                return outcome;
+            if state.is_tagged() {
+                match classify(state, cache.clear_count()) {
+                    Scan::Open(_) => {}
+                    decided => return decided,
+                }
             }
         }
-        Scan::Open(state)
+        Scan::Open(OpenScan { state, clears: cache.clear_count() })
     }
 
     /// The text ended: does it match? `None` when the scan gave up (use [`TextRegex::is_match`]).
@@ -136,17 +163,20 @@ impl TextRegex {
             Scan::Matched => Some(true),
             Scan::Dead => Some(false),
             Scan::GaveUp => None,
-            Scan::Open(state) => {
+            Scan::Open(open) => {
                 let (dfa, cache) = (self.dfa.as_ref()?, cache.cache.as_mut()?);
-                let end = dfa.next_eoi_state(cache, state).ok()?;
+                if open.clears != cache.clear_count() {
+                    return None;
+                }
+                let end = dfa.next_eoi_state(cache, open.state).ok()?;
                 Some(end.is_match())
             }
         }
     }
 }
 
-/// What a DFA state says about the scan.
-fn classify(state: LazyStateID) -> Scan {
+/// What a DFA state (obtained at the cache's `clears`-th clear) says about the scan.
+fn classify(state: LazyStateID, clears: usize) -> Scan {
     if state.is_match() {
         Scan::Matched
     } else if state.is_dead() {
@@ -154,7 +184,7 @@ fn classify(state: LazyStateID) -> Scan {
     } else if state.is_quit() || state.is_unknown() {
         Scan::GaveUp
     } else {
-        Scan::Open(state)
+        Scan::Open(OpenScan { state, clears })
     }
 }
 
@@ -200,6 +230,40 @@ mod tests {
         let word = regex(r"^buy\b", true);
         assert_eq!(scan(&word, &["Buy", " it"]).0[1], Scan::Matched);
         assert_eq!(scan(&word, &["Buy", "ers"]).1, Some(false));
+    }
+
+    #[test]
+    fn interleaved_scans_survive_cache_clears() {
+        // A cache this small is cleared again and again while two scans take turns on it: whatever a scan
+        // reports must agree with the regex, or say it gave up.
+        let pattern = r"^[^\s.!?:;](?:[^.!?:;]|\.\S){0,79}?\s[–—-]\s+[\p{Lu}\p{N}]";
+        // The smallest capacity the DFA accepts.
+        let (regex, mut cache) = (1..=64)
+            .map(|kib| TextRegex::with_cache_capacity(pattern, true, kib * 1024))
+            .find_map(|built| {
+                let regex = built.unwrap_or_else(|e| panic!("{pattern}: {e}"));
+                let cache = regex.scan_cache()?;
+                Some((regex, cache))
+            })
+            .unwrap_or_else(|| panic!("no cache capacity up to 64 KiB builds a DFA for {pattern}"));
+        let texts =
+            ["Hand Warmers – Stay warm all winter long", "Über Straße und Brücke, ohne Pause – nur weiter"];
+        let mut scans = [regex.scan_start(&mut cache), regex.scan_start(&mut cache)];
+        let pieces: Vec<Vec<&str>> = texts.iter().map(|t| t.split_inclusive(' ').collect()).collect();
+        for round in 0..pieces[0].len().max(pieces[1].len()) {
+            for (which, scan) in scans.iter_mut().enumerate() {
+                if let Some(piece) = pieces[which].get(round) {
+                    *scan = regex.scan_feed(&mut cache, *scan, piece.as_bytes());
+                }
+            }
+        }
+        let clears = cache.cache.as_ref().map_or(0, Cache::clear_count);
+        assert!(clears > 0, "the cache was never cleared: the test does not test what it says");
+        for (which, scan) in scans.into_iter().enumerate() {
+            let ended = regex.scan_end(&mut cache, scan);
+            let expected = regex.is_match(texts[which]);
+            assert!(ended.is_none_or(|m| m == expected), "{:?}: {ended:?} vs {expected}", texts[which]);
+        }
     }
 
     #[test]
