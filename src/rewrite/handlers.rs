@@ -325,13 +325,7 @@ fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
                 let mut guard = lock(&shared);
                 let state = &mut *guard;
                 state.engine.set_current(el.source_location().bytes().start, Kind::Li);
-                if state.engine.has_open() {
-                    let watermark = state.sink.spill_watermark();
-                    state.engine.close_open_li(&mut state.verdicts, watermark);
-                    if !state.engine.sentinels.is_empty() {
-                        el.before(&state.engine.sentinels, ContentType::Html);
-                    }
-                }
+                close_implied(state, el, Engine::close_open_li);
             }
             closer if P_CLOSERS.contains(&closer) => close_open_p(&mut lock(&shared), el),
             _ => {}
@@ -360,12 +354,23 @@ fn open_list(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
     }
 }
 
+/// A start tag that implies `</p>`: the end sentinels of what closes go before it.
 fn close_open_p(state: &mut Shared, el: &mut send::Element<'_, '_>) {
+    close_implied(state, el, Engine::close_open_p);
+}
+
+/// Runs an implied-end-tag closer of the engine (when a candidate is open) and inserts the end sentinels it
+/// leaves before the start tag that implied it.
+fn close_implied(
+    state: &mut Shared,
+    el: &mut send::Element<'_, '_>,
+    close: fn(&mut Engine, &mut Verdicts, Option<u32>),
+) {
     if !state.engine.has_open() {
         return;
     }
     let watermark = state.sink.spill_watermark();
-    state.engine.close_open_p(&mut state.verdicts, watermark);
+    close(&mut state.engine, &mut state.verdicts, watermark);
     if !state.engine.sentinels.is_empty() {
         el.before(&state.engine.sentinels, ContentType::Html);
     }

@@ -389,11 +389,9 @@ impl Engine {
         let (Some(regex), Some(scan)) = (own_text_regex(conditions), slot.scan) else {
             return true;
         };
-        let unscanned = candidate.own.as_bytes().get(candidate.scanned..).unwrap_or_default();
-        let ended = scan_cache(&mut self.scan_caches, slot.rule, regex).and_then(|cache| {
-            let scan = regex.scan_feed(cache, scan, unscanned);
-            regex.scan_end(cache, scan)
-        });
+        let scan = scan_unseen(&mut self.scan_caches, slot.rule, regex, scan, candidate);
+        let ended =
+            scan_cache(&mut self.scan_caches, slot.rule, regex).and_then(|cache| regex.scan_end(cache, scan));
         ended.unwrap_or_else(|| regex.is_match(&candidate.own))
     }
 
@@ -515,9 +513,7 @@ impl Engine {
             if let (true, Some(scan @ Scan::Open(_)), Some(regex)) =
                 (is_innermost, slot.scan, own_text_regex(conditions))
             {
-                let unscanned = candidate.own.as_bytes().get(candidate.scanned..).unwrap_or_default();
-                let next = scan_cache(&mut self.scan_caches, slot.rule, regex)
-                    .map_or(Scan::GaveUp, |cache| regex.scan_feed(cache, scan, unscanned));
+                let next = scan_unseen(&mut self.scan_caches, slot.rule, regex, scan, candidate);
                 slot.scan = Some(next);
                 if next == Scan::Dead {
                     slot.alive = false;
@@ -549,7 +545,7 @@ impl Engine {
     /// A link (`a[href]`, `area[href]`) starts; `href` is entity-decoded, `destination` the host it leads to
     /// once unwrapped ([`crate::rules::LinkRules::destination_host`]).
     pub(super) fn link(&mut self, href: &str, destination: Option<&str>) {
-        if self.undecided == 0 {
+        if !self.wants_links() {
             return;
         }
         let mut hosts_of_link: Option<LinkHosts> = None;
@@ -634,6 +630,18 @@ fn own_text_regex(conditions: &Conditions) -> Option<&TextRegex> {
         TextTest::Matches(regex) => Some(regex),
         _ => None,
     })
+}
+
+/// Feeds a rule's regex scan the own text of `candidate` it has not seen yet.
+fn scan_unseen(
+    caches: &mut Vec<Option<ScanCache>>,
+    rule: usize,
+    regex: &TextRegex,
+    scan: Scan,
+    candidate: &Candidate,
+) -> Scan {
+    let unseen = candidate.own.as_bytes().get(candidate.scanned..).unwrap_or_default();
+    scan_cache(caches, rule, regex).map_or(Scan::GaveUp, |cache| regex.scan_feed(cache, scan, unseen))
 }
 
 /// The scan cache of rule `rule`'s regex, made on first use; `None` when the regex has no DFA.
