@@ -8,6 +8,8 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"        # a non-loopback address also needs allow_non_loopback = true
 //! allow_non_loopback = false
+//! allow_clients = ["192.168.1.0/24"] # who may connect; default: loopback, private and link-local networks
+//! proxy_auth = ["alice:secret"]    # require Proxy-Authorization: Basic (USER:PASSWORD); default: none
 //! rules = "rules"
 //! certs = "certs"
 //! upstream_ca = ["origin-ca.pem"]  # extra trusted roots for origins, added to --upstream-ca
@@ -43,6 +45,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::access::{AccessError, ClientNetworks, ProxyCredentials};
 use crate::reload::WatchMode;
 use crate::rewrite::{DEFAULT_HOLD_CAP, DEFAULT_MEMORY_LIMIT};
 use crate::telemetry::{LogFormat, LogSettings};
@@ -110,6 +113,10 @@ pub struct Config {
     pub mitm_ports: Vec<u16>,
     /// How edits to the rules directory are noticed (events with a polling fallback, or polling only).
     pub rules_watch: WatchMode,
+    /// Client networks allowed to connect; others are disconnected at once.
+    pub allow_clients: ClientNetworks,
+    /// Credentials every proxied request and CONNECT must carry, when set.
+    pub proxy_auth: Option<ProxyCredentials>,
 }
 
 /// Default interception ports: HTTPS only.
@@ -219,6 +226,9 @@ pub enum ConfigError {
          settings file to do so on purpose"
     )]
     NonLoopback(SocketAddr),
+    /// An `allow_clients` or `proxy_auth` entry is malformed.
+    #[error(transparent)]
+    Access(#[from] AccessError),
     /// The head size limit is below what HTTP/1 parsing needs.
     #[error("limit `max_header_bytes` is {0}; it must be at least {MIN_HEADER_BYTES}")]
     HeaderLimitTooSmall(usize),
@@ -239,6 +249,9 @@ struct FileSettings {
     log: Option<String>,
     log_format: Option<LogFormat>,
     allow_non_loopback: Option<bool>,
+    allow_clients: Option<Vec<String>>,
+    #[serde(default)]
+    proxy_auth: Vec<String>,
     response_encoding: Option<ResponseEncoding>,
     log_query: Option<bool>,
     via: Option<bool>,
@@ -295,6 +308,8 @@ impl Config {
             resolve: BTreeMap::new(),
             mitm_ports: DEFAULT_MITM_PORTS.to_vec(),
             rules_watch: WatchMode::default(),
+            allow_clients: ClientNetworks::default(),
+            proxy_auth: None,
         }
     }
 
@@ -309,6 +324,11 @@ impl Config {
             let (host, ip) = parse_resolve(entry)?;
             resolve.insert(host, ip);
         }
+        let allow_clients = match &file.allow_clients {
+            Some(entries) => ClientNetworks::parse(entries)?,
+            None => ClientNetworks::default(),
+        };
+        let proxy_auth = ProxyCredentials::parse(&file.proxy_auth)?;
         let mut upstream_ca = file.upstream_ca;
         upstream_ca.extend(args.upstream_ca.iter().cloned());
         Ok(Self {
@@ -327,6 +347,8 @@ impl Config {
             resolve,
             mitm_ports: file.mitm_ports.unwrap_or_else(|| DEFAULT_MITM_PORTS.to_vec()),
             rules_watch: file.rules_watch,
+            allow_clients,
+            proxy_auth,
         })
     }
 }
@@ -442,6 +464,20 @@ mod tests {
         assert!(matches!(Config::merge(&args, FileSettings::default()), Err(ConfigError::NonLoopback(_))));
         let file = FileSettings { allow_non_loopback: Some(true), ..FileSettings::default() };
         assert!(Config::merge(&args, file).is_ok());
+    }
+
+    #[test]
+    fn access_settings_are_parsed_and_checked() {
+        let config = Config::merge(&RunArgs::default(), FileSettings::default()).expect("valid");
+        assert_eq!(config.allow_clients, ClientNetworks::default());
+        assert!(config.proxy_auth.is_none());
+        let file: FileSettings =
+            toml::from_str("allow_clients = [\"10.0.0.0/8\"]\nproxy_auth = [\"a:b\"]").expect("valid toml");
+        let config = Config::merge(&RunArgs::default(), file).expect("valid");
+        assert!(!config.allow_clients.permits("127.0.0.1".parse().expect("literal")));
+        assert_eq!(config.proxy_auth.map(|c| c.user_count()), Some(1));
+        let file: FileSettings = toml::from_str("allow_clients = [\"everyone\"]").expect("valid toml");
+        assert!(matches!(Config::merge(&RunArgs::default(), file), Err(ConfigError::Access(_))));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! Module map (imports point downwards only: `rules` and `rewrite` know nothing of sockets):
 //! - [`cli`]: subcommands `run`, `check`, `rewrite`, `ca`;
 //! - [`config`]: runtime settings from flags and `strainer.toml`;
+//! - [`access`]: allowed client networks and proxy credentials;
 //! - [`telemetry`]: the tracing subscriber and the shared log field names;
 //! - [`metrics`]: counters for the status page and `/metrics`;
 //! - [`reload`]: the live rule store and its directory watcher;
@@ -18,6 +19,7 @@
 // Library code handles bad input with errors; a panic needs a proven invariant (tests and benches are exempt).
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod metrics;

@@ -23,6 +23,8 @@ pub enum Mode {
     Blocked,
     /// Answered by strainer itself (onboarding page, PAC file, metrics).
     Local,
+    /// Refused with 407: missing or wrong proxy credentials.
+    Denied,
 }
 
 impl Mode {
@@ -34,6 +36,7 @@ impl Mode {
             Mode::Tunnel => "tunnel",
             Mode::Blocked => "blocked",
             Mode::Local => "local",
+            Mode::Denied => "denied",
         }
     }
 }
@@ -61,7 +64,7 @@ pub struct RequestOutcome {
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: AtomicU64,
-    requests_by_mode: [AtomicU64; 5],
+    requests_by_mode: [AtomicU64; MODES.len()],
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     removed: AtomicU64,
@@ -100,7 +103,7 @@ pub struct MetricsSnapshot {
     pub rule_hits: Vec<(RuleId, u64)>,
 }
 
-const MODES: [Mode; 5] = [Mode::Plain, Mode::Mitm, Mode::Tunnel, Mode::Blocked, Mode::Local];
+const MODES: [Mode; 6] = [Mode::Plain, Mode::Mitm, Mode::Tunnel, Mode::Blocked, Mode::Local, Mode::Denied];
 
 // === impl Metrics ===
 

@@ -28,6 +28,15 @@ pub fn is_local(uri: &Uri) -> bool {
     }
 }
 
+/// Pages anyone who can connect may fetch, even when proxy credentials are required: browsers fetch the PAC
+/// file and the CA certificate straight from the listener, without proxy credentials.
+const PUBLIC_PATHS: [&str; 3] = ["/proxy.pac", "/ca.pem", "/ca.der"];
+
+/// Is this an origin-form request for one of the [`PUBLIC_PATHS`]?
+pub fn is_public(uri: &Uri) -> bool {
+    uri.host().is_none() && PUBLIC_PATHS.contains(&uri.path())
+}
+
 /// Answers a request for strainer itself.
 pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Response<ProxyBody> {
     let mut log = RequestLog::start(state.metrics.clone(), client, request.method(), request.uri(), false);

@@ -1,5 +1,8 @@
 //! The proxy server: accept loop, per-connection service, graceful drain. The only user of hyper's server.
 //!
+//! Clients outside `allow_clients` are disconnected at accept; with `proxy_auth` set, requests without accepted
+//! credentials get 407 (except the public local pages a browser fetches before it has any: PAC file, CA).
+//!
 //! Every request goes one of three ways: `CONNECT` → [`connect`] (tunnel or HTTPS interception, whose decrypted
 //! requests come back through [`dispatch`]), a request for strainer itself → [`local`], anything else →
 //! [`forward`] (or [`websocket`] for an upgrade).
@@ -34,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use self::log::RequestLog;
 use crate::config::Config;
 use crate::metrics::{Metrics, Mode};
 use crate::reload::{self, RuleStore};
@@ -132,11 +136,25 @@ pub async fn run(config: Config) -> Result<(), ProxyError> {
         .await?
         .with_reload_status(Arc::new(move || status_rules.last_error().map(|failure| failure.to_string())));
     let addr = server.local_addr();
-    tracing::info!(listen = %addr, rules = rule_count, "proxy listening");
+    let access = &server.state.config;
+    let auth_users = access.proxy_auth.as_ref().map_or(0, |c| c.user_count());
+    tracing::info!(
+        listen = %addr,
+        rules = rule_count,
+        allow_clients = %access.allow_clients,
+        auth_users,
+        "proxy listening"
+    );
     println!("strainer listening on http://{addr} with {rule_count} rule(s)");
     println!("  browser proxy (HTTP and HTTPS): {addr}");
     println!("  or automatic configuration:     http://{addr}/proxy.pac");
     println!("  then open http://strainer.local/ through the proxy");
+    if !addr.ip().is_loopback() {
+        println!("  clients allowed from: {}", access.allow_clients);
+    }
+    if auth_users > 0 {
+        println!("  proxy login required ({auth_users} user(s) in proxy_auth)");
+    }
     server.run_until(shutdown_signal()).await
 }
 
@@ -234,6 +252,10 @@ impl Server {
                     }
                 },
             };
+            if !state.config.allow_clients.permits(client.ip()) {
+                tracing::warn!(client = %client, "connection refused: client address not in allow_clients");
+                continue;
+            }
             connections += 1;
             let _ = stream.set_nodelay(true);
             let conn_state = state.clone();
@@ -277,6 +299,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 async fn serve(state: Arc<State>, client: SocketAddr, request: Request<Incoming>) -> Response<ProxyBody> {
     let span = tracing::info_span!("request", method = %request.method(), uri_host = request.uri().host().unwrap_or(""));
     async move {
+        if let Some(credentials) = &state.config.proxy_auth {
+            if !credentials.accepts(request.headers()) && !local::is_public(request.uri()) {
+                return deny(&state, client, &request);
+            }
+        }
         if request.method() == Method::CONNECT {
             return connect::handle(state, client, request).await;
         }
@@ -284,6 +311,19 @@ async fn serve(state: Arc<State>, client: SocketAddr, request: Request<Incoming>
     }
     .instrument(span)
     .await
+}
+
+/// The 407 answer (and its log record) to a request without accepted proxy credentials.
+fn deny(state: &State, client: SocketAddr, request: &Request<Incoming>) -> Response<ProxyBody> {
+    let mut log = RequestLog::start(
+        state.metrics.clone(),
+        client,
+        request.method(),
+        request.uri(),
+        state.config.log_query,
+    );
+    log.mode = Mode::Denied;
+    log.answer(respond::proxy_auth_required())
 }
 
 /// Routes a request with an absolute `http`/`https` URI (plain, or decrypted from a tunnel): strainer's own pages,

@@ -4,7 +4,7 @@
 //! networking: callers classify what went wrong into a [`Failure`] and get a response back.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PROXY_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
 
@@ -113,6 +113,20 @@ pub fn blocked(host: &str, rule: &str, navigation: bool) -> Response<ProxyBody> 
     }
     let cause = format!("{host} is blocked by rule {rule}");
     html_page(StatusCode::FORBIDDEN, "Blocked", &cause, "Edit the rule files to unblock this host.")
+}
+
+/// The 407 answer to a request without accepted proxy credentials, asking for `Basic` ones.
+pub fn proxy_auth_required() -> Response<ProxyBody> {
+    let mut response = html_page(
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "Proxy login required",
+        "this strainer proxy needs a user name and password",
+        "Enter the credentials its administrator gave you.",
+    );
+    response
+        .headers_mut()
+        .insert(PROXY_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"strainer\", charset=\"UTF-8\""));
+    response
 }
 
 /// A temporary redirect (307, method and body kept) to `location`.

@@ -1,0 +1,142 @@
+//! Who may use the proxy: clients outside `allow_clients` are disconnected before a byte is read, and with
+//! `proxy_auth` set every proxied request and CONNECT needs `Basic` credentials (407 otherwise), while the PAC
+//! file and the CA stay reachable straight from the listener.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Origin, Strainer};
+use strainer::access::{ClientNetworks, ProxyCredentials};
+use strainer::rules::RuleSet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bound on each raw socket exchange, so a regression fails instead of hanging.
+const EXCHANGE_LIMIT: Duration = Duration::from_secs(10);
+
+/// base64 of `alice:open sesame`.
+const ALICE: &str = "YWxpY2U6b3BlbiBzZXNhbWU=";
+
+async fn origin_echoing_proxy_authorization() -> Origin {
+    Origin::start(|request| async move {
+        let seen = request.headers().get("proxy-authorization").is_some();
+        common::full(200, &[("content-type", "text/plain")], format!("proxy-authorization seen: {seen}"))
+    })
+    .await
+}
+
+async fn strainer_with_login() -> Strainer {
+    Strainer::start_with_rules(RuleSet::default(), |config| {
+        config.proxy_auth = ProxyCredentials::parse(&["alice:open sesame"]).expect("valid entry");
+    })
+    .await
+}
+
+/// Sends `head` on a fresh connection and returns the status line of the answer.
+async fn status_line(strainer: &Strainer, head: String) -> String {
+    let exchange = async {
+        let mut stream = TcpStream::connect(strainer.addr).await.expect("connect to strainer");
+        stream.write_all(head.as_bytes()).await.expect("send head");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut buf).await.expect("read answer");
+            assert!(n > 0, "connection closed before a status line: {:?}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        text.lines().next().unwrap_or_default().to_owned()
+    };
+    tokio::time::timeout(EXCHANGE_LIMIT, exchange).await.expect("strainer answers in time")
+}
+
+#[tokio::test]
+async fn clients_outside_allow_clients_are_disconnected_unanswered() {
+    let origin = origin_echoing_proxy_authorization().await;
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |config| {
+        config.allow_clients = ClientNetworks::parse(&["203.0.113.0/24"]).expect("valid network");
+    })
+    .await;
+    let outcome = tokio::time::timeout(EXCHANGE_LIMIT, async {
+        let mut stream = TcpStream::connect(strainer.addr).await.expect("the listener accepts");
+        let _ = stream.write_all(b"GET http://news.test/ HTTP/1.1\r\nHost: news.test\r\n\r\n").await;
+        let mut buf = [0u8; 256];
+        stream.read(&mut buf).await
+    })
+    .await
+    .expect("the connection ends in time");
+    assert!(matches!(outcome, Ok(0) | Err(_)), "no answer for a refused client: {outcome:?}");
+    assert!(strainer.client().get(origin.url("news.test", "/")).send().await.is_err());
+    assert_eq!(strainer.metrics.snapshot().requests, 0, "nothing was served");
+}
+
+#[tokio::test]
+async fn requests_without_accepted_credentials_get_407() {
+    let origin = origin_echoing_proxy_authorization().await;
+    let strainer = strainer_with_login().await;
+
+    let response = strainer.client().get(origin.url("news.test", "/")).send().await.expect("answer");
+    assert_eq!(response.status(), 407);
+    let challenge = response.headers().get("proxy-authenticate").and_then(|v| v.to_str().ok());
+    assert_eq!(challenge, Some("Basic realm=\"strainer\", charset=\"UTF-8\""));
+
+    let wrong = reqwest::Client::builder()
+        .proxy(
+            reqwest::Proxy::http(format!("http://{}", strainer.addr))
+                .expect("proxy url")
+                .basic_auth("alice", "guess"),
+        )
+        .build()
+        .expect("client");
+    assert_eq!(wrong.get(origin.url("news.test", "/")).send().await.expect("answer").status(), 407);
+
+    let denied = strainer.metrics.snapshot().requests_by_mode;
+    assert!(denied.contains(&("denied", 2)), "{denied:?}");
+}
+
+#[tokio::test]
+async fn accepted_credentials_are_consumed_not_forwarded() {
+    let origin = origin_echoing_proxy_authorization().await;
+    let strainer = strainer_with_login().await;
+    let client = reqwest::Client::builder()
+        .proxy(
+            reqwest::Proxy::http(format!("http://{}", strainer.addr))
+                .expect("proxy url")
+                .basic_auth("alice", "open sesame"),
+        )
+        .build()
+        .expect("client");
+    let response = client.get(origin.url("news.test", "/")).send().await.expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), "proxy-authorization seen: false");
+}
+
+#[tokio::test]
+async fn connect_needs_credentials_too() {
+    let strainer = strainer_with_login().await;
+    let bare = "CONNECT news.test:443 HTTP/1.1\r\nHost: news.test:443\r\n\r\n".to_owned();
+    assert_eq!(status_line(&strainer, bare).await, "HTTP/1.1 407 Proxy Authentication Required");
+    let with_login = format!(
+        "CONNECT news.test:443 HTTP/1.1\r\nHost: news.test:443\r\nProxy-Authorization: Basic {ALICE}\r\n\r\n"
+    );
+    assert_eq!(status_line(&strainer, with_login).await, "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn pac_file_and_ca_stay_public_while_the_status_page_needs_login() {
+    let strainer = strainer_with_login().await;
+    let direct = strainer.direct_client();
+    for path in ["/proxy.pac", "/ca.pem", "/ca.der"] {
+        let response = direct.get(format!("http://{}{path}", strainer.addr)).send().await.expect("answer");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    for path in ["/", "/metrics"] {
+        let response = direct.get(format!("http://{}{path}", strainer.addr)).send().await.expect("answer");
+        assert_eq!(response.status(), 407, "{path}");
+    }
+    let with_login = format!(
+        "GET http://strainer.local/metrics HTTP/1.1\r\nHost: strainer.local\r\nProxy-Authorization: Basic {ALICE}\r\n\r\n"
+    );
+    assert_eq!(status_line(&strainer, with_login).await, "HTTP/1.1 200 OK");
+}
