@@ -1,6 +1,7 @@
 //! Engine throughput over the corpus (`../shared/corpus/pages`): lol_html parse-only, lol_html with reading
-//! handlers, lol_html with no-op handlers shaped like the shipped rules' (the floor under the engine), and the
-//! strainer engine with the shipped rules (`rules/`). Reports bytes per second. A second group
+//! handlers, lol_html with no-op handlers shaped like the shipped rules' (the floor under the engine), the least
+//! any conditional engine costs (no-op candidate handlers, for `p, li` alone and for the shipped rules' candidate
+//! kinds), and the strainer engine with the shipped rules (`rules/`). Reports bytes per second. A second group
 //! measures the fixed cost per response: the engine on one small page.
 // Helpers outside #[test] functions panic on broken fixtures too: that is a failing test, not a crash.
 #![allow(clippy::expect_used)]
@@ -132,6 +133,29 @@ fn engine(c: &mut Criterion) {
         })
     });
 
+    // The least any content-conditional engine costs on lol_html 3, handlers doing nothing: an element handler with
+    // an end-tag handler on each candidate, text inside the candidates, links. First for rules on `p, li` alone,
+    // then for the candidate kinds the shipped rules need (labels in headings and `dt`, boxes in `aside`,
+    // `figure`, `section`, containers and product boxes found by class or id).
+    group.bench_function("lol_html_floor_p_li_candidates", |b| {
+        b.iter(|| {
+            for page in &pages {
+                black_box(run_lol_html(page, candidate_floor_settings("p, li", "p, li")));
+            }
+        })
+    });
+    group.bench_function("lol_html_floor_shipped_candidates", |b| {
+        b.iter(|| {
+            for page in &pages {
+                let settings = candidate_floor_settings(
+                    "p, li, h2, h3, h4, h5, h6, dt, aside, figure, section, div[class], div[id], ul[class], ul[id]",
+                    "p, li, h2, h3, h4, h5, h6, dt, aside, figure, section",
+                );
+                black_box(run_lol_html(page, settings));
+            }
+        })
+    });
+
     group.bench_function("strainer_engine", |b| {
         b.iter(|| {
             for page in &pages {
@@ -140,6 +164,39 @@ fn engine(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// No-op handlers shaped like a conditional engine's: element and end tag on `candidates`, text on `text_in`,
+/// and links.
+fn candidate_floor_settings(candidates: &str, text_in: &str) -> send::Settings<'static, 'static> {
+    send::Settings::new_send()
+        .with_strict(false)
+        .append_element_content_handler((
+            Cow::Owned(candidates.parse().expect("candidate selector parses")),
+            send::ElementContentHandlers::default().element(watch_end_tag),
+        ))
+        .append_element_content_handler((
+            Cow::Owned(text_in.parse().expect("text selector parses")),
+            send::ElementContentHandlers::default().text(|chunk: &mut lol_html::html_content::TextChunk<'_>| {
+                black_box(chunk.as_str().len());
+                Ok(())
+            }),
+        ))
+        .append_element_content_handler(element!("a[href], area[href]", |el| {
+            black_box(el.get_attribute("href"));
+            Ok(())
+        }))
+}
+
+/// Registers a no-op end-tag handler, as a conditional rule must to learn where its candidate ends.
+fn watch_end_tag(el: &mut send::Element<'_, '_>) -> lol_html::HandlerResult {
+    if el.can_have_content() {
+        let _ = el.on_end_tag(Box::new(|end: &mut lol_html::html_content::EndTag<'_>| {
+            black_box(end.name());
+            Ok(())
+        }));
+    }
+    Ok(())
 }
 
 fn run_engine(rules: &Arc<RuleSet>, page: &[u8]) -> usize {

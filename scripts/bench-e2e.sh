@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end throughput and latency: wrk straight to an origin, and through strainer with no rules and with the
-# shipped rules, at 32 connections and at 1 connection. The origin (examples/bench-origin.rs) serves a ~70 KB
+# End-to-end throughput and latency: wrk straight to an origin, and through strainer with no rules, with the link
+# rules alone (the engine engaged with its cheapest real rules) and with the shipped rules, at 32 connections and
+# at 1 connection. The origin (examples/bench-origin.rs) serves a ~70 KB
 # article page built from the seed article. Prints req/s and latency percentiles per case.
 #
 # Usage: scripts/bench-e2e.sh   (env: DURATION=10s, RULES=rules)
@@ -16,13 +17,17 @@ cargo build --release --quiet --bin strainer --example bench-origin
 article=$(make_article)
 start origin 'listening on' target/release/examples/bench-origin "$article"
 origin=$ADDR
-mkdir -p "$WORK/no-rules"
+mkdir -p "$WORK/no-rules" "$WORK/link-rules"
+cp -r "$RULES/links.toml" "$RULES/lists" "$WORK/link-rules/"
 start strainer-plain 'listening on' target/release/strainer run --listen 127.0.0.1:0 \
     --rules "$WORK/no-rules" --certs "$WORK/certs" --resolve bench.test=127.0.0.1 --log warn
 plain=$ADDR
 start strainer-rules 'listening on' target/release/strainer run --listen 127.0.0.1:0 \
     --rules "$RULES" --certs "$WORK/certs" --resolve bench.test=127.0.0.1 --log warn
 shipped=$ADDR
+start strainer-links 'listening on' target/release/strainer run --listen 127.0.0.1:0 \
+    --rules "$WORK/link-rules" --certs "$WORK/certs" --resolve bench.test=127.0.0.1 --log warn
+links=$ADDR
 url="http://bench.test:${origin##*:}/article.html"
 printf 'wrk.path = "%s"\nwrk.headers["Accept"] = "text/html"\n' "$url" >"$WORK/proxy.lua"
 
@@ -52,5 +57,6 @@ for conns in 32 1; do
     [ "$conns" = 1 ] && threads=1
     run "direct" "$conns" "$threads" "http://$origin/article.html"
     run "strainer, no rules" "$conns" "$threads" -s "$WORK/proxy.lua" "http://$plain"
+    run "strainer, link rules only" "$conns" "$threads" -s "$WORK/proxy.lua" "http://$links"
     run "strainer, shipped rules" "$conns" "$threads" -s "$WORK/proxy.lua" "http://$shipped"
 done
