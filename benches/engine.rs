@@ -177,10 +177,12 @@ fn candidate_floor_settings(candidates: &str, text_in: &str) -> send::Settings<'
         ))
         .append_element_content_handler((
             Cow::Owned(text_in.parse().expect("text selector parses")),
-            send::ElementContentHandlers::default().text(|chunk: &mut lol_html::html_content::TextChunk<'_>| {
-                black_box(chunk.as_str().len());
-                Ok(())
-            }),
+            send::ElementContentHandlers::default().text(
+                |chunk: &mut lol_html::html_content::TextChunk<'_>| {
+                    black_box(chunk.as_str().len());
+                    Ok(())
+                },
+            ),
         ))
         .append_element_content_handler(element!("a[href], area[href]", |el| {
             black_box(el.get_attribute("href"));
