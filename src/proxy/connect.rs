@@ -7,6 +7,9 @@
 //! under one deadline, then HTTP/1.1 or HTTP/2 (by ALPN) on the decrypted stream with scheme `https`
 //! (`mode=mitm`); anything else → blind tunnel. Extended CONNECT (RFC 8441) stays off, so browsers run WebSockets
 //! over HTTP/1.1, which [`super::websocket`] relays.
+//!
+//! Shutdown: decrypted sessions are [`Sessions`]: told to stop taking requests, they finish the ones in flight
+//! within the grace period. Blind tunnels carry opaque bytes and are cut when the process exits.
 
 use std::convert::Infallible;
 use std::io;
@@ -25,6 +28,8 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::client::connect_tcp;
@@ -66,9 +71,9 @@ pub async fn handle(
     };
     if intercept {
         tracing::debug!(host = %target.host, port = target.port, "CONNECT intercepted");
-        tokio::spawn(
-            intercept_upgraded(state, client, target, hyper::upgrade::on(request)).in_current_span(),
-        );
+        let sessions = state.sessions.clone();
+        sessions
+            .spawn(intercept_upgraded(state, client, target, hyper::upgrade::on(request)).in_current_span());
         return respond::connect_established();
     }
 
@@ -185,6 +190,7 @@ async fn serve_decrypted<IO>(state: Arc<State>, client: SocketAddr, target: Targ
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let stopping = state.sessions.stop.clone();
     let max_header_bytes = state.config.limits.max_header_bytes;
     let max_headers = state.config.limits.max_headers;
     let authority = target.authority.clone();
@@ -211,8 +217,39 @@ where
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
-    if let Err(error) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let outcome = tokio::select! {
+        outcome = connection.as_mut() => outcome,
+        () = stopping.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = outcome {
         tracing::debug!(host = %target.host, error = %error, "intercepted connection ended with an error");
+    }
+}
+
+/// The decrypted sessions running inside CONNECT tunnels, so that a shutdown can let them finish.
+#[derive(Clone, Debug, Default)]
+pub struct Sessions {
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Sessions {
+    /// Runs `session` as a tracked task.
+    fn spawn(&self, session: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(session);
+    }
+
+    /// Asks every session to stop taking requests (HTTP/1.1 closes after the current response, HTTP/2 sends
+    /// GOAWAY) and completes when all of them have ended. Sessions started later stop at once.
+    pub async fn drain(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }
 

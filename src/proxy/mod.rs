@@ -105,6 +105,8 @@ pub struct State {
     pub local_addr: SocketAddr,
     /// The last reload error, when a reloader reports one.
     pub reload_status: Option<ReloadStatus>,
+    /// Decrypted sessions inside CONNECT tunnels, drained at shutdown.
+    pub sessions: connect::Sessions,
 }
 
 /// A bound, not yet running proxy. Tests bind to `127.0.0.1:0`, read [`Server::local_addr`], then
@@ -192,6 +194,7 @@ impl Server {
             websocket_tls,
             local_addr,
             reload_status: None,
+            sessions: connect::Sessions::default(),
         };
         Ok(Self { listener, state: Arc::new(state) })
     }
@@ -279,7 +282,8 @@ impl Server {
         drop(listener);
         let grace = state.config.limits.shutdown_grace;
         tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down; draining connections");
-        let drained = tokio::time::timeout(grace, graceful.shutdown()).await.is_ok();
+        let both = async { tokio::join!(graceful.shutdown(), state.sessions.drain()) };
+        let drained = tokio::time::timeout(grace, both).await.is_ok();
         let counters = state.metrics.snapshot();
         tracing::info!(
             connections,
