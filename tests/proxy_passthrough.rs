@@ -178,6 +178,7 @@ async fn blocked_hosts_get_403_page_for_navigations_and_empty_403_otherwise() {
     let block = HostRule {
         id: RuleId::new("block-test"),
         hosts: HostSet::new(vec![HostPattern::new("blocked.test").expect("valid pattern")]),
+        except: HostSet::default(),
     };
     let rules = RuleSet { hosts: HostRules { block: vec![block], pass: vec![] }, ..RuleSet::default() };
     let strainer = Strainer::start_with_rules(rules, |_| {}).await;

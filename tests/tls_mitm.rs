@@ -272,8 +272,22 @@ async fn the_local_page_offers_the_ca_with_install_steps() {
     assert_eq!(der.bytes().await.expect("body").as_ref(), setup.ca.cert_der().as_ref());
 }
 
+/// Sends a CONNECT for `authority` on a fresh connection and returns strainer's status.
+async fn connect_status(setup: &Setup, authority: &str) -> StatusCode {
+    let tcp = TcpStream::connect(setup.strainer.addr).await.expect("connect to strainer");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.expect("h1 handshake");
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(Method::CONNECT)
+        .uri(authority)
+        .body(Empty::<bytes::Bytes>::new())
+        .expect("CONNECT request");
+    sender.send_request(request).await.expect("CONNECT answered").status()
+}
+
 #[tokio::test]
-async fn blocked_hosts_get_403_and_plain_text_on_an_interception_port_is_tunnelled() {
+async fn blocked_hosts_get_a_readable_page_over_https_and_nothing_else_gets_through() {
     rustls_init();
     let pki = TestPki::new("origin CA");
     let origin = HttpsOrigin::start_plain(seed_site).await;
@@ -282,19 +296,59 @@ async fn blocked_hosts_get_403_and_plain_text_on_an_interception_port_is_tunnell
         .expect("write rules");
     let setup = setup(&pki, &[origin.port()], rules.path()).await;
 
-    let tcp = TcpStream::connect(setup.strainer.addr).await.expect("connect to strainer");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.expect("h1 handshake");
-    tokio::spawn(connection);
-    let authority = format!("blocked.test:{}", origin.port());
-    let request = Request::builder()
-        .method(Method::CONNECT)
-        .uri(&authority)
-        .body(Empty::<bytes::Bytes>::new())
-        .expect("CONNECT request");
-    let response = sender.send_request(request).await.expect("CONNECT answered");
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // On an interception port the TLS is intercepted, so the browser can show strainer's page.
+    let page = setup
+        .client(false)
+        .get(format!("https://blocked.test:{}/landing", origin.port()))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("answer through strainer");
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let text = page.text().await.expect("page");
+    assert!(text.contains("blocked.test is blocked by rule ads"), "{text}");
+    let subresource = setup
+        .client(false)
+        .get(format!("https://blocked.test:{}/pixel.gif", origin.port()))
+        .send()
+        .await
+        .expect("answer through strainer");
+    assert_eq!(subresource.status(), StatusCode::FORBIDDEN);
+    assert!(subresource.bytes().await.expect("body").is_empty());
 
+    // Non-TLS bytes to the blocked host on that port are refused, not tunnelled.
+    let mut tunnel = setup.connect(&format!("blocked.test:{}", origin.port())).await;
+    let request = "GET /version HTTP/1.1\r\nHost: blocked.test\r\nConnection: close\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut tunnel, request.as_bytes()).await.expect("request");
+    let mut answer = String::new();
+    let _ = tokio::io::AsyncReadExt::read_to_string(&mut tunnel, &mut answer).await;
+    assert_eq!(answer, "", "nothing from the blocked origin");
+
+    // On other ports the CONNECT itself is refused.
+    assert_eq!(connect_status(&setup, "blocked.test:9").await, StatusCode::FORBIDDEN);
+
+    // A WebSocket upgrade to the blocked host never reaches it.
+    let upgrade = setup
+        .strainer
+        .client()
+        .get(format!("http://blocked.test:{}/echo", origin.port()))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(upgrade.status(), StatusCode::FORBIDDEN);
+    assert_eq!(mode_count(&setup, "blocked"), 5, "two pages, the refused bytes, the CONNECT, the upgrade");
+}
+
+#[tokio::test]
+async fn plain_text_on_an_interception_port_is_tunnelled() {
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let origin = HttpsOrigin::start_plain(seed_site).await;
+    let setup = setup(&pki, &[origin.port()], &shipped_rules()).await;
     // Not TLS after the CONNECT: strainer cannot intercept, so it passes the bytes through.
     let mut tunnel = setup.connect(&format!("news.test:{}", origin.port())).await;
     let request = "GET /version HTTP/1.1\r\nHost: news.test\r\nConnection: close\r\n\r\n";

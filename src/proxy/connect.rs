@@ -1,7 +1,9 @@
 //! `CONNECT`: a blind tunnel, or man-in-the-middle interception that serves the decrypted requests through the
 //! same handler as plain HTTP.
 //!
-//! Decision per CONNECT: a `block` host rule → 403; a host exempt from MITM (`pass` rules) or a port not configured
+//! Decision per CONNECT: a `block` host rule → 403 on ports not intercepted, and on interception ports the TLS is
+//! intercepted so that every request inside gets the readable block answer (browsers never show a CONNECT's own
+//! error page) while non-TLS bytes for the host are refused; a host exempt from MITM (`pass` rules) or a port not configured
 //! for interception (default: only 443) → blind tunnel to the origin (`mode=tunnel`, one log event when it closes);
 //! otherwise → answer 200, read the first byte: TLS → handshake with a leaf for the SNI name (else the CONNECT host)
 //! under one deadline, then HTTP/1.1 or HTTP/2 (by ALPN) on the decrypted stream with scheme `https`
@@ -60,14 +62,17 @@ pub async fn handle(
     };
     let rules = state.rules.current();
     let decision = rules.host_decision(&target.host);
+    let interception_port = state.config.mitm_ports.contains(&target.port);
     let intercept = match &decision {
+        // Requests decrypted from the tunnel meet the same block rule in `forward` and get its page.
+        HostDecision::Block(_) if interception_port => true,
         HostDecision::Block(rule) => {
             let mut log = target.log(&state, client, &request);
             log.mode = Mode::Blocked;
             return log.answer(respond::blocked(&target.host, rule.as_str(), true));
         }
         HostDecision::Tunnel(_) => false,
-        HostDecision::NoRewrite(_) | HostDecision::Normal => state.config.mitm_ports.contains(&target.port),
+        HostDecision::NoRewrite(_) | HostDecision::Normal => interception_port,
     };
     if intercept {
         tracing::debug!(host = %target.host, port = target.port, "CONNECT intercepted");
@@ -263,6 +268,13 @@ async fn tunnel_not_tls(state: &State, client: SocketAddr, target: &Target, io: 
         false,
     );
     log.host.clone_from(&target.host);
+    if let HostDecision::Block(rule) = state.rules.current().host_decision(&target.host) {
+        // Not TLS, so no page can be shown: the connection is closed.
+        log.mode = Mode::Blocked;
+        log.status = StatusCode::FORBIDDEN.as_u16();
+        tracing::debug!(host = %target.host, rule = %rule.as_str(), "non-TLS bytes to a blocked host refused");
+        return;
+    }
     log.mode = Mode::Tunnel;
     log.status = StatusCode::OK.as_u16();
     match connect_tcp(state, &target.host, target.port).await {

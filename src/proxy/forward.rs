@@ -169,7 +169,7 @@ fn empty_body() -> UpstreamBody {
 }
 
 /// The lower-cased host of an `http`/`https` absolute URI.
-fn target_host(uri: &Uri) -> Option<String> {
+pub fn target_host(uri: &Uri) -> Option<String> {
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => return None,

@@ -14,12 +14,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
 use super::client::{connect_tcp, rustls_cause};
-use super::forward::RequestContext;
+use super::forward::{target_host, RequestContext};
 use super::headers::strip_hop_by_hop;
 use super::log::RequestLog;
-use super::respond::Failure;
+use super::respond::{self, Failure};
 use super::{ProxyBody, State};
 use crate::config::Config;
+use crate::metrics::Mode;
+use crate::rules::HostDecision;
 use crate::tls::upstream::{client_config, UpstreamTlsError};
 
 /// Is `request` an HTTP/1.1 WebSocket upgrade (`Connection: upgrade` and `Upgrade: websocket`)?
@@ -60,6 +62,12 @@ pub async fn relay(
         log.fail(&failure);
         return log.answer(failure.response());
     };
+    if let Some(HostDecision::Block(rule)) =
+        target_host(&uri).map(|h| state.rules.current().host_decision(&h))
+    {
+        log.mode = Mode::Blocked;
+        return log.answer(respond::blocked(host, rule.as_str(), false));
+    }
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     let secure = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
@@ -95,7 +103,7 @@ pub async fn relay(
 
     let mut response = response;
     let origin_upgrade = hyper::upgrade::on(&mut response);
-    let mut switching = Response::new(super::respond::empty_body());
+    let mut switching = Response::new(respond::empty_body());
     *switching.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *switching.headers_mut() = response.headers().clone();
     log.status = StatusCode::SWITCHING_PROTOCOLS.as_u16();

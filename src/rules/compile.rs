@@ -327,7 +327,7 @@ impl Builder {
                     &pos,
                     format!(
                         "exception `{}`: rule `{name}` is a [[{}]] rule; exceptions switch off element and link \
-                         rules only",
+                         rules only (to spare hosts from a block rule, list them in its `except_hosts`)",
                         exception.id,
                         kind.name()
                     ),

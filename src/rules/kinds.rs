@@ -91,8 +91,9 @@ fn unwrap_target(raw: &RawUnwrap, ctx: &Ctx<'_, '_>, diags: &mut Diagnostics) ->
 
 /// Compiles a `[[block]]` rule.
 pub(crate) fn block(raw: RawBlock, ctx: &Ctx<'_, '_>, diags: &mut Diagnostics) -> Option<HostRule> {
-    let hosts = ctx.values.non_empty_hosts(&raw.hosts, "hosts", raw.id.get_ref(), ctx.src, diags)?;
-    Some(HostRule { id: RuleId::new(raw.id.get_ref()), hosts })
+    let hosts = ctx.values.non_empty_hosts(&raw.hosts, "hosts", raw.id.get_ref(), ctx.src, diags);
+    let except = ctx.values.hosts(raw.except_hosts.as_deref().unwrap_or_default(), ctx.src, diags);
+    Some(HostRule { id: RuleId::new(raw.id.get_ref()), hosts: hosts?, except: except? })
 }
 
 /// Compiles a `[[pass]]` rule.

@@ -163,6 +163,15 @@ pub struct HostRule {
     pub id: RuleId,
     /// The hosts it names.
     pub hosts: HostSet,
+    /// Hosts it leaves alone although `hosts` names them (`except_hosts`).
+    pub except: HostSet,
+}
+
+impl HostRule {
+    /// Does the rule name `host` (and not exempt it)?
+    pub fn covers(&self, host: &str) -> bool {
+        self.hosts.matches(host) && !self.except.matches(host)
+    }
 }
 
 /// A pass rule: hosts exempt from MITM (blind tunnel) or from rewriting.
@@ -212,7 +221,7 @@ pub struct TagStyle {
 impl RuleSet {
     /// The host-rule decision for `host`. Precedence: block, then pass-through (no MITM), then no-rewrite.
     pub fn host_decision(&self, host: &str) -> HostDecision {
-        if let Some(rule) = self.hosts.block.iter().find(|r| r.hosts.matches(host)) {
+        if let Some(rule) = self.hosts.block.iter().find(|r| r.covers(host)) {
             return HostDecision::Block(rule.id.clone());
         }
         let pass = |kind| self.hosts.pass.iter().find(|r| r.exempt_from == kind && r.hosts.matches(host));

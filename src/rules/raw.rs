@@ -133,6 +133,8 @@ pub struct RawBlock {
     pub id: Text,
     /// The hosts.
     pub hosts: TextList,
+    /// Hosts never blocked by this rule, even when `hosts` names them.
+    pub except_hosts: Option<Texts>,
 }
 
 /// `[[pass]]`: exempt hosts from MITM or from rewriting.

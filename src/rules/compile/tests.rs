@@ -136,6 +136,21 @@ fn exceptions_must_name_known_scoped_rules() {
 }
 
 #[test]
+fn block_rules_spare_their_except_hosts() {
+    let text = "[[block]]\nid = \"b\"\nhosts = [\"@ads\"]\nexcept_hosts = [\"cdn.ads.example\"]\n";
+    let (set, warnings) = load(&[("a.toml", text), ("lists/ads.txt", "ads.example\n")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(matches!(set.host_decision("ads.example"), HostDecision::Block(_)));
+    assert!(matches!(set.host_decision("img.ads.example"), HostDecision::Block(_)));
+    assert_eq!(set.host_decision("cdn.ads.example"), HostDecision::Normal);
+    assert_eq!(set.host_decision("x.cdn.ads.example"), HostDecision::Normal);
+    let errs =
+        errors(&[("a.toml", "[[block]]\nid = \"b\"\nhosts = [\"x.com\"]\nexcept_hosts = [\"a/b\"]\n")]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with("a.toml:4:17: host pattern \"a/b\""), "{errs:?}");
+}
+
+#[test]
 fn tag_rules_need_a_tag_and_remove_rules_take_none() {
     let text = "[[tag]]\nid = \"t\"\nselector = \"p\"\n\n[[remove]]\nid = \"r\"\nselector = \"p\"\ntag = \"x\"\n\n[[tag]]\nid = \"u\"\nselector = \"p\"\ntags = [\"ok\", \"not ok\"]\n";
     let errs = errors(&[("a.toml", text)]);
