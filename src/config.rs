@@ -30,6 +30,7 @@
 //! connect_timeout_ms = 10000
 //! first_byte_timeout_ms = 60000    # request sent → response head; else 504
 //! idle_timeout_ms = 60000          # longest pause inside a response body; else the response is cut
+//! tunnel_idle_timeout_ms = 300000  # blind tunnels and WebSockets with no byte either way are closed
 //! max_connections = 1024           # further connections wait to be accepted
 //! hold_cap = 65536                 # bytes held back for undecided elements, per response
 //! rewrite_memory = 8388608         # lol_html memory limit per response
@@ -135,6 +136,8 @@ pub struct Limits {
     pub first_byte_timeout: Duration,
     /// Longest pause allowed between two pieces of a response body from the origin.
     pub idle_timeout: Duration,
+    /// Longest silence (no byte either way) of a blind tunnel or a WebSocket before it is closed.
+    pub tunnel_idle_timeout: Duration,
     /// Most client connections served at once; further connections wait to be accepted.
     pub max_connections: usize,
     /// Most bytes a rewriter holds back for undecided elements, per response.
@@ -161,6 +164,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default body idle timeout: 60 s between two body chunks.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default tunnel idle timeout: 5 min, as Privoxy's socket timeout; WebSockets and idle HTTP/2 keep-alives of a
+/// blind tunnel usually ping well within it.
+pub const DEFAULT_TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default concurrent connections: 1024, well above one browser's use and below common fd limits.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default shutdown grace: 10 s for in-flight requests to finish.
@@ -176,6 +182,7 @@ impl Default for Limits {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            tunnel_idle_timeout: DEFAULT_TUNNEL_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             hold_cap: DEFAULT_HOLD_CAP,
             rewrite_memory: DEFAULT_MEMORY_LIMIT,
@@ -273,6 +280,7 @@ struct FileLimits {
     connect_timeout_ms: Option<u64>,
     first_byte_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
+    tunnel_idle_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     hold_cap: Option<usize>,
     rewrite_memory: Option<usize>,
@@ -365,6 +373,7 @@ impl FileLimits {
             connect_timeout: ms(self.connect_timeout_ms, d.connect_timeout),
             first_byte_timeout: ms(self.first_byte_timeout_ms, d.first_byte_timeout),
             idle_timeout: ms(self.idle_timeout_ms, d.idle_timeout),
+            tunnel_idle_timeout: ms(self.tunnel_idle_timeout_ms, d.tunnel_idle_timeout),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
             hold_cap: self.hold_cap.unwrap_or(d.hold_cap),
             rewrite_memory: self.rewrite_memory.unwrap_or(d.rewrite_memory),

@@ -29,6 +29,16 @@ struct Setup {
 }
 
 async fn setup(pki: &TestPki, mitm_ports: &[u16], rules_dir: &Path) -> Setup {
+    setup_with(pki, mitm_ports, rules_dir, |_| {}).await
+}
+
+/// [`setup`], then `adjust` the config (limits, timeouts).
+async fn setup_with(
+    pki: &TestPki,
+    mitm_ports: &[u16],
+    rules_dir: &Path,
+    adjust: impl FnOnce(&mut strainer::config::Config),
+) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let certs = dir.path().join("certs");
     let origin_ca = pki.write_ca(dir.path(), "origin-ca.pem");
@@ -37,6 +47,7 @@ async fn setup(pki: &TestPki, mitm_ports: &[u16], rules_dir: &Path) -> Setup {
         config.upstream_ca = vec![origin_ca];
         config.resolve.insert("bank.test".to_owned(), "127.0.0.1".parse().expect("literal"));
         config.mitm_ports = [443].iter().chain(mitm_ports).copied().collect();
+        adjust(config);
     })
     .await;
     let ca = CertificateAuthority::load(&certs).expect("strainer created its CA");
@@ -400,4 +411,48 @@ async fn shutdown_lets_an_intercepted_response_finish_over_http1_and_http2() {
         assert_eq!(body, b"first second", "http2: {http2}");
         stopping.await;
     }
+}
+
+#[tokio::test]
+async fn an_open_tunnel_holds_its_connection_slot() {
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let origin = HttpsOrigin::start_plain(seed_site).await;
+    let setup = setup_with(&pki, &[], &shipped_rules(), |config| config.limits.max_connections = 1).await;
+    // A blind tunnel (the origin port is not intercepted) outlives the CONNECT exchange that opened it.
+    let tunnel = setup.connect(&format!("news.test:{}", origin.port())).await;
+    let client = setup.strainer.client();
+    let url = format!("http://news.test:{}/version", origin.port());
+    let waiting = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
+    // A regression (the slot freed at the upgrade) shows as the request being served while the tunnel is open.
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        while !waiting.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(early.is_err(), "a second connection was served while the only slot was held by a tunnel");
+    drop(tunnel);
+    let status = waiting.await.expect("request task").expect("served once the tunnel closed");
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn silent_tunnels_are_closed_after_the_tunnel_idle_timeout() {
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let origin = HttpsOrigin::start_plain(seed_site).await;
+    let setup = setup_with(&pki, &[], &shipped_rules(), |config| {
+        config.limits.tunnel_idle_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let mut tunnel = setup.connect(&format!("news.test:{}", origin.port())).await;
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut tunnel, &mut rest),
+    )
+    .await
+    .expect("strainer closes the silent tunnel");
+    assert!(closed.is_ok() && rest.is_empty(), "{closed:?} {rest:?}");
 }

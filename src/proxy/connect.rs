@@ -28,7 +28,6 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -37,6 +36,7 @@ use tracing::Instrument;
 use super::client::connect_tcp;
 use super::forward::RequestContext;
 use super::log::RequestLog;
+use super::relay::splice;
 use super::respond::{self, Failure};
 use super::{dispatch, ProxyBody, State};
 use crate::metrics::Mode;
@@ -50,9 +50,10 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// 200 followed by a tunnel or interception on the upgraded connection.
 pub async fn handle(
     state: Arc<State>,
-    client: SocketAddr,
+    ctx: RequestContext,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    let client = ctx.client;
     let Some(target) = Target::of(request.uri()) else {
         let mut log =
             RequestLog::start(state.metrics.clone(), client, request.method(), request.uri(), false);
@@ -77,8 +78,8 @@ pub async fn handle(
     if intercept {
         tracing::debug!(host = %target.host, port = target.port, "CONNECT intercepted");
         let sessions = state.sessions.clone();
-        sessions
-            .spawn(intercept_upgraded(state, client, target, hyper::upgrade::on(request)).in_current_span());
+        let upgrade = hyper::upgrade::on(request);
+        sessions.spawn(intercept_upgraded(state, ctx, target, upgrade).in_current_span());
         return respond::connect_established();
     }
 
@@ -93,10 +94,12 @@ pub async fn handle(
     };
     log.status = StatusCode::OK.as_u16();
     let upgrade = hyper::upgrade::on(request);
+    let idle = state.config.limits.tunnel_idle_timeout;
     tokio::spawn(
         async move {
+            let _slot = ctx.slot;
             match upgrade.await {
-                Ok(upgraded) => splice(TokioIo::new(upgraded), origin, &mut log).await,
+                Ok(upgraded) => splice(TokioIo::new(upgraded), origin, idle, &mut log, "tunnel").await,
                 Err(error) => log.fail(format!("CONNECT upgrade failed: {error}")),
             }
         }
@@ -142,7 +145,7 @@ impl Target {
 /// Runs on the connection after the 200: TLS → interception; anything else → blind tunnel.
 async fn intercept_upgraded(
     state: Arc<State>,
-    client: SocketAddr,
+    ctx: RequestContext,
     target: Target,
     upgrade: hyper::upgrade::OnUpgrade,
 ) {
@@ -170,7 +173,7 @@ async fn intercept_upgraded(
     }
     let io = Prefixed { first: Some(first[0]), inner: io };
     if first[0] != TLS_HANDSHAKE_RECORD {
-        tunnel_not_tls(&state, client, &target, io).await;
+        tunnel_not_tls(&state, ctx.client, &target, io).await;
         return;
     }
     let accepted = match accept(io, &state.leaf_certs, &target.host, deadline).await {
@@ -186,12 +189,12 @@ async fn intercept_upgraded(
         alpn = %String::from_utf8_lossy(accepted.alpn.as_deref().unwrap_or_default()),
         "TLS intercepted"
     );
-    serve_decrypted(state, client, target, accepted.stream).await;
+    serve_decrypted(state, ctx, target, accepted.stream).await;
 }
 
 /// Serves HTTP/1.1 or HTTP/2 (by the client's preface) on a decrypted stream; every request goes through
 /// [`dispatch`] as `https://` to the tunnel's authority.
-async fn serve_decrypted<IO>(state: Arc<State>, client: SocketAddr, target: Target, stream: IO)
+async fn serve_decrypted<IO>(state: Arc<State>, ctx: RequestContext, target: Target, stream: IO)
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -201,6 +204,7 @@ where
     let authority = target.authority.clone();
     let service = service_fn(move |mut request: Request<Incoming>| {
         let state = Arc::clone(&state);
+        let ctx = RequestContext { mode: Mode::Mitm, ..ctx.clone() };
         let uri = https_uri(&authority, request.uri());
         async move {
             let Some(uri) = uri else {
@@ -208,7 +212,7 @@ where
                 return Ok::<_, Infallible>(failure.response());
             };
             *request.uri_mut() = uri;
-            Ok(dispatch(state, RequestContext { client, mode: Mode::Mitm }, request).await)
+            Ok(dispatch(state, ctx, request).await)
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -278,23 +282,8 @@ async fn tunnel_not_tls(state: &State, client: SocketAddr, target: &Target, io: 
     log.mode = Mode::Tunnel;
     log.status = StatusCode::OK.as_u16();
     match connect_tcp(state, &target.host, target.port).await {
-        Ok(origin) => splice(io, origin, &mut log).await,
+        Ok(origin) => splice(io, origin, state.config.limits.tunnel_idle_timeout, &mut log, "tunnel").await,
         Err(failure) => log.fail(failure),
-    }
-}
-
-/// Copies both ways until either side closes, counting bytes into `log` (emitted when the caller drops it).
-async fn splice<C>(mut client: C, mut origin: TcpStream, log: &mut RequestLog)
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
-    match tokio::io::copy_bidirectional(&mut client, &mut origin).await {
-        Ok((to_origin, to_client)) => {
-            log.bytes_out = to_client;
-            log.bytes_in.store(to_client, std::sync::atomic::Ordering::Relaxed);
-            tracing::debug!(host = %log.host, to_origin, to_client, "tunnel closed");
-        }
-        Err(error) => log.fail(format!("tunnel broke: {error}")),
     }
 }
 

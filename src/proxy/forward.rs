@@ -20,17 +20,19 @@ use super::client::{self, UpstreamBody};
 use super::headers::{limit_accept_encoding, strip_hop_by_hop};
 use super::log::RequestLog;
 use super::respond::{self, Failure};
-use super::{ProxyBody, State};
+use super::{ConnectionSlot, ProxyBody, State};
 use crate::metrics::Mode;
 use crate::rules::HostDecision;
 
 /// How a request reached [`forward`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RequestContext {
     /// The browser's address.
     pub client: SocketAddr,
     /// `Plain` for plain HTTP; `Mitm` for requests decrypted from a CONNECT tunnel.
     pub mode: Mode,
+    /// The client connection's slot, for whatever outlives this request (tunnels, WebSockets).
+    pub slot: ConnectionSlot,
 }
 
 impl RequestContext {

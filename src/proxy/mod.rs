@@ -16,6 +16,7 @@ pub mod headers;
 pub mod local;
 pub mod log;
 pub mod onboarding;
+pub mod relay;
 pub mod respond;
 pub mod websocket;
 
@@ -52,6 +53,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body type of every response strainer sends.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A client connection's share of `max_connections`. The connection task holds it, and so does everything that
+/// outlives the HTTP exchange it came from (tunnels, decrypted sessions, WebSockets): the slot frees when the last
+/// of them ends.
+pub type ConnectionSlot = Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// Reports the last rule-reload error for the status page (`None` when the last reload succeeded).
 pub type ReloadStatus = Arc<dyn Fn() -> Option<String> + Send + Sync>;
@@ -262,9 +268,11 @@ impl Server {
             connections += 1;
             let _ = stream.set_nodelay(true);
             let conn_state = state.clone();
+            let slot: ConnectionSlot = Arc::new(permit);
             let service = service_fn(move |request| {
+                let ctx = RequestContext { client, mode: Mode::Plain, slot: slot.clone() };
                 let state = conn_state.clone();
-                async move { Ok::<_, Infallible>(serve(state, client, request).await) }
+                async move { Ok::<_, Infallible>(serve(state, ctx, request).await) }
             });
             let connection = graceful
                 .watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned());
@@ -274,7 +282,6 @@ impl Server {
                     if let Err(error) = connection.await {
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
-                    drop(permit);
                 }
                 .instrument(span),
             );
@@ -300,18 +307,18 @@ impl Server {
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Routes one request: CONNECT, strainer's own pages, or forwarding.
-async fn serve(state: Arc<State>, client: SocketAddr, request: Request<Incoming>) -> Response<ProxyBody> {
+async fn serve(state: Arc<State>, ctx: RequestContext, request: Request<Incoming>) -> Response<ProxyBody> {
     let span = tracing::info_span!("request", method = %request.method(), uri_host = request.uri().host().unwrap_or(""));
     async move {
         if let Some(credentials) = &state.config.proxy_auth {
             if !credentials.accepts(request.headers()) && !local::is_public(request.uri()) {
-                return deny(&state, client, &request);
+                return deny(&state, ctx.client, &request);
             }
         }
         if request.method() == Method::CONNECT {
-            return connect::handle(state, client, request).await;
+            return connect::handle(state, ctx, request).await;
         }
-        dispatch(state, RequestContext { client, mode: Mode::Plain }, request).await
+        dispatch(state, ctx, request).await
     }
     .instrument(span)
     .await

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::client::{connect_tcp, rustls_cause};
 use super::forward::{target_host, RequestContext};
 use super::headers::strip_hop_by_hop;
-use super::log::RequestLog;
+use super::relay::splice;
 use super::respond::{self, Failure};
 use super::{ProxyBody, State};
 use crate::config::Config;
@@ -107,13 +107,14 @@ pub async fn relay(
     *switching.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *switching.headers_mut() = response.headers().clone();
     log.status = StatusCode::SWITCHING_PROTOCOLS.as_u16();
+    let idle = state.config.limits.tunnel_idle_timeout;
     tokio::spawn(
         async move {
+            let _slot = ctx.slot;
             match tokio::try_join!(client_upgrade, origin_upgrade) {
                 Ok((client_io, origin_io)) => {
-                    let (mut client_io, mut origin_io) = (TokioIo::new(client_io), TokioIo::new(origin_io));
-                    let copied = tokio::io::copy_bidirectional(&mut client_io, &mut origin_io).await;
-                    record_relay(&mut log, copied);
+                    splice(TokioIo::new(client_io), TokioIo::new(origin_io), idle, &mut log, "WebSocket")
+                        .await;
                 }
                 Err(error) => log.fail(format!("WebSocket upgrade failed: {error}")),
             }
@@ -172,13 +173,5 @@ fn tls_failure(host: &str, error: &std::io::Error) -> Failure {
     match rustls_cause(error) {
         Some(tls) => Failure::UpstreamTls { host: host.to_owned(), reason: tls.to_string() },
         None => Failure::Unreachable { host: host.to_owned(), detail: error.to_string() },
-    }
-}
-
-/// Records how a finished relay went (bytes towards the browser, or the error).
-fn record_relay(log: &mut RequestLog, copied: std::io::Result<(u64, u64)>) {
-    match copied {
-        Ok((_, to_client)) => log.bytes_out = to_client,
-        Err(error) => log.fail(format!("WebSocket relay broke: {error}")),
     }
 }
