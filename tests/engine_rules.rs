@@ -261,3 +261,19 @@ fn links_are_cleaned_and_stay_validly_escaped() {
     assert_eq!(report.links_cleaned, 1);
     assert_eq!(report.hits_by_rule[0].0.as_str(), "utm");
 }
+
+#[test]
+fn inside_limits_rules_to_elements_with_a_matching_ancestor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let toml = "[[remove]]\nid = \"side-promo\"\nselector = \"p\"\n[remove.when]\ninside = \"aside, .sidebar\"\nown_text_contains = \"buy\"\n\n[[tag]]\nid = \"nav-item\"\nselector = \"li\"\ntag = \"nav\"\n[tag.when]\ninside = \"nav\"\n";
+    std::fs::write(dir.path().join("r.toml"), toml).expect("write rules");
+    let (rules, _) = strainer::rules::load_dir(dir.path()).expect("rules load");
+    let page = "<aside><p>buy now</p><p>keep</p></aside><div class=sidebar><div><p>buy it</p></div></div>\
+                <p>buy here</p><nav><ul><li>x</li></ul></nav><ul><li>y</li></ul>";
+    let out = rewrite_str(&std::sync::Arc::new(rules), page);
+    assert_eq!(
+        out,
+        "<aside><p>keep</p></aside><div class=sidebar><div></div></div><p>buy here</p>\
+         <nav><ul><li data-strainer-tag=\"nav\">x</li></ul></nav><ul><li>y</li></ul>"
+    );
+}

@@ -29,15 +29,17 @@ pub(crate) fn compile(
     let id = raw.id.get_ref().clone();
     let errors_before = diags.errors.len();
     let selector_pos = ctx.src.pos(&raw.selector.span());
-    let selector = match selector::parse(raw.selector.get_ref()) {
-        Ok(selector) => Some(selector),
-        Err(message) => {
+    let inside = raw.when.as_ref().and_then(|when| when.inside.as_ref());
+    let selector = match (selector::parse(raw.selector.get_ref()), inside) {
+        (Err(message), _) => {
             diags.error(
                 &selector_pos,
                 format!("rule `{id}`: invalid selector {:?}: {message}", raw.selector.get_ref()),
             );
             None
         }
+        (Ok(selector), None) => Some(selector),
+        (Ok(_), Some(ancestor)) => within(raw.selector.get_ref(), ancestor, &id, ctx, diags),
     };
     let action = action(&raw, kind, &id, ctx, diags);
     let raw_when = raw.when.as_ref().filter(|when| {
@@ -49,7 +51,10 @@ pub(crate) fn compile(
         }
         !empty
     });
-    let when = raw_when.and_then(|when| conditions(when, &id, ctx, diags));
+    // `inside` is folded into the selector above; without content conditions the rule acts at the start tag.
+    let when = raw_when
+        .filter(|when| has_content_conditions(when))
+        .and_then(|when| conditions(when, &id, ctx, diags));
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
     }
@@ -164,16 +169,51 @@ fn conditions(
     })
 }
 
+/// The selector `subject` restricted to elements with an ancestor matching `ancestor` (the `inside` condition);
+/// a bad `inside` selector is reported at its own position.
+fn within(
+    subject: &str,
+    ancestor: &Text,
+    id: &str,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<lol_html::Selector> {
+    let pos = ctx.src.pos(&ancestor.span());
+    if let Err(message) = selector::parse(ancestor.get_ref()) {
+        diags.error(
+            &pos,
+            format!("rule `{id}`: invalid `inside` selector {:?}: {message}", ancestor.get_ref()),
+        );
+        return None;
+    }
+    let combined = selector::within(subject, ancestor.get_ref());
+    match selector::parse(&combined) {
+        Ok(selector) => Some(selector),
+        Err(message) => {
+            diags.error(
+                &pos,
+                format!("rule `{id}`: `inside` makes the selector {combined:?}, which is invalid: {message}"),
+            );
+            None
+        }
+    }
+}
+
 /// A `when` table without any condition (`case_sensitive` alone is not a condition).
 fn is_empty(raw: &RawConditions) -> bool {
-    raw.own_text_starts_with.is_none()
+    !has_content_conditions(raw) && raw.inside.is_none()
+}
+
+/// Conditions decided on the element itself or its content (everything but `inside`, which the selector takes).
+fn has_content_conditions(raw: &RawConditions) -> bool {
+    !(raw.own_text_starts_with.is_none()
         && raw.own_text_contains.is_none()
         && raw.own_text_matches.is_none()
         && raw.min_text_length.is_none()
         && raw.max_text_length.is_none()
         && raw.links_to.is_none()
         && raw.class_matches.is_none()
-        && raw.id_matches.is_none()
+        && raw.id_matches.is_none())
 }
 
 /// The strings of a string-or-array condition; errors on an empty array or an empty string.

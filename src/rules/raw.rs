@@ -60,6 +60,8 @@ pub struct RawConditions {
     pub class_matches: Option<Text>,
     /// The `id` attribute matches this regex.
     pub id_matches: Option<Text>,
+    /// Some ancestor matches this CSS selector.
+    pub inside: Option<Text>,
 }
 
 /// A string or an array of strings.

@@ -38,6 +38,20 @@ pub(crate) fn textless_subjects(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The selector for elements matching `subject` that have an ancestor matching `ancestor`: every alternative of
+/// `ancestor` joined to every alternative of `subject` by a descendant combinator (`article, main` + `p, li` →
+/// `article p, article li, main p, main li`).
+pub(crate) fn within(subject: &str, ancestor: &str) -> String {
+    let subjects = split_top_level(subject, ',');
+    let mut combined = Vec::new();
+    for outer in split_top_level(ancestor, ',') {
+        for inner in &subjects {
+            combined.push(format!("{} {}", outer.trim(), inner.trim()));
+        }
+    }
+    combined.join(", ")
+}
+
 fn explain(text: &str, err: SelectorError) -> String {
     match err {
         SelectorError::UnsupportedCombinator(c) => format!(
@@ -126,6 +140,15 @@ fn lower_first(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn within_joins_every_ancestor_to_every_subject() {
+        assert_eq!(
+            within("p, li", "article, [class*=\"a,b\"]"),
+            "article p, article li, [class*=\"a,b\"] p, [class*=\"a,b\"] li"
+        );
+        assert_eq!(within(" div.box ", "main > section"), "main > section div.box");
+    }
 
     #[test]
     fn supported_selectors_parse() {

@@ -136,6 +136,18 @@ fn exceptions_must_name_known_scoped_rules() {
 }
 
 #[test]
+fn inside_folds_into_the_selector_and_alone_leaves_no_content_conditions() {
+    let text = "[[tag]]\nid = \"t\"\nselector = \"li\"\ntag = \"nav\"\n[tag.when]\ninside = \"nav\"\n\n[[remove]]\nid = \"r\"\nselector = \"p\"\n[remove.when]\ninside = \"aside\"\nown_text_contains = \"buy\"\n";
+    let (set, warnings) = load(&[("a.toml", text)]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(set.element_rules[0].when.is_none(), "acts at the start tag");
+    assert!(set.element_rules[1].when.is_some());
+    let errs = errors(&[("a.toml", "[[remove]]\nid = \"r\"\nselector = \"p\"\n[remove.when]\ninside = \"a ~ b\"\n")]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with("a.toml:5:10: rule `r`: invalid `inside` selector \"a ~ b\""), "{errs:?}");
+}
+
+#[test]
 fn block_rules_spare_their_except_hosts() {
     let text = "[[block]]\nid = \"b\"\nhosts = [\"@ads\"]\nexcept_hosts = [\"cdn.ads.example\"]\n";
     let (set, warnings) = load(&[("a.toml", text), ("lists/ads.txt", "ads.example\n")]);
