@@ -77,6 +77,40 @@ impl HostPattern {
     }
 }
 
+/// Names hosts files give the machine itself; never host patterns.
+const HOSTS_FILE_LOCAL_NAMES: [&str; 11] = [
+    "localhost",
+    "localhost.localdomain",
+    "local",
+    "broadcasthost",
+    "ip6-localhost",
+    "ip6-loopback",
+    "ip6-localnet",
+    "ip6-mcastprefix",
+    "ip6-allnodes",
+    "ip6-allrouters",
+    "0.0.0.0",
+];
+
+/// The host patterns an entry of a host list stands for. Besides a plain pattern, two common blocklist formats
+/// are understood so that published lists can be dropped into `lists/`: hosts-file lines (`0.0.0.0 ads.example
+/// tracker.example`; the address is ignored, and so are the local names such files define) and adblock-style
+/// domain rules (`||ads.example^`). Both name a domain with its subdomains, like a plain pattern.
+pub(crate) fn entry_hosts(entry: &str) -> Vec<&str> {
+    if let Some(domain) = entry.strip_prefix("||").and_then(|rest| rest.strip_suffix('^')) {
+        return vec![domain];
+    }
+    let mut fields = entry.split_whitespace();
+    match fields.next() {
+        Some(first) if first.parse::<std::net::IpAddr>().is_ok() && entry.contains(char::is_whitespace) => {
+            fields
+                .filter(|name| !HOSTS_FILE_LOCAL_NAMES.contains(&name.to_ascii_lowercase().as_str()))
+                .collect()
+        }
+        _ => vec![entry],
+    }
+}
+
 // === impl HostSet ===
 
 impl HostSet {
@@ -157,6 +191,21 @@ fn glob_regex(glob: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_entries_may_be_hosts_file_lines_or_adblock_domain_rules() {
+        assert_eq!(entry_hosts("ads.example"), ["ads.example"]);
+        assert_eq!(entry_hosts("0.0.0.0 ads.example  tracker.example"), ["ads.example", "tracker.example"]);
+        assert_eq!(entry_hosts("127.0.0.1 localhost"), Vec::<&str>::new());
+        assert_eq!(entry_hosts("::1\tip6-localhost ip6-loopback"), Vec::<&str>::new());
+        assert_eq!(entry_hosts("||ads.example^"), ["ads.example"]);
+        assert_eq!(
+            entry_hosts("||ads.example^$third-party"),
+            ["||ads.example^$third-party"],
+            "options are not ours"
+        );
+        assert_eq!(entry_hosts("bad host"), ["bad host"], "left for the pattern check to reject");
+    }
 
     fn pat(p: &str) -> HostPattern {
         HostPattern::new(p).expect("test pattern is valid")

@@ -1,4 +1,5 @@
-//! Named lists (`rules/lists/<name>.txt`): one host or parameter per line, `#` comments.
+//! Named lists (`rules/lists/<name>.txt`): one host or parameter per line, `#` comments. Host lists may also be
+//! hosts files or adblock-style domain lists (see [`super::hosts`]).
 //!
 //! Lists are plain text so that host and parameter catalogues can be long without cluttering rule files. Each
 //! entry keeps its `line:col` so that a bad entry is reported where it is written. What an entry means (host
@@ -77,14 +78,15 @@ impl NamedLists {
     }
 }
 
-/// Parses one list file: strips `#` comments and blank lines, warns on repeated entries and on an empty list.
+/// Parses one list file: strips `#` comments, blank lines and the comment and header lines of adblock-style lists
+/// (`! …`, `[Adblock Plus …]`), warns on repeated entries and on an empty list.
 fn parse_list(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Vec<ListEntry> {
     let mut entries = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (index, line) in text.lines().enumerate() {
         let content = line.split('#').next().unwrap_or_default();
         let entry = content.trim();
-        if entry.is_empty() {
+        if entry.is_empty() || entry.starts_with('!') || is_adblock_header(entry) {
             continue;
         }
         let indent = content.len() - content.trim_start().len();
@@ -102,9 +104,22 @@ fn parse_list(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Vec<ListE
     entries
 }
 
+/// The first line of an adblock-style list, such as `[Adblock Plus 2.0]`.
+fn is_adblock_header(line: &str) -> bool {
+    line.get(..8).is_some_and(|start| start.eq_ignore_ascii_case("[adblock")) && line.ends_with(']')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adblock_comments_and_headers_are_skipped() {
+        let (entries, diags) = parse("[Adblock Plus 2.0]\n! Title: ads\n||ads.example^\n");
+        let texts: Vec<_> = entries.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["||ads.example^"]);
+        assert!(diags.warnings.is_empty() && diags.errors.is_empty());
+    }
 
     fn parse(text: &str) -> (Vec<ListEntry>, Diagnostics) {
         let mut diags = Diagnostics::default();

@@ -5,6 +5,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::hosts::entry_hosts;
 use super::lists::NamedLists;
 use super::raw::{Text, TextList};
 use super::source::{Diagnostics, Pos, Source};
@@ -84,11 +85,13 @@ impl<'a> Values<'a> {
         let mut ok = true;
         let mut patterns = Vec::new();
         for entry in self.expand(entries, src, diags, &mut ok) {
-            match HostPattern::new(&entry.text) {
-                Ok(pattern) => patterns.push(pattern),
-                Err(err) => {
-                    diags.error(&entry.pos, err.to_string());
-                    ok = false;
+            for host in entry_hosts(&entry.text) {
+                match HostPattern::new(host) {
+                    Ok(pattern) => patterns.push(pattern),
+                    Err(err) => {
+                        diags.error(&entry.pos, err.to_string());
+                        ok = false;
+                    }
                 }
             }
         }

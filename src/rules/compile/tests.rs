@@ -142,9 +142,26 @@ fn inside_folds_into_the_selector_and_alone_leaves_no_content_conditions() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(set.element_rules[0].when.is_none(), "acts at the start tag");
     assert!(set.element_rules[1].when.is_some());
-    let errs = errors(&[("a.toml", "[[remove]]\nid = \"r\"\nselector = \"p\"\n[remove.when]\ninside = \"a ~ b\"\n")]);
+    let errs = errors(&[(
+        "a.toml",
+        "[[remove]]\nid = \"r\"\nselector = \"p\"\n[remove.when]\ninside = \"a ~ b\"\n",
+    )]);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].starts_with("a.toml:5:10: rule `r`: invalid `inside` selector \"a ~ b\""), "{errs:?}");
+}
+
+#[test]
+fn host_lists_may_be_hosts_files_or_adblock_domain_lists() {
+    let text = "[[block]]\nid = \"b\"\nhosts = [\"@hostsfile\", \"@adblock\"]\n";
+    let hostsfile = "# hosts\n127.0.0.1 localhost\n0.0.0.0 ads.example track.example # two\n";
+    let adblock = "[Adblock Plus 2.0]\n! Title: x\n||pixel.example^\n";
+    let (set, warnings) =
+        load(&[("a.toml", text), ("lists/hostsfile.txt", hostsfile), ("lists/adblock.txt", adblock)]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    for blocked in ["ads.example", "cdn.track.example", "pixel.example"] {
+        assert!(matches!(set.host_decision(blocked), HostDecision::Block(_)), "{blocked}");
+    }
+    assert_eq!(set.host_decision("localhost"), HostDecision::Normal);
 }
 
 #[test]
