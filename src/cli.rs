@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, RunArgs};
 use crate::rewrite::{HitAction, RewriteOptions, Rewriter};
+use crate::rules::HostDecision;
 use crate::{proxy, rules, telemetry, tls};
 
 /// strainer: a filtering web proxy that rewrites HTML in a stream.
@@ -146,6 +147,20 @@ fn rewrite(
     } else {
         Box::new(File::open(file).with_context(|| format!("cannot open {file}"))?)
     };
+    // Host rules decide before the engine, as in the proxy: show what the browser would get.
+    let decision = site.as_deref().map(|s| set.host_decision(&s.trim_end_matches('.').to_ascii_lowercase()));
+    match decision {
+        Some(HostDecision::Block(rule)) => {
+            eprintln!("site blocked by rule {rule}: the proxy answers 403 without fetching the page");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(HostDecision::Tunnel(rule) | HostDecision::NoRewrite(rule)) => {
+            eprintln!("site exempt from rewriting by rule {rule}: the page passes through unchanged");
+            io::copy(&mut input, &mut io::stdout().lock()).with_context(|| format!("cannot copy {file}"))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(HostDecision::Normal) | None => {}
+    }
     let options = RewriteOptions { site, header_charset: charset, explain, ..RewriteOptions::default() };
     let mut rewriter = Rewriter::new(Arc::new(set), options);
     let mut stdout = io::stdout().lock();

@@ -1,4 +1,4 @@
-//! `strainer check` as a user runs it: the real binary on a rules directory.
+//! `strainer check` and `strainer rewrite` as a user runs them: the real binary on a rules directory.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -100,4 +100,41 @@ fn the_shipped_rules_pass() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("ok: 4 file(s), 0 warning(s)"), "{stdout}");
+}
+
+/// Runs `strainer rewrite FILE --rules DIR --site SITE`.
+fn rewrite_for_site(dir: &Path, file: &Path, site: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strainer"))
+        .arg("rewrite")
+        .arg(file)
+        .arg("--rules")
+        .arg(dir)
+        .arg("--site")
+        .arg(site)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run strainer: {e}"))
+}
+
+#[test]
+fn rewrite_follows_the_host_rules_of_the_site_as_the_proxy_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = "[[remove]]\nid = \"ads\"\nselector = \"div.ad\"\n\n[[block]]\nid = \"blocked\"\nhosts = [\"ads.test\"]\n\n\
+                 [[pass]]\nid = \"mail\"\nhosts = [\"mail.test\"]\nexempt_from = \"rewrite\"\n";
+    std::fs::write(dir.path().join("r.toml"), rules).expect("write rules");
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, "<div class=ad>x</div><p>text</p>").expect("write page");
+
+    let normal = rewrite_for_site(dir.path(), &page, "news.test");
+    assert!(normal.status.success());
+    assert_eq!(String::from_utf8_lossy(&normal.stdout), "<p>text</p>");
+
+    let exempt = rewrite_for_site(dir.path(), &page, "Mail.Test.");
+    assert!(exempt.status.success());
+    assert_eq!(String::from_utf8_lossy(&exempt.stdout), "<div class=ad>x</div><p>text</p>");
+    assert!(String::from_utf8_lossy(&exempt.stderr).contains("exempt from rewriting by rule mail"));
+
+    let blocked = rewrite_for_site(dir.path(), &page, "ads.test");
+    assert!(blocked.status.success());
+    assert!(blocked.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&blocked.stderr).contains("blocked by rule blocked"));
 }
