@@ -187,8 +187,13 @@ fn rewrite(
         }
         writeln!(
             stderr,
-            "removed={} tagged={} links_cleaned={} spilled={} bailed_out={}",
-            report.removed, report.tagged, report.links_cleaned, report.spilled, report.bailed_out
+            "removed={} tagged={} links_cleaned={} spilled={} bailed_out={} undecodable={}",
+            report.removed,
+            report.tagged,
+            report.links_cleaned,
+            report.spilled,
+            report.bailed_out,
+            report.undecodable
         )?;
     }
     Ok(ExitCode::SUCCESS)

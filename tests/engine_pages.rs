@@ -83,6 +83,8 @@ fn mislabelled_page_is_not_corrupted() {
             "size {size}"
         );
     }
+    let (_, report) = rewrite(&deal_rules(), &options(), &input);
+    assert!(report.undecodable && !report.bailed_out, "{report:?}");
 }
 
 #[test]

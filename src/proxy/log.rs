@@ -125,6 +125,14 @@ impl RequestLog {
             error = self.error.as_deref(),
             "request"
         );
+        let unfiltered = match (self.report.bailed_out, self.report.undecodable) {
+            (true, _) => Some("the rewriter hit its memory limit (limits.rewrite_memory)"),
+            (_, true) => Some("the page holds bytes its declared encoding cannot decode"),
+            _ => None,
+        };
+        if let Some(reason) = unfiltered {
+            tracing::warn!(host = %self.host, path = %self.path, reason, "page partly unfiltered: the rest passed through unchanged");
+        }
         for (rule, hits) in &self.report.hits_by_rule {
             tracing::debug!(rule = %rule, hits, host = %self.host, "rule hits");
         }

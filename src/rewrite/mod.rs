@@ -75,6 +75,8 @@ pub struct RewriteReport {
     pub spilled: u32,
     /// lol_html bailed out (memory limit); the rest of the page passed through unchanged.
     pub bailed_out: bool,
+    /// The page held bytes its encoding cannot decode; from there on it passed through unchanged.
+    pub undecodable: bool,
     /// Hits per rule id, in first-hit order.
     pub hits_by_rule: Vec<(RuleId, u32)>,
     /// Every hit in document order; filled only with `RewriteOptions::explain`.
@@ -351,6 +353,7 @@ impl Rewriter {
         tracing::debug!("page does not decode in its encoding; passing the rest through");
         if let Mode::Rewriting(rewriting) = std::mem::replace(&mut self.mode, Mode::PassThrough) {
             let Rewriting { html, shared, .. } = *rewriting;
+            lock(&shared).log.undecodable();
             self.stop(html, &shared, out);
         }
     }

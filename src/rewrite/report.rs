@@ -78,6 +78,11 @@ impl ReportLog {
         self.report.bailed_out = true;
     }
 
+    /// Marks the response as cut short by bytes its encoding cannot decode.
+    pub(super) fn undecodable(&mut self) {
+        self.report.undecodable = true;
+    }
+
     /// A copy of the report so far.
     pub(super) fn snapshot(&self) -> RewriteReport {
         self.report.clone()
