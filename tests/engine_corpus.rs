@@ -1,5 +1,5 @@
-//! The 62 real pages of `../shared/corpus`: untouched under an empty rule set, chunk-invariant under a
-//! representative one.
+//! The 62 real pages of `../shared/corpus`: untouched under an empty rule set and under active rules that match
+//! nothing (the whole engine runs, nothing may change), chunk-invariant under a representative one.
 
 mod support {
     pub mod rules_builder;
@@ -36,6 +36,70 @@ fn empty_rules_leave_every_page_byte_identical() {
     let rules = set(vec![]);
     for (name, page) in corpus() {
         assert!(rewrite_in_chunks(&rules, &options(), &page, 16 * 1024) == page, "{name} changed");
+    }
+}
+
+/// Rules of every kind the engine runs (conditional text, length and link rules on the shipped rules' candidate
+/// kinds, class rules, unconditional removes, link cleaning and unwrapping) that match nothing in the corpus.
+const RULES_MATCHING_NOTHING: &str = r#"
+[[remove]]
+id = "never-pitch"
+selector = "p, li, h2, h3, dt, aside, figure, section, div[class]"
+[remove.when]
+own_text_matches = '^zq never matches zq'
+max_text_length = 300
+links_to = ["never-a-shop.invalid"]
+
+[[tag]]
+id = "never-label"
+selector = "p, li, div, section"
+tag = "never"
+[tag.when]
+own_text_starts_with = ["zq-never:"]
+max_text_length = 200
+
+[[tag]]
+id = "never-class"
+selector = "div[class], ul[class], section[id]"
+tag = "never"
+[tag.when]
+class_matches = '^zq-never$'
+
+[[remove]]
+id = "never-element"
+selector = "zq-never-element, div.zq-never"
+
+[[strip]]
+id = "never-param"
+params = ["zq_never_*"]
+
+[[unwrap]]
+id = "never-wrapper"
+hosts = ["never-a-wrapper.invalid"]
+param = "url"
+"#;
+
+#[test]
+fn rules_matching_nothing_leave_every_page_byte_identical() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("never.toml"), RULES_MATCHING_NOTHING).expect("write rules");
+    let (rules, warnings) = strainer::rules::load_dir(dir.path()).expect("rules load");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let rules = std::sync::Arc::new(rules);
+    for (name, page) in corpus() {
+        let (out, report) = rewrite(&rules, &options(), &page);
+        let acted = (report.removed, report.tagged, report.links_cleaned, report.hits_by_rule.len());
+        assert_eq!(acted, (0, 0, 0, 0), "{name}: the rules acted");
+        assert!(!report.bailed_out, "{name}: {report:?}");
+        if out != page {
+            let at = out.iter().zip(&page).position(|(a, b)| a != b).unwrap_or(out.len().min(page.len()));
+            let lo = at.saturating_sub(80);
+            panic!(
+                "{name} changed at byte {at}:\n got: {}\nwant: {}",
+                String::from_utf8_lossy(&out[lo..(at + 80).min(out.len())]),
+                String::from_utf8_lossy(&page[lo..(at + 80).min(page.len())])
+            );
+        }
     }
 }
 
