@@ -113,6 +113,15 @@ fn styles_of_produced_tags_are_injected_before_head_end() {
 }
 
 #[test]
+fn without_a_head_end_tag_styles_go_before_body_once() {
+    let style = "<style data-strainer>\n[data-strainer-tag~=related]{opacity:.8}\n</style>";
+    let out = rewrite_str(&styled_rules(), "<!doctype html><title>t</title><body><p>x</p><body></body>");
+    assert_eq!(out, format!("<!doctype html><title>t</title>{style}<body><p>x</p><body></body>"));
+    let out = rewrite_str(&styled_rules(), "<head><title>t</title></head><body><p>x</p>");
+    assert_eq!(out, format!("<head><title>t</title>{style}</head><body><p>x</p>"));
+}
+
+#[test]
 fn csp_meta_without_unsafe_inline_suppresses_styles() {
     let page = "<html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\"></head></html>";
     assert_eq!(rewrite_str(&styled_rules(), page), page);

@@ -57,6 +57,7 @@ static LINKS: LazyLock<Option<Selector>> = LazyLock::new(|| "a[href], area[href]
 static CSP_META: LazyLock<Option<Selector>> = LazyLock::new(|| "meta[http-equiv]".parse().ok());
 static TEMPLATE: LazyLock<Option<Selector>> = LazyLock::new(|| "template".parse().ok());
 static HEAD: LazyLock<Option<Selector>> = LazyLock::new(|| "head".parse().ok());
+static BODY: LazyLock<Option<Selector>> = LazyLock::new(|| "body".parse().ok());
 
 /// What one response needs, decided once in `Rewriter::new`.
 pub(super) struct Plan {
@@ -594,19 +595,36 @@ fn style_handlers(shared: &Arc<Mutex<Shared>>, style: &Arc<str>) -> Vec<Handlers
         Ok(())
     }));
     let head_shared = Arc::clone(shared);
-    let style = Arc::clone(style);
+    let head_style = Arc::clone(style);
     handlers.extend(static_element(&HEAD, move |el| {
         let end_shared = Arc::clone(&head_shared);
-        let style = Arc::clone(&style);
+        let style = Arc::clone(&head_style);
         let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
-            let mut state = lock(&end_shared);
-            if !state.styles_blocked && !state.styles_injected {
-                state.styles_injected = true;
+            if claim_style_injection(&end_shared) {
                 end.before(&style, ContentType::Html);
             }
             Ok(())
         }));
         Ok(())
     }));
+    // Pages that leave `</head>` implied (common in minified HTML) get the style just before `<body>`, which
+    // browsers still parse into the head.
+    let body_shared = Arc::clone(shared);
+    let body_style = Arc::clone(style);
+    handlers.extend(static_element(&BODY, move |el| {
+        if claim_style_injection(&body_shared) {
+            el.before(&body_style, ContentType::Html);
+        }
+        Ok(())
+    }));
     handlers
+}
+
+/// Whether the style may be injected now: not forbidden by the page's CSP and not injected yet (then it counts as
+/// injected).
+fn claim_style_injection(shared: &Mutex<Shared>) -> bool {
+    let mut state = lock(shared);
+    let claim = !state.styles_blocked && !state.styles_injected;
+    state.styles_injected |= claim;
+    claim
 }
