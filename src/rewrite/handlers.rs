@@ -400,17 +400,27 @@ fn element_hit(
     rule: &crate::rules::RuleId,
     action: HitAction,
 ) -> PendingHit {
-    let element = if state.log.wants_details() {
-        let mut path = state.engine.ancestor_path();
-        if !path.is_empty() {
-            path.push_str(" > ");
-        }
-        path.push_str(&describe(el));
-        path
-    } else {
-        String::new()
-    };
-    PendingHit { rule: rule.clone(), action, element, excerpt: String::new() }
+    if !state.log.wants_details() {
+        return PendingHit { rule: rule.clone(), action, element: String::new(), excerpt: String::new() };
+    }
+    let mut element = state.engine.ancestor_path();
+    if !element.is_empty() {
+        element.push_str(" > ");
+    }
+    element.push_str(&describe(el));
+    PendingHit { rule: rule.clone(), action, element, excerpt: start_tag_excerpt(el) }
+}
+
+/// What a rule decided at the start tag saw, for explained hits (the text is not known yet): the `class` and
+/// `id` attributes, shortened.
+fn start_tag_excerpt(el: &send::Element<'_, '_>) -> String {
+    let shown: Vec<String> = ["class", "id"]
+        .iter()
+        .filter_map(|name| {
+            el.get_attribute(name).map(|value| format!("{name}=\"{}\"", super::text::excerpt(&value, 60)))
+        })
+        .collect();
+    shown.join(" ")
 }
 
 fn remove_handler(
