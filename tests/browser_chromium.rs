@@ -1,7 +1,7 @@
-//! A real browser through strainer over HTTPS: headless Chromium trusts strainer's CA through an NSS database (real
-//! certificate checks, host names included), loads `https://news.test/article` from a loopback HTTPS origin via
-//! `--proxy-server`, and the DOM it builds must show the rules' work: promos gone, related paragraphs tagged, links
-//! clean, no sentinel comments leaked.
+//! A real browser through strainer over HTTPS and plain HTTP: headless Chromium trusts strainer's CA through an NSS
+//! database (real certificate checks, host names included), loads `https://news.test/article` from a loopback HTTPS
+//! origin and `http://news.test/article` from a plain one via `--proxy-server`, and the DOM it builds must show the
+//! rules' work: promos gone, related paragraphs tagged, links clean, no sentinel comments leaked.
 //!
 //! Needs `chromium` and `certutil` (Debian: `chromium`, `libnss3-tools`). With `CI=true` their absence fails the
 //! test; elsewhere it is skipped with a loud message. Every child process is bounded by a deadline and killed by PID.
@@ -117,7 +117,7 @@ fn start_strainer(args: &[String]) -> (KillOnDrop, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_gets_the_rewritten_seed_article_over_https() {
+async fn chromium_gets_the_rewritten_seed_article_over_https_and_http() {
     let Some((chromium, certutil_bin)) = tools() else { return };
     let work = tempfile::tempdir().expect("temp dir");
     let pki = TestPki::new("test origins CA");
@@ -164,44 +164,53 @@ async fn chromium_gets_the_rewritten_seed_article_over_https() {
         &["-d", &db, "-A", "-t", "C,,", "-n", "strainer-test", "-i", &ca_pem.to_string_lossy()],
     );
 
-    let url = format!("https://news.test:{}/article", origin.port());
-    let profile = work.path().join("profile");
-    let mut command = Command::new(&chromium);
-    command.env("HOME", &home).args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--disable-dev-shm-usage",
-        &format!("--user-data-dir={}", profile.display()),
-        &format!("--proxy-server=http://{proxy}"),
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        &url,
-    ]);
-    let (dom, stderr) =
-        tokio::task::spawn_blocking(move || run_bounded(command, BROWSER_DEADLINE, "chromium --dump-dom"))
-            .await
-            .expect("browser task");
+    let https = format!("https://news.test:{}/article", origin.port());
+    let plain_origin = HttpsOrigin::start_plain(seed_site).await;
+    let http = format!("http://news.test:{}/article", plain_origin.port());
+    for url in [https, http] {
+        let profile = work.path().join(format!("profile-{}", url.split(':').next().unwrap_or("x")));
+        let mut command = Command::new(&chromium);
+        command.env("HOME", &home).args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--proxy-server=http://{proxy}"),
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &url,
+        ]);
+        let (dom, stderr) = tokio::task::spawn_blocking(move || {
+            run_bounded(command, BROWSER_DEADLINE, "chromium --dump-dom")
+        })
+        .await
+        .expect("browser task");
+        assert_clean_article(&url, &dom, &stderr);
+    }
+}
 
+/// The DOM Chromium built for `url` shows the rules' work on the seed article.
+fn assert_clean_article(url: &str, dom: &str, stderr: &str) {
     assert!(
         dom.contains("Putin Endorses US Peace Plan"),
-        "the article did not load through strainer\nDOM:\n{dom}\nchromium stderr:\n{stderr}"
+        "{url} did not load through strainer\nDOM:\n{dom}\nchromium stderr:\n{stderr}"
     );
-    assert!(!dom.contains("Water Purification Tablets"), "first promo still present:\n{dom}");
-    assert!(!dom.contains("Hand Warmers (Bulk Packs)"), "second promo still present:\n{dom}");
+    assert!(!dom.contains("Water Purification Tablets"), "{url}: first promo still present:\n{dom}");
+    assert!(!dom.contains("Hand Warmers (Bulk Packs)"), "{url}: second promo still present:\n{dom}");
     assert_eq!(
         dom.matches("data-strainer-tag=\"related\"").count(),
         2,
-        "both Related paragraphs tagged:\n{dom}"
+        "{url}: both Related paragraphs tagged:\n{dom}"
     );
     for title in ["Zelenskyy Commits to Istanbul Peace Talks", "Houthi Missile Strike Escalates"] {
-        assert!(dom.contains(title), "related link {title:?} kept:\n{dom}");
+        assert!(dom.contains(title), "{url}: related link {title:?} kept:\n{dom}");
     }
-    assert!(!dom.contains("utm_"), "tracking parameters left in links:\n{dom}");
-    assert!(!dom.contains("<!--strainer"), "sentinel comments leaked:\n{dom}");
+    assert!(!dom.contains("utm_"), "{url}: tracking parameters left in links:\n{dom}");
+    assert!(!dom.contains("<!--strainer"), "{url}: sentinel comments leaked:\n{dom}");
 }
