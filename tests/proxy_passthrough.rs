@@ -141,6 +141,30 @@ async fn silent_origin_gives_504_after_the_first_byte_timeout() {
 }
 
 #[tokio::test]
+async fn a_websocket_upgrade_to_a_silent_origin_gets_504_too() {
+    let origin = Origin::start(|_| async {
+        std::future::pending::<()>().await;
+        full(101, &[], "never")
+    })
+    .await;
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |config| {
+        config.limits.first_byte_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let response = strainer
+        .client()
+        .get(origin.url("news.test", "/socket"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+}
+
+#[tokio::test]
 async fn origin_dying_mid_body_aborts_the_response_and_strainer_keeps_serving() {
     let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel(1);
     let origin = Origin::start(move |request| {

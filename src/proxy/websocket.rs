@@ -134,7 +134,7 @@ async fn send(
 ) -> Result<Response<Incoming>, Failure> {
     let tcp = connect_tcp(state, host, port).await?;
     if !secure {
-        return handshake_and_send(tcp, host, request).await;
+        return handshake_and_send(tcp, host, request, state.config.limits.first_byte_timeout).await;
     }
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| Failure::BadRequest(format!("{host} is not a valid TLS server name")))?;
@@ -145,13 +145,14 @@ async fn send(
             Ok(Err(error)) => return Err(tls_failure(host, &error)),
             Err(_) => return Err(Failure::ConnectTimeout { host: host.to_owned() }),
         };
-    handshake_and_send(tls, host, request).await
+    handshake_and_send(tls, host, request, state.config.limits.first_byte_timeout).await
 }
 
 async fn handshake_and_send<IO>(
     io: IO,
     host: &str,
     request: Request<http_body_util::Empty<bytes::Bytes>>,
+    first_byte_timeout: std::time::Duration,
 ) -> Result<Response<Incoming>, Failure>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -165,7 +166,10 @@ where
             tracing::debug!(error = %error, "WebSocket origin connection ended with an error");
         }
     });
-    sender.send_request(request).await.map_err(broken)
+    match tokio::time::timeout(first_byte_timeout, sender.send_request(request)).await {
+        Ok(answered) => answered.map_err(broken),
+        Err(_) => Err(Failure::FirstByteTimeout { host: host.to_owned() }),
+    }
 }
 
 /// The failure for a TLS handshake error towards the origin.
