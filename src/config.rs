@@ -30,7 +30,7 @@
 //! connect_timeout_ms = 10000
 //! first_byte_timeout_ms = 60000    # request sent → response head; else 504
 //! idle_timeout_ms = 60000          # longest pause inside a response body; else the response is cut
-//! tunnel_idle_timeout_ms = 300000  # blind tunnels and WebSockets with no byte either way are closed
+//! tunnel_idle_timeout_ms = 300000  # tunnels, WebSockets, decrypted sessions with no byte either way are closed
 //! max_connections = 1024           # further connections wait to be accepted
 //! hold_cap = 65536                 # bytes held back for undecided elements, per response
 //! rewrite_memory = 8388608         # lol_html memory limit per response
@@ -136,7 +136,8 @@ pub struct Limits {
     pub first_byte_timeout: Duration,
     /// Longest pause allowed between two pieces of a response body from the origin.
     pub idle_timeout: Duration,
-    /// Longest silence (no byte either way) of a blind tunnel or a WebSocket before it is closed.
+    /// Longest silence (no byte either way) of a blind tunnel, a WebSocket or a decrypted HTTPS session before it
+    /// is closed (sessions gracefully).
     pub tunnel_idle_timeout: Duration,
     /// Most client connections served at once; further connections wait to be accepted.
     pub max_connections: usize,
@@ -390,6 +391,17 @@ impl FileLimits {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::ZeroLimit(name));
         }
+        // A zero timeout would fail every connection at once (the shutdown grace may be zero: stop at once).
+        let timeouts = [
+            ("connect_timeout_ms", limits.connect_timeout),
+            ("first_byte_timeout_ms", limits.first_byte_timeout),
+            ("idle_timeout_ms", limits.idle_timeout),
+            ("tunnel_idle_timeout_ms", limits.tunnel_idle_timeout),
+            ("tls_handshake_timeout_ms", limits.tls_handshake_timeout),
+        ];
+        if let Some((name, _)) = timeouts.iter().find(|(_, v)| v.is_zero()) {
+            return Err(ConfigError::ZeroLimit(name));
+        }
         if limits.leaf_cache_size == 0 {
             return Err(ConfigError::ZeroLimit("leaf_cache_size"));
         }
@@ -487,6 +499,17 @@ mod tests {
         assert_eq!(config.proxy_auth.map(|c| c.user_count()), Some(1));
         let file: FileSettings = toml::from_str("allow_clients = [\"everyone\"]").expect("valid toml");
         assert!(matches!(Config::merge(&RunArgs::default(), file), Err(ConfigError::Access(_))));
+    }
+
+    #[test]
+    fn zero_timeouts_are_rejected() {
+        for key in ["connect_timeout_ms", "tunnel_idle_timeout_ms", "tls_handshake_timeout_ms"] {
+            let file: FileSettings = toml::from_str(&format!("[limits]\n{key} = 0")).expect("valid toml");
+            let outcome = Config::merge(&RunArgs::default(), file);
+            assert!(matches!(outcome, Err(ConfigError::ZeroLimit(name)) if name == key), "{key}");
+        }
+        let file: FileSettings = toml::from_str("[limits]\nshutdown_grace_ms = 0").expect("valid toml");
+        assert!(Config::merge(&RunArgs::default(), file).is_ok(), "a zero grace means: stop at once");
     }
 
     #[test]

@@ -224,7 +224,7 @@ fn explained_start_tag_hits_show_the_class_and_id_they_matched() {
     let rules = set(vec![remove("ads", "div.ad"), tag("boxes", "aside", &["box"])]);
     let mut explain = options();
     explain.explain = true;
-    let (_, report) = rewrite(&rules, &explain, b"<div class=\"ad wide\" id=top>x</div><aside>y</aside>");
+    let (_, report) = rewrite(&rules, &explain, b"<div class=\"ad\n\twide\" id=top>x</div><aside>y</aside>");
     assert_eq!(report.hits[0].element, "div.ad");
     assert_eq!(report.hits[0].excerpt, "class=\"ad wide\" id=\"top\"");
     assert_eq!(report.hits[1].excerpt, "", "no class or id to show");

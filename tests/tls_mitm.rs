@@ -352,6 +352,17 @@ async fn blocked_hosts_get_a_readable_page_over_https_and_nothing_else_gets_thro
         .expect("answer");
     assert_eq!(upgrade.status(), StatusCode::FORBIDDEN);
     assert_eq!(mode_count(&setup, "blocked"), 5, "two pages, the refused bytes, the CONNECT, the upgrade");
+    // A `ws://` target is refused outright rather than relayed past the host rules.
+    let ws_target = format!(
+        "GET ws://blocked.test:{}/echo HTTP/1.1\r\nHost: blocked.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        origin.port()
+    );
+    let mut raw = TcpStream::connect(setup.strainer.addr).await.expect("connect to strainer");
+    tokio::io::AsyncWriteExt::write_all(&mut raw, ws_target.as_bytes()).await.expect("request");
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut raw, &mut head).await.expect("answer");
+    assert_eq!(&head, b"HTTP/1.1 400");
 }
 
 #[tokio::test]
@@ -455,4 +466,26 @@ async fn silent_tunnels_are_closed_after_the_tunnel_idle_timeout() {
     .await
     .expect("strainer closes the silent tunnel");
     assert!(closed.is_ok() && rest.is_empty(), "{closed:?} {rest:?}");
+}
+
+#[tokio::test]
+async fn silent_intercepted_sessions_are_closed_after_the_tunnel_idle_timeout() {
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let origin = HttpsOrigin::start(pki.server_config(&["news.test"]), seed_site).await;
+    let setup = setup_with(&pki, &[origin.port()], &shipped_rules(), |config| {
+        config.limits.tunnel_idle_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let tunnel = setup.connect(&format!("news.test:{}", origin.port())).await;
+    let ca = CertificateDer::from(setup.ca.cert_der().to_vec());
+    let mut tls = tls_client(tunnel, &ca, "news.test").await;
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut rest),
+    )
+    .await
+    .expect("strainer closes the silent session");
+    assert!(rest.is_empty(), "{closed:?} {rest:?}");
 }

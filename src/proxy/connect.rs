@@ -36,7 +36,7 @@ use tracing::Instrument;
 use super::client::connect_tcp;
 use super::forward::RequestContext;
 use super::log::RequestLog;
-use super::relay::splice;
+use super::relay::{splice, Activity, Watched};
 use super::respond::{self, Failure};
 use super::{dispatch, ProxyBody, State};
 use crate::metrics::Mode;
@@ -199,6 +199,7 @@ where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let stopping = state.sessions.stop.clone();
+    let idle = state.config.limits.tunnel_idle_timeout;
     let max_header_bytes = state.config.limits.max_header_bytes;
     let max_headers = state.config.limits.max_headers;
     let authority = target.authority.clone();
@@ -226,11 +227,20 @@ where
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX));
+    // A session silent both ways for the tunnel idle limit is closed like one at shutdown: it holds a connection
+    // slot, and HTTP/2 sessions have no idle limit of their own.
+    let activity = Activity::new();
+    let stream = Watched::new(stream, activity.clone());
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let outcome = tokio::select! {
         outcome = connection.as_mut() => outcome,
         () = stopping.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+        () = activity.silence(idle) => {
+            tracing::debug!(host = %target.host, idle_ms = idle.as_millis() as u64, "intercepted session idle; closing");
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -1,6 +1,6 @@
 //! Byte relays that outlive their HTTP exchange — blind CONNECT tunnels and WebSockets: copied both ways until
 //! either side closes, or until nothing has moved for the tunnel idle limit (so a silent peer cannot hold a
-//! connection slot forever).
+//! connection slot forever). [`Watched`] and [`Activity`] also let decrypted HTTPS sessions notice silence.
 
 use std::io;
 use std::pin::Pin;
@@ -64,34 +64,32 @@ where
     let activity = Activity::new();
     let mut client = Watched::new(client, activity.clone());
     let mut origin = Watched::new(origin, activity.clone());
-    let end = {
-        let copy = tokio::io::copy_bidirectional(&mut client, &mut origin);
-        tokio::pin!(copy);
-        loop {
-            let deadline = activity.last() + idle;
-            tokio::select! {
-                copied = &mut copy => break copied.map_or_else(End::Failed, |_| End::Closed),
-                () = tokio::time::sleep_until(deadline) => {
-                    if activity.last() + idle <= Instant::now() {
-                        break End::Idle;
-                    }
-                }
-            }
+    let end = tokio::select! {
+        copied = tokio::io::copy_bidirectional(&mut client, &mut origin) => {
+            copied.map_or_else(End::Failed, |_| End::Closed)
         }
+        () = activity.silence(idle) => End::Idle,
     };
     Relayed { to_origin: client.bytes_read, to_client: origin.bytes_read, end }
 }
 
-/// When a relay last read a byte, shared by both of its sides.
+/// When bytes last moved through the streams that share it.
 #[derive(Clone)]
-struct Activity {
+pub struct Activity {
     start: Instant,
     /// Nanoseconds after `start` of the last read that returned data.
     last_nanos: Arc<AtomicU64>,
 }
 
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Activity {
-    fn new() -> Self {
+    /// Activity starting now.
+    pub fn new() -> Self {
         Self { start: Instant::now(), last_nanos: Arc::new(AtomicU64::new(0)) }
     }
 
@@ -103,17 +101,30 @@ impl Activity {
     fn last(&self) -> Instant {
         self.start + Duration::from_nanos(self.last_nanos.load(Ordering::Relaxed))
     }
+
+    /// Completes once no byte has moved for `idle`.
+    pub async fn silence(&self, idle: Duration) {
+        loop {
+            let deadline = self.last() + idle;
+            tokio::time::sleep_until(deadline).await;
+            if self.last() + idle <= Instant::now() {
+                return;
+            }
+        }
+    }
 }
 
-/// A stream that counts the bytes read from it and reports each read that returned data to its [`Activity`].
-struct Watched<IO> {
+/// A stream that counts the bytes read from it and reports every read or write that moved bytes to its
+/// [`Activity`].
+pub struct Watched<IO> {
     inner: IO,
     activity: Activity,
     bytes_read: u64,
 }
 
 impl<IO> Watched<IO> {
-    fn new(inner: IO, activity: Activity) -> Self {
+    /// Wraps `inner`, reporting to `activity`.
+    pub fn new(inner: IO, activity: Activity) -> Self {
         Self { inner, activity, bytes_read: 0 }
     }
 }
@@ -137,7 +148,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
 
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

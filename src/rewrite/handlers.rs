@@ -417,7 +417,9 @@ fn start_tag_excerpt(el: &send::Element<'_, '_>) -> String {
     let shown: Vec<String> = ["class", "id"]
         .iter()
         .filter_map(|name| {
-            el.get_attribute(name).map(|value| format!("{name}=\"{}\"", super::text::excerpt(&value, 60)))
+            // Collapsed, so that a class list written over several lines keeps the explain output one line per hit.
+            let value = el.get_attribute(name)?.split_whitespace().collect::<Vec<_>>().join(" ");
+            Some(format!("{name}=\"{}\"", super::text::excerpt(&value, 60)))
         })
         .collect();
     shown.join(" ")

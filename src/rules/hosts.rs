@@ -78,7 +78,7 @@ impl HostPattern {
 }
 
 /// Names hosts files give the machine itself; never host patterns.
-const HOSTS_FILE_LOCAL_NAMES: [&str; 11] = [
+const HOSTS_FILE_LOCAL_NAMES: [&str; 12] = [
     "localhost",
     "localhost.localdomain",
     "local",
@@ -89,6 +89,7 @@ const HOSTS_FILE_LOCAL_NAMES: [&str; 11] = [
     "ip6-mcastprefix",
     "ip6-allnodes",
     "ip6-allrouters",
+    "ip6-allhosts",
     "0.0.0.0",
 ];
 
@@ -102,7 +103,11 @@ pub(crate) fn entry_hosts(entry: &str) -> Vec<&str> {
     }
     let mut fields = entry.split_whitespace();
     match fields.next() {
-        Some(first) if first.parse::<std::net::IpAddr>().is_ok() && entry.contains(char::is_whitespace) => {
+        // An IPv6 address may carry a zone (`fe80::1%lo0`), which `IpAddr` does not parse.
+        Some(first)
+            if first.split('%').next().is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+                && entry.contains(char::is_whitespace) =>
+        {
             fields
                 .filter(|name| !HOSTS_FILE_LOCAL_NAMES.contains(&name.to_ascii_lowercase().as_str()))
                 .collect()
@@ -198,6 +203,10 @@ mod tests {
         assert_eq!(entry_hosts("0.0.0.0 ads.example  tracker.example"), ["ads.example", "tracker.example"]);
         assert_eq!(entry_hosts("127.0.0.1 localhost"), Vec::<&str>::new());
         assert_eq!(entry_hosts("::1\tip6-localhost ip6-loopback"), Vec::<&str>::new());
+        // The header of the widely used StevenBlack hosts file.
+        for local in ["fe80::1%lo0 localhost", "ff02::3 ip6-allhosts", "255.255.255.255 broadcasthost"] {
+            assert_eq!(entry_hosts(local), Vec::<&str>::new(), "{local}");
+        }
         assert_eq!(entry_hosts("||ads.example^"), ["ads.example"]);
         assert_eq!(
             entry_hosts("||ads.example^$third-party"),

@@ -83,7 +83,14 @@ impl NamedLists {
 fn parse_list(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Vec<ListEntry> {
     let mut entries = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut cosmetic = 0usize;
     for (index, line) in text.lines().enumerate() {
+        // Element-hiding rules of adblock lists (`example.com##.banner`) are not host entries: cutting them at `#`
+        // would leave `example.com` and block the whole site.
+        if COSMETIC_SEPARATORS.iter().any(|sep| line.contains(sep)) {
+            cosmetic += 1;
+            continue;
+        }
         let content = line.split('#').next().unwrap_or_default();
         let entry = content.trim();
         if entry.is_empty() || entry.starts_with('!') || is_adblock_header(entry) {
@@ -98,11 +105,20 @@ fn parse_list(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Vec<ListE
         seen.insert(entry, index + 1);
         entries.push(ListEntry { text: entry.to_owned(), pos });
     }
+    if cosmetic > 0 {
+        diags.warn(
+            &Pos::new(file, 1, 1),
+            format!("{cosmetic} adblock element-hiding line(s) (`##`, `#@#`, …) skipped: they name no host"),
+        );
+    }
     if entries.is_empty() {
         diags.warn(&Pos::new(file, 1, 1), "the list is empty, so rules using it match nothing through it");
     }
     entries
 }
+
+/// Separators of adblock element-hiding and scriptlet rules.
+const COSMETIC_SEPARATORS: [&str; 5] = ["##", "#@#", "#?#", "#$#", "#%#"];
 
 /// The first line of an adblock-style list, such as `[Adblock Plus 2.0]`.
 fn is_adblock_header(line: &str) -> bool {
@@ -119,6 +135,19 @@ mod tests {
         let texts: Vec<_> = entries.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(texts, ["||ads.example^"]);
         assert!(diags.warnings.is_empty() && diags.errors.is_empty());
+    }
+
+    #[test]
+    fn adblock_element_hiding_lines_are_skipped_not_cut_into_hosts() {
+        let (entries, diags) = parse("||ads.example^\nnews.example##.banner\n##.ad\nshop.example#@#.promo\n");
+        let texts: Vec<_> = entries.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["||ads.example^"]);
+        assert_eq!(diags.warnings.len(), 1);
+        assert!(
+            diags.warnings[0].message.starts_with("3 adblock element-hiding line(s)"),
+            "{:?}",
+            diags.warnings
+        );
     }
 
     fn parse(text: &str) -> (Vec<ListEntry>, Diagnostics) {
