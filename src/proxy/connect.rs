@@ -3,8 +3,8 @@
 //!
 //! Decision per CONNECT: a `block` host rule → 403 on ports not intercepted, and on interception ports the TLS is
 //! intercepted so that every request inside gets the readable block answer (browsers never show a CONNECT's own
-//! error page) while non-TLS bytes for the host are refused; a host exempt from MITM (`pass` rules) or a port not configured
-//! for interception (default: only 443) → blind tunnel to the origin (`mode=tunnel`, one log event when it closes);
+//! error page) while non-TLS bytes for the host are refused; a host exempt from MITM (`pass` rules) or a port not
+//! configured for interception (default: only 443) → blind tunnel to the origin (`mode=tunnel`, one log event when it closes);
 //! otherwise → answer 200, read the first byte: TLS → handshake with a leaf for the SNI name (else the CONNECT host)
 //! under one deadline, then HTTP/1.1 or HTTP/2 (by ALPN) on the decrypted stream with scheme `https`
 //! (`mode=mitm`); anything else → blind tunnel. Extended CONNECT (RFC 8441) stays off, so browsers run WebSockets
@@ -233,14 +233,16 @@ where
     let stream = Watched::new(stream, activity.clone());
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
+    let stop = async {
+        tokio::select! {
+            () = stopping.cancelled() => "shutdown",
+            () = activity.silence(idle) => "idle",
+        }
+    };
     let outcome = tokio::select! {
         outcome = connection.as_mut() => outcome,
-        () = stopping.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-        () = activity.silence(idle) => {
-            tracing::debug!(host = %target.host, idle_ms = idle.as_millis() as u64, "intercepted session idle; closing");
+        reason = stop => {
+            tracing::debug!(host = %target.host, reason, "closing intercepted session after its requests");
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::log::RequestLog;
 
-/// Copies between `client` and `origin` until one side closes or `idle` passes without a byte read from either,
+/// Copies between `client` and `origin` until one side closes or `idle` passes without a byte moving either way,
 /// then records the bytes (or the failure) in `log`; `what` names the relay in events (`tunnel`, `WebSocket`).
 /// An idle close is a normal end, not an error.
 pub async fn splice<C, O>(client: C, origin: O, idle: Duration, log: &mut RequestLog, what: &str)
@@ -54,8 +54,7 @@ enum End {
     Failed(io::Error),
 }
 
-/// `tokio::io::copy_bidirectional` with an idle limit: stops once `idle` passes without any byte read from either
-/// side.
+/// `tokio::io::copy_bidirectional` with an idle limit: stops once `idle` passes without any byte moving.
 async fn copy_both_ways<C, O>(client: C, origin: O, idle: Duration) -> Relayed
 where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -77,7 +76,7 @@ where
 #[derive(Clone)]
 pub struct Activity {
     start: Instant,
-    /// Nanoseconds after `start` of the last read that returned data.
+    /// Nanoseconds after `start` of the last read or write that moved bytes.
     last_nanos: Arc<AtomicU64>,
 }
 
