@@ -33,6 +33,12 @@ async fn strainer_with_login() -> Strainer {
     .await
 }
 
+/// A client that sends every http request through `strainer` with these Basic proxy credentials.
+fn client_with_login(strainer: &Strainer, user: &str, password: &str) -> reqwest::Client {
+    let proxy = reqwest::Proxy::http(format!("http://{}", strainer.addr)).expect("proxy url");
+    reqwest::Client::builder().proxy(proxy.basic_auth(user, password)).build().expect("client")
+}
+
 /// Sends `head` on a fresh connection and returns the status line of the answer.
 async fn status_line(strainer: &Strainer, head: String) -> String {
     let exchange = async {
@@ -81,14 +87,7 @@ async fn requests_without_accepted_credentials_get_407() {
     let challenge = response.headers().get("proxy-authenticate").and_then(|v| v.to_str().ok());
     assert_eq!(challenge, Some("Basic realm=\"strainer\", charset=\"UTF-8\""));
 
-    let wrong = reqwest::Client::builder()
-        .proxy(
-            reqwest::Proxy::http(format!("http://{}", strainer.addr))
-                .expect("proxy url")
-                .basic_auth("alice", "guess"),
-        )
-        .build()
-        .expect("client");
+    let wrong = client_with_login(&strainer, "alice", "guess");
     assert_eq!(wrong.get(origin.url("news.test", "/")).send().await.expect("answer").status(), 407);
 
     let denied = strainer.metrics.snapshot().requests_by_mode;
@@ -99,14 +98,7 @@ async fn requests_without_accepted_credentials_get_407() {
 async fn accepted_credentials_are_consumed_not_forwarded() {
     let origin = origin_echoing_proxy_authorization().await;
     let strainer = strainer_with_login().await;
-    let client = reqwest::Client::builder()
-        .proxy(
-            reqwest::Proxy::http(format!("http://{}", strainer.addr))
-                .expect("proxy url")
-                .basic_auth("alice", "open sesame"),
-        )
-        .build()
-        .expect("client");
+    let client = client_with_login(&strainer, "alice", "open sesame");
     let response = client.get(origin.url("news.test", "/")).send().await.expect("answer");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "proxy-authorization seen: false");
@@ -121,6 +113,16 @@ async fn connect_needs_credentials_too() {
         "CONNECT news.test:443 HTTP/1.1\r\nHost: news.test:443\r\nProxy-Authorization: Basic {ALICE}\r\n\r\n"
     );
     assert_eq!(status_line(&strainer, with_login).await, "HTTP/1.1 200 OK");
+    let status_page = client_with_login(&strainer, "alice", "open sesame")
+        .get("http://strainer.local/")
+        .send()
+        .await
+        .expect("status page")
+        .text()
+        .await
+        .expect("page");
+    assert!(status_page.contains("proxy login required (1 user(s))"), "{status_page}");
+    assert!(status_page.contains("127.0.0.0/8"), "the default networks are shown: {status_page}");
 }
 
 #[tokio::test]
@@ -139,4 +141,14 @@ async fn pac_file_and_ca_stay_public_while_the_status_page_needs_login() {
         "GET http://strainer.local/metrics HTTP/1.1\r\nHost: strainer.local\r\nProxy-Authorization: Basic {ALICE}\r\n\r\n"
     );
     assert_eq!(status_line(&strainer, with_login).await, "HTTP/1.1 200 OK");
+    let status_page = client_with_login(&strainer, "alice", "open sesame")
+        .get("http://strainer.local/")
+        .send()
+        .await
+        .expect("status page")
+        .text()
+        .await
+        .expect("page");
+    assert!(status_page.contains("proxy login required (1 user(s))"), "{status_page}");
+    assert!(status_page.contains("127.0.0.0/8"), "the default networks are shown: {status_page}");
 }

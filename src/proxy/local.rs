@@ -109,6 +109,15 @@ fn status_page(state: &State) -> String {
         );
     }
     page.push_str("</table>\n");
+    let login = match &state.config.proxy_auth {
+        Some(credentials) => format!("required ({} user(s))", credentials.user_count()),
+        None => "not required".to_owned(),
+    };
+    let _ = writeln!(
+        page,
+        "<h2>Access</h2><p>Clients allowed from <code>{}</code>; proxy login {login}.</p>",
+        html_escape::encode_text(&state.config.allow_clients.to_string()),
+    );
     if let Some(error) = state.reload_status.as_ref().and_then(|status| status()) {
         let _ = write!(
             page,
