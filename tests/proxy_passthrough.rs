@@ -151,13 +151,7 @@ async fn a_websocket_upgrade_to_a_silent_origin_gets_504_too() {
         config.limits.first_byte_timeout = Duration::from_millis(200);
     })
     .await;
-    let response = strainer
-        .client()
-        .get(origin.url("news.test", "/socket"))
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+    let response = common::websocket_upgrade(strainer.client().get(origin.url("news.test", "/socket")))
         .send()
         .await
         .expect("answered");

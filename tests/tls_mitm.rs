@@ -339,17 +339,12 @@ async fn blocked_hosts_get_a_readable_page_over_https_and_nothing_else_gets_thro
     assert_eq!(connect_status(&setup, "blocked.test:9").await, StatusCode::FORBIDDEN);
 
     // A WebSocket upgrade to the blocked host never reaches it.
-    let upgrade = setup
-        .strainer
-        .client()
-        .get(format!("http://blocked.test:{}/echo", origin.port()))
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await
-        .expect("answer");
+    let upgrade = common::websocket_upgrade(
+        setup.strainer.client().get(format!("http://blocked.test:{}/echo", origin.port())),
+    )
+    .send()
+    .await
+    .expect("answer");
     assert_eq!(upgrade.status(), StatusCode::FORBIDDEN);
     assert_eq!(mode_count(&setup, "blocked"), 5, "two pages, the refused bytes, the CONNECT, the upgrade");
     // A `ws://` target is refused outright rather than relayed past the host rules.

@@ -173,6 +173,15 @@ fn with_head(status: u16, headers: &[(&str, &str)], body: OriginBody) -> Respons
     response
 }
 
+/// `request` as a WebSocket upgrade (the handshake headers of RFC 6455 with a fixed key).
+pub fn websocket_upgrade(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    request
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+}
+
 /// Builds a header map from pairs (appending repeated names).
 pub fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
