@@ -147,8 +147,9 @@ fn rewrite(
     } else {
         Box::new(File::open(file).with_context(|| format!("cannot open {file}"))?)
     };
-    // Host rules decide before the engine, as in the proxy: show what the browser would get.
-    let decision = site.as_deref().map(|s| set.host_decision(&s.trim_end_matches('.').to_ascii_lowercase()));
+    // Host rules decide before the engine, as in the proxy: show what the browser would get. (Host sets ignore
+    // case and a trailing dot themselves.)
+    let decision = site.as_deref().map(|s| set.host_decision(s));
     match decision {
         Some(HostDecision::Block(rule)) => {
             eprintln!("site blocked by rule {rule}: the proxy answers 403 without fetching the page");
