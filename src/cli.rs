@@ -182,7 +182,7 @@ fn rewrite(
             let action = match &hit.action {
                 HitAction::Removed => "remove".to_owned(),
                 HitAction::Tagged(tags) => format!("tag {tags}"),
-                HitAction::LinkCleaned => "clean-link".to_owned(),
+                HitAction::LinkCleaned(_) => "clean-link".to_owned(),
             };
             writeln!(stderr, "{}\t{}\t{}\t{}", hit.rule, action, hit.element, hit.excerpt)?;
         }

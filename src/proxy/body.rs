@@ -81,6 +81,7 @@ pub async fn respond(
                 memory_limit: limits.rewrite_memory,
                 inject_styles: csp_allows_inline_styles(&parts.headers),
                 explain: false,
+                record_hits: false,
             };
             let gzip = encoding == ResponseEncoding::Gzip && ctx.client_accepts_gzip;
             prepare_rewritten_headers(&mut parts.headers, !codings.is_empty(), gzip);

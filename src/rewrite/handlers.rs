@@ -115,7 +115,7 @@ impl Plan {
         let nonce: u128 = rand::random();
         let marker = format!("<!--{nonce:032x}:");
         let abort = format!("{marker}{}0-->", char::from(ABORT));
-        let log = ReportLog::new(self.options.explain);
+        let log = ReportLog::new(self.options.explain, self.options.record_hits);
         let engine = Engine::new(Arc::clone(&self.rules), log.wants_details(), marker.clone());
         let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
         let shared = Shared {
@@ -400,15 +400,16 @@ fn element_hit(
     rule: &crate::rules::RuleId,
     action: HitAction,
 ) -> PendingHit {
+    let offset = el.source_location().bytes().start;
     if !state.log.wants_details() {
-        return PendingHit { rule: rule.clone(), action, element: String::new(), excerpt: String::new() };
+        return PendingHit { rule: rule.clone(), action, offset, element: String::new(), excerpt: String::new() };
     }
     let mut element = state.engine.ancestor_path();
     if !element.is_empty() {
         element.push_str(" > ");
     }
     element.push_str(&describe(el));
-    PendingHit { rule: rule.clone(), action, element, excerpt: start_tag_excerpt(el) }
+    PendingHit { rule: rule.clone(), action, offset, element, excerpt: start_tag_excerpt(el) }
 }
 
 /// What a rule decided at the start tag saw, for explained hits (the text is not known yet): the `class` and
@@ -577,7 +578,7 @@ fn link_handler(
         state.log.link_cleaned();
         let details = state.log.wants_details();
         for rule in cleaned.rules {
-            let mut hit = element_hit(state, el, &rule, HitAction::LinkCleaned);
+            let mut hit = element_hit(state, el, &rule, HitAction::LinkCleaned(cleaned.url.clone()));
             if details {
                 hit.excerpt = format!(
                     "{} -> {}",

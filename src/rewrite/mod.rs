@@ -42,6 +42,9 @@ pub struct RewriteOptions {
     pub inject_styles: bool,
     /// Record every hit with element and excerpt (for `strainer rewrite --explain`).
     pub explain: bool,
+    /// Record every hit with the offset of its element (for tools and the differential tests); `explain`
+    /// implies it.
+    pub record_hits: bool,
 }
 
 /// Default cap on bytes held back for undecided candidates, per response.
@@ -58,6 +61,7 @@ impl Default for RewriteOptions {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             inject_styles: true,
             explain: false,
+            record_hits: false,
         }
     }
 }
@@ -79,7 +83,8 @@ pub struct RewriteReport {
     pub undecodable: bool,
     /// Hits per rule id, in first-hit order.
     pub hits_by_rule: Vec<(RuleId, u32)>,
-    /// Every hit in document order; filled only with `RewriteOptions::explain`.
+    /// Every hit in the order the output changed; filled only with `RewriteOptions::explain` or
+    /// `RewriteOptions::record_hits`.
     pub hits: Vec<Hit>,
 }
 
@@ -90,6 +95,8 @@ pub struct Hit {
     pub rule: RuleId,
     /// What it did.
     pub action: HitAction,
+    /// Byte offset of the element's start tag in the input: identifies the element.
+    pub offset: usize,
     /// The element: its tag name and a short path of ancestors (`article > div.entry-content > p`).
     pub element: String,
     /// A short excerpt of the element's text, or the link before and after cleaning.
@@ -103,8 +110,8 @@ pub enum HitAction {
     Removed,
     /// The element was tagged with these tags.
     Tagged(String),
-    /// A link was cleaned.
-    LinkCleaned,
+    /// A link was cleaned; its `href` became this URL.
+    LinkCleaned(String),
 }
 
 /// Rewrites one HTML response in a stream.

@@ -11,6 +11,8 @@ pub(super) struct PendingHit {
     pub rule: RuleId,
     /// What it did.
     pub action: HitAction,
+    /// Byte offset of the element's start tag in the input.
+    pub offset: usize,
     /// The element path (empty unless explaining or debug logging).
     pub element: String,
     /// A short excerpt (empty unless explaining).
@@ -22,12 +24,13 @@ pub(super) struct PendingHit {
 pub(super) struct ReportLog {
     report: RewriteReport,
     explain: bool,
+    keep_hits: bool,
 }
 
 impl ReportLog {
-    /// An empty report; `explain` keeps every hit.
-    pub(super) fn new(explain: bool) -> Self {
-        Self { report: RewriteReport::default(), explain }
+    /// An empty report; `explain` keeps every hit with details, `record_hits` keeps every hit.
+    pub(super) fn new(explain: bool, record_hits: bool) -> Self {
+        Self { report: RewriteReport::default(), explain, keep_hits: explain || record_hits }
     }
 
     /// Whether hits need their element path and excerpt.
@@ -46,17 +49,18 @@ impl ReportLog {
                 self.report.tagged += 1;
                 "tag"
             }
-            HitAction::LinkCleaned => "clean-link",
+            HitAction::LinkCleaned(_) => "clean-link",
         };
         tracing::debug!(rule = %hit.rule, action, element = %hit.element, "rule hit");
         match self.report.hits_by_rule.iter_mut().find(|(id, _)| *id == hit.rule) {
             Some((_, count)) => *count += 1,
             None => self.report.hits_by_rule.push((hit.rule.clone(), 1)),
         }
-        if self.explain {
+        if self.keep_hits {
             self.report.hits.push(Hit {
                 rule: hit.rule,
                 action: hit.action,
+                offset: hit.offset,
                 element: hit.element,
                 excerpt: hit.excerpt,
             });

@@ -330,7 +330,7 @@ mod tests {
 
     fn run(chunks: &[&[u8]], verdicts: &mut Verdicts, cap: usize) -> (Vec<u8>, u32) {
         let mut sink = Sink::new(MARKER, cap, encoding_rs::UTF_8);
-        let mut log = ReportLog::new(false);
+        let mut log = ReportLog::new(false, false);
         let mut out = Vec::new();
         let mut in_flight = usize::MAX;
         for chunk in chunks {
@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn early_keep_releases_outer_bytes_only() {
         let mut sink = Sink::new(MARKER, 1024, encoding_rs::UTF_8);
-        let mut log = ReportLog::new(false);
+        let mut log = ReportLog::new(false, false);
         let mut verdicts = Verdicts::new();
         let mut in_flight = 5;
         sink.push(

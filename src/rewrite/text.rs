@@ -261,6 +261,14 @@ fn fold(c: char, case_insensitive: bool) -> impl Iterator<Item = char> {
     lower.into_iter().flatten().chain(exact)
 }
 
+impl TextTest {
+    /// Does the complete own text `text` (decoded, whitespace collapsed and trimmed) pass this test? The
+    /// engine decides the same incrementally; this is the whole-text predicate.
+    pub fn holds(&self, text: &str) -> bool {
+        progress(self, text, false, true) == Progress::Pass
+    }
+}
+
 /// Cuts `text` to at most `max` characters, for excerpts.
 pub(super) fn excerpt(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

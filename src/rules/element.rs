@@ -41,6 +41,10 @@ pub(crate) fn compile(
         (Ok(selector), None) => Some(selector),
         (Ok(_), Some(ancestor)) => within(raw.selector.get_ref(), ancestor, &id, ctx, diags),
     };
+    let selector_text = match inside {
+        Some(ancestor) => selector::within(raw.selector.get_ref(), ancestor.get_ref()),
+        None => raw.selector.get_ref().clone(),
+    };
     let action = action(&raw, kind, &id, ctx, diags);
     let raw_when = raw.when.as_ref().filter(|when| {
         let empty = is_empty(when);
@@ -65,7 +69,7 @@ pub(crate) fn compile(
     Some(ElementRule {
         id: RuleId::new(&id),
         origin,
-        selector_text: raw.selector.into_inner(),
+        selector_text,
         selector: selector?,
         action: action?,
         when,

@@ -86,7 +86,7 @@ pub struct ElementRule {
     pub id: RuleId,
     /// Where the rule was written.
     pub origin: RuleOrigin,
-    /// The CSS selector as written (lol_html's subset).
+    /// The CSS selector as matched (lol_html's subset), with an `inside` condition folded in as an ancestor.
     pub selector_text: String,
     /// The selector, parsed once at load time.
     pub selector: lol_html::Selector,

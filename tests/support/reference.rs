@@ -1,0 +1,429 @@
+//! The reference for the differential tests: what the rules do to a page, computed the obvious way on the whole
+//! page parsed as a browser parses it (html5ever through `scraper`), with no streaming, no holding and no early
+//! decisions.
+//!
+//! Shared with the engine are only the rule compiler and pure predicates (`TextTest::holds`, `HostSet::matches`,
+//! `LinkRules::inspect`). Every fact is gathered here from the DOM: which elements exist and what contains what,
+//! their text (decoded by the HTML tokenizer), its length, the links inside and the host each leads to (parsed
+//! by the WHATWG URL parser of the `url` crate, relative links resolved against the site).
+//!
+//! The semantics, as `rules/README.md` states them:
+//! - an element removed by an unconditional rule is gone at once: its content is no element, text or link for
+//!   anything around it, and nothing inside it is judged; `<template>` contents are likewise never looked at;
+//! - an element is a *candidate* of a conditional rule when the rule applies to the site, its selector matches
+//!   and its `class_matches` / `id_matches` hold;
+//! - own text: the text inside the element minus the text inside nested candidates (of any rule), decoded,
+//!   whitespace collapsed and trimmed; text length: the same over all text inside; text of `<script>`,
+//!   `<style>`, `<title>`, `<textarea>`, `<noscript>` and the other raw-text elements is no text;
+//! - `links_to`: some `a[href]` / `area[href]` inside leads to a listed host as written or once unwrapped;
+//! - remove beats tag; the tags of every tag rule that holds are added; inside a removed element nothing shows.
+//!
+//! Elements are identified by the byte offset of their start tag in the page, as the engine reports them: the
+//! page is first annotated with those offsets (one attribute per start tag, written by lol_html, which moves no
+//! byte of structure) and then parsed. Elements the parser makes up (`<tbody>`, implied `<html>`) have none.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ego_tree::{NodeId, NodeRef};
+use scraper::{ElementRef, Html, Node, Selector};
+use strainer::rules::{Conditions, ElementAction, RuleSet, TextTest};
+
+/// The attribute carrying each start tag's source offset into the parsed tree.
+const OFFSET_ATTR: &str = "data-strainer-reference-offset";
+
+/// What happened to one element or link.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// The element is gone.
+    Removed,
+    /// These tags were added to the element.
+    Tagged(BTreeSet<String>),
+    /// The link's `href` became this URL.
+    Link(String),
+}
+
+/// What a rewrite did, by (start tag offset, whether it is the link aspect of the element).
+pub type Outcomes = BTreeMap<(usize, bool), Outcome>;
+
+/// The reference's view of one page.
+pub struct Reference {
+    /// What the rules do, by element.
+    pub outcomes: Outcomes,
+    /// Every element with a source offset → the offset of its nearest ancestor that has one.
+    parents: HashMap<usize, Option<usize>>,
+    /// Tree-construction errors html5ever reported (the page's markup was repaired).
+    pub parse_errors: Vec<String>,
+    /// Whether the page is parsed in quirks mode.
+    pub quirks: bool,
+    /// The page's text once the reference's removals are applied, whitespace collapsed.
+    pub text_after: String,
+}
+
+/// A rule the page's site is in scope of, with its selector parsed for the DOM.
+struct ActiveRule<'r> {
+    index: usize,
+    selector: Selector,
+    conditions: Option<&'r Conditions>,
+    action: &'r ElementAction,
+}
+
+/// What the first pass found out about one element.
+#[derive(Default)]
+struct Info {
+    offset: Option<usize>,
+    /// Removed by an unconditional rule, or a `<template>`: nothing inside counts.
+    gone: bool,
+    removed: bool,
+    tags: Vec<String>,
+    candidate_of: Vec<usize>,
+}
+
+const RAW_TEXT: &[&str] =
+    &["script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"];
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param", "source", "track",
+    "wbr",
+];
+
+impl Reference {
+    /// Evaluates `rules` on `page` (UTF-8) from `site`.
+    pub fn evaluate(rules: &RuleSet, site: Option<&str>, page: &str) -> Self {
+        let annotated = annotate(page);
+        let html = Html::parse_document(&annotated);
+        let active = active_rules(rules, site);
+        let mut infos: HashMap<NodeId, Info> = HashMap::new();
+        classify(html.tree.root(), &active, false, &mut infos);
+        let mut outcomes = Outcomes::new();
+        let mut parents = HashMap::new();
+        let base = url::Url::parse(&format!("http://{}/", site.unwrap_or("site.invalid"))).ok();
+        judge_all(html.tree.root(), None, rules, site, base.as_ref(), &infos, &mut outcomes, &mut parents);
+        let mut text = String::new();
+        visible_text(html.tree.root(), &infos, &outcomes, &mut text);
+        Self {
+            outcomes,
+            parents,
+            parse_errors: html.errors.iter().map(|e| e.to_string()).collect(),
+            quirks: format!("{:?}", html.quirks_mode) != "NoQuirks",
+            text_after: collapse(&text),
+        }
+    }
+
+    /// `outcomes` without what lies inside an element they remove (by this page's tree), and without tags on
+    /// an element they remove.
+    pub fn effective(&self, outcomes: &Outcomes) -> Outcomes {
+        let removed: BTreeSet<usize> =
+            outcomes.iter().filter(|(_, o)| **o == Outcome::Removed).map(|((at, _), _)| *at).collect();
+        outcomes
+            .iter()
+            .filter(|((at, link), outcome)| {
+                let removes_itself = removed.contains(at);
+                let shown = if removes_itself { !*link && **outcome == Outcome::Removed } else { true };
+                shown && !self.ancestors(*at).any(|a| removed.contains(&a))
+            })
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    /// The offsets of the ancestors of the element at `offset`, nearest first.
+    pub fn ancestors(&self, offset: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut at = self.parents.get(&offset).copied().flatten();
+        std::iter::from_fn(move || {
+            let here = at?;
+            at = self.parents.get(&here).copied().flatten();
+            Some(here)
+        })
+    }
+
+    /// Whether the element at `offset` exists in the tree.
+    pub fn knows(&self, offset: usize) -> bool {
+        self.parents.contains_key(&offset)
+    }
+}
+
+/// The engine's report as outcomes (the report must have been made with `record_hits`).
+pub fn engine_outcomes(report: &strainer::rewrite::RewriteReport) -> Outcomes {
+    use strainer::rewrite::HitAction;
+    let mut outcomes = Outcomes::new();
+    for hit in &report.hits {
+        match &hit.action {
+            HitAction::Removed => {
+                outcomes.insert((hit.offset, false), Outcome::Removed);
+            }
+            HitAction::Tagged(tags) => {
+                let entry = outcomes.entry((hit.offset, false)).or_insert_with(|| Outcome::Tagged(BTreeSet::new()));
+                if let Outcome::Tagged(set) = entry {
+                    set.extend(tags.split_ascii_whitespace().map(str::to_owned));
+                }
+            }
+            HitAction::LinkCleaned(url) => {
+                outcomes.insert((hit.offset, true), Outcome::Link(url.clone()));
+            }
+        }
+    }
+    outcomes
+}
+
+/// `page` with every start tag carrying its own byte offset.
+fn annotate(page: &str) -> String {
+    let mut out = Vec::with_capacity(page.len() * 2);
+    let settings = lol_html::Settings::new().with_strict(false).append_element_content_handler(lol_html::element!(
+        "*",
+        |el| {
+            let offset = el.source_location().bytes().start;
+            el.set_attribute(OFFSET_ATTR, &offset.to_string())?;
+            Ok(())
+        }
+    ));
+    let mut rewriter = lol_html::HtmlRewriter::new(settings, |chunk: &[u8]| out.extend_from_slice(chunk));
+    rewriter.write(page.as_bytes()).expect("annotating a page cannot fail without a memory limit");
+    rewriter.end().expect("annotating a page cannot fail without a memory limit");
+    String::from_utf8(out).expect("lol_html keeps UTF-8 input UTF-8")
+}
+
+fn active_rules<'r>(rules: &'r RuleSet, site: Option<&str>) -> Vec<ActiveRule<'r>> {
+    rules
+        .element_rules
+        .iter()
+        .enumerate()
+        .filter(|(_, rule)| rule.scope.applies_to(site))
+        .map(|(index, rule)| ActiveRule {
+            index,
+            selector: Selector::parse(&rule.selector_text)
+                .unwrap_or_else(|e| panic!("rule {}: the DOM cannot parse {:?}: {e:?}", rule.id, rule.selector_text)),
+            conditions: rule.when.as_ref(),
+            action: &rule.action,
+        })
+        .collect()
+}
+
+fn element_offset(el: &ElementRef<'_>) -> Option<usize> {
+    el.value().attr(OFFSET_ATTR).and_then(|v| v.parse().ok())
+}
+
+/// Do the start-tag conditions of `conditions` hold for `el`?
+fn start_tag_holds(el: &ElementRef<'_>, conditions: Option<&Conditions>) -> bool {
+    let Some(conditions) = conditions else {
+        return true;
+    };
+    let holds = |name: &str, regex: &Option<regex::Regex>| {
+        regex.as_ref().is_none_or(|regex| el.value().attr(name).is_some_and(|v| regex.is_match(v)))
+    };
+    holds("class", &conditions.class_matches) && holds("id", &conditions.id_matches)
+}
+
+/// Rules whose conditions need the element's content.
+fn is_conditional(conditions: Option<&Conditions>) -> bool {
+    conditions.is_some_and(|c| {
+        !c.text.is_empty() || c.min_text_len.is_some() || c.max_text_len.is_some() || c.links_to.is_some()
+    })
+}
+
+/// First pass: removals and tags at the start tag, and which rules each element is a candidate of.
+fn classify(node: NodeRef<'_, Node>, active: &[ActiveRule<'_>], hidden: bool, infos: &mut HashMap<NodeId, Info>) {
+    for child in node.children() {
+        let Some(el) = ElementRef::wrap(child) else {
+            continue;
+        };
+        let offset = element_offset(&el);
+        let name = el.value().name();
+        let mut info = Info { offset, ..Info::default() };
+        if hidden || name == "template" {
+            info.gone = true;
+            infos.insert(child.id(), info);
+            continue;
+        }
+        if offset.is_some() {
+            for rule in active.iter().filter(|r| !is_conditional(r.conditions)) {
+                if !(rule.selector.matches(&el) && start_tag_holds(&el, rule.conditions)) {
+                    continue;
+                }
+                match rule.action {
+                    ElementAction::Remove => {
+                        info.removed = true;
+                        info.gone = true;
+                    }
+                    ElementAction::Tag(tags) => info.tags.extend(tags.iter().map(|t| t.to_string())),
+                }
+            }
+            if !info.gone && !VOID.contains(&name) {
+                info.candidate_of = active
+                    .iter()
+                    .filter(|r| is_conditional(r.conditions))
+                    .filter(|r| r.selector.matches(&el) && start_tag_holds(&el, r.conditions))
+                    .map(|r| r.index)
+                    .collect();
+            }
+        }
+        let gone = info.gone;
+        infos.insert(child.id(), info);
+        if !gone {
+            classify(child, active, false, infos);
+        }
+    }
+}
+
+/// The facts of one candidate.
+#[derive(Default)]
+struct Facts {
+    own: String,
+    all: String,
+    links: Vec<String>,
+}
+
+fn gather(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, nested: bool, facts: &mut Facts) {
+    let raw_text = ElementRef::wrap(node).is_some_and(|el| RAW_TEXT.contains(&el.value().name()));
+    for child in node.children() {
+        match child.value() {
+            Node::Text(text) if !raw_text => {
+                facts.all.push_str(text);
+                if !nested {
+                    facts.own.push_str(text);
+                }
+            }
+            Node::Element(el) => {
+                let info = infos.get(&child.id());
+                if info.is_some_and(|i| i.gone) {
+                    continue;
+                }
+                if let Some(href) = link_href(el) {
+                    facts.links.push(href.to_owned());
+                }
+                let candidate = info.is_some_and(|i| !i.candidate_of.is_empty());
+                gather(child, infos, nested || candidate, facts);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn link_href(el: &scraper::node::Element) -> Option<&str> {
+    matches!(el.name(), "a" | "area").then(|| el.attr("href")).flatten()
+}
+
+/// Whitespace runs collapsed to one space, leading and trailing whitespace dropped.
+fn collapse(text: &str) -> String {
+    text.split(char::is_whitespace).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// The hosts a link leads to: its own (relative links: the site's) and its destination once unwrapped.
+fn link_hosts(rules: &RuleSet, site: Option<&str>, base: Option<&url::Url>, href: &str) -> Vec<String> {
+    let mut hosts = Vec::new();
+    let parsed = match base {
+        Some(base) => base.join(href.trim()).ok(),
+        None => url::Url::parse(href.trim()).ok(),
+    };
+    if let Some(host) = parsed.as_ref().and_then(|u| u.host_str()) {
+        hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase());
+    }
+    if let Some(destination) = rules.links.inspect(href, site).destination_host {
+        hosts.push(destination);
+    }
+    hosts
+}
+
+/// Second pass: the verdict of every candidate and the fate of every link.
+#[allow(clippy::too_many_arguments)]
+fn judge_all(
+    node: NodeRef<'_, Node>,
+    parent_offset: Option<usize>,
+    rules: &RuleSet,
+    site: Option<&str>,
+    base: Option<&url::Url>,
+    infos: &HashMap<NodeId, Info>,
+    outcomes: &mut Outcomes,
+    parents: &mut HashMap<usize, Option<usize>>,
+) {
+    for child in node.children() {
+        let Some(el) = ElementRef::wrap(child) else {
+            continue;
+        };
+        let Some(info) = infos.get(&child.id()) else {
+            continue;
+        };
+        if let Some(offset) = info.offset {
+            parents.insert(offset, parent_offset);
+        }
+        if info.removed {
+            if let Some(offset) = info.offset {
+                outcomes.insert((offset, false), Outcome::Removed);
+            }
+        }
+        if info.gone {
+            continue;
+        }
+        if let Some(offset) = info.offset {
+            let mut tags: Vec<String> = info.tags.clone();
+            let mut removed = false;
+            if !info.candidate_of.is_empty() {
+                let mut facts = Facts::default();
+                gather(child, infos, false, &mut facts);
+                let own = collapse(&facts.own);
+                let length = collapse(&facts.all).chars().count();
+                let mut hosts: Option<Vec<String>> = None;
+                for &index in &info.candidate_of {
+                    let rule = &rules.element_rules[index];
+                    let Some(conditions) = rule.when.as_ref() else {
+                        continue;
+                    };
+                    let mut holds = conditions.min_text_len.is_none_or(|min| length >= min)
+                        && conditions.max_text_len.is_none_or(|max| length <= max)
+                        && conditions.text.iter().all(|test: &TextTest| test.holds(&own));
+                    if holds {
+                        if let Some(wanted) = &conditions.links_to {
+                            let hosts = hosts.get_or_insert_with(|| {
+                                facts.links.iter().flat_map(|href| link_hosts(rules, site, base, href)).collect()
+                            });
+                            holds = hosts.iter().any(|host| wanted.matches(host));
+                        }
+                    }
+                    if !holds {
+                        continue;
+                    }
+                    match &rule.action {
+                        ElementAction::Remove => removed = true,
+                        ElementAction::Tag(rule_tags) => tags.extend(rule_tags.iter().map(|t| t.to_string())),
+                    }
+                }
+            }
+            if removed {
+                outcomes.insert((offset, false), Outcome::Removed);
+            } else if !tags.is_empty() {
+                outcomes.insert((offset, false), Outcome::Tagged(tags.into_iter().collect()));
+            }
+            if let Some(href) = link_href(el.value()) {
+                if let Some(cleaned) = rules.links.inspect(href, site).cleaned {
+                    outcomes.insert((offset, true), Outcome::Link(cleaned.url));
+                }
+            }
+        }
+        judge_all(child, info.offset.or(parent_offset), rules, site, base, infos, outcomes, parents);
+    }
+}
+
+/// The text of the page minus what is removed (unconditionally or by a verdict).
+fn visible_text(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, outcomes: &Outcomes, text: &mut String) {
+    for child in node.children() {
+        match child.value() {
+            Node::Text(t) => text.push_str(t),
+            Node::Element(_) => {
+                let info = infos.get(&child.id());
+                let removed = info.is_some_and(|i| {
+                    i.removed || i.offset.is_some_and(|o| outcomes.get(&(o, false)) == Some(&Outcome::Removed))
+                });
+                if !removed {
+                    visible_text(child, infos, outcomes, text);
+                }
+            }
+            Node::Fragment => visible_text(child, infos, outcomes, text),
+            _ => {}
+        }
+    }
+}
+
+/// The text of `html` (a rewritten page) parsed as a browser would, whitespace collapsed.
+pub fn page_text(html: &str) -> String {
+    let parsed = Html::parse_document(html);
+    let mut text = String::new();
+    visible_text(parsed.tree.root(), &HashMap::new(), &Outcomes::new(), &mut text);
+    collapse(&text)
+}
