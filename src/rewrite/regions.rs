@@ -406,7 +406,7 @@ impl Engine {
         } else {
             (String::new(), String::new())
         };
-        PendingHit { rule: rule.id.clone(), action, element, excerpt }
+        PendingHit { rule: rule.id.clone(), action, offset: candidate.position, element, excerpt }
     }
 
     /// `div.entry > ul` for the open candidates, outermost first (only with details).
@@ -475,8 +475,26 @@ impl Engine {
         }
     }
 
+    /// The slots of the candidate at stack `index`: from its first slot to the first slot of the next candidate
+    /// above it (the rules of nested candidates follow its own in `slots`).
+    fn slot_range(&self, index: usize) -> std::ops::Range<usize> {
+        let first = match &self.stack[index] {
+            Entry::Candidate(c) => c.first_slot,
+            Entry::List(_) => return 0..0,
+        };
+        let end = self.stack[index + 1..]
+            .iter()
+            .find_map(|e| match e {
+                Entry::Candidate(c) => Some(c.first_slot),
+                Entry::List(_) => None,
+            })
+            .unwrap_or(self.slots.len());
+        first..end
+    }
+
     /// Keeps candidate `index` early when no rule can match any more.
     fn early_verdict(&mut self, index: usize, innermost: Option<u32>, watermark: Option<u32>) {
+        let slots = self.slot_range(index);
         let Entry::Candidate(candidate) = &mut self.stack[index] else {
             return;
         };
@@ -487,7 +505,7 @@ impl Engine {
         let length = self.counter.since(candidate.text_mark);
         let is_innermost = innermost == Some(candidate.id);
         let mut any_alive = false;
-        for slot in &mut self.slots[candidate.first_slot..] {
+        for slot in &mut self.slots[slots] {
             if !slot.alive {
                 continue;
             }
@@ -549,14 +567,15 @@ impl Engine {
             return;
         }
         let mut hosts_of_link: Option<LinkHosts> = None;
-        for entry in &self.stack {
-            let Entry::Candidate(candidate) = entry else {
+        for index in 0..self.stack.len() {
+            let slots = self.slot_range(index);
+            let Entry::Candidate(candidate) = &self.stack[index] else {
                 continue;
             };
             if candidate.decided {
                 continue;
             }
-            for slot in &mut self.slots[candidate.first_slot..] {
+            for slot in &mut self.slots[slots] {
                 if !slot.alive || slot.linked {
                     continue;
                 }
