@@ -125,7 +125,7 @@ impl Plan {
             log,
             styles_blocked: false,
             styles_injected: false,
-            templates: 0,
+            hidden: 0,
             scratch: String::new(),
         };
         (shared, abort)
@@ -159,8 +159,9 @@ pub(super) struct Shared {
     pub log: ReportLog,
     styles_blocked: bool,
     styles_injected: bool,
-    /// Open `<template>` elements: their contents are never touched.
-    templates: usize,
+    /// Open `<template>` elements (their contents are never touched) and open elements removed at their start
+    /// tag (their contents are gone): inside either, text is no text for any candidate.
+    hidden: usize,
     scratch: String,
 }
 
@@ -259,7 +260,7 @@ pub(super) fn build(
             .text(move |chunk: &mut lol_html::html_content::TextChunk<'_>| {
                 let mut guard = lock(&text_shared);
                 let state = &mut *guard;
-                if state.templates == 0 {
+                if state.hidden == 0 {
                     let watermark = state.sink.spill_watermark();
                     state.engine.text(chunk, watermark);
                 }
@@ -291,18 +292,27 @@ fn template_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
     })
 }
 
-/// A `<template>` starts: counted until its end tag.
+/// A `<template>` starts: its contents are hidden until its end tag.
 fn open_template(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
-    lock(shared).templates += 1;
+    hide_contents(shared, el);
+}
+
+/// The contents of `el` are hidden from the rules (counted in `Shared::hidden`) until its end tag, or the end
+/// tag of an ancestor that closes it.
+fn hide_contents(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
+    if !el.can_have_content() {
+        return;
+    }
+    lock(shared).hidden += 1;
     let end_shared = Arc::clone(shared);
     let closing = el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
         let mut state = lock(&end_shared);
-        state.templates = state.templates.saturating_sub(1);
+        state.hidden = state.hidden.saturating_sub(1);
         Ok(())
     }));
     if closing.is_err() {
         let mut state = lock(shared);
-        state.templates = state.templates.saturating_sub(1);
+        state.hidden = state.hidden.saturating_sub(1);
     }
 }
 
@@ -438,12 +448,14 @@ fn remove_handler(
             return Ok(());
         }
         let mut guard = lock(&shared);
-        if el.removed() || guard.templates > 0 {
+        if el.removed() || guard.hidden > 0 {
             return Ok(());
         }
         el.remove();
         let hit = element_hit(&guard, el, &rules.element_rules[index].id, HitAction::Removed);
         guard.log.record(hit);
+        drop(guard);
+        hide_contents(&shared, el);
         Ok(())
     }
 }
@@ -464,7 +476,7 @@ fn tag_handler(
             return Ok(());
         }
         let mut guard = lock(&shared);
-        if el.removed() || guard.templates > 0 {
+        if el.removed() || guard.hidden > 0 {
             return Ok(());
         }
         let existing = el.get_attribute("data-strainer-tag");
@@ -499,7 +511,7 @@ fn candidate_handler(
         let position = el.source_location().bytes().start;
         let mut guard = lock(&shared);
         let state = &mut *guard;
-        if state.templates > 0 {
+        if state.hidden > 0 {
             return Ok(());
         }
         let opened = state.engine.add_rule(
@@ -559,7 +571,7 @@ fn link_handler(
         let href = html_escape::decode_html_entities(&raw);
         let mut guard = lock(&shared);
         let state = &mut *guard;
-        if state.templates > 0 {
+        if state.hidden > 0 {
             return Ok(());
         }
         let wants_hosts = links_to && state.engine.wants_links();

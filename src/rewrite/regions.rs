@@ -15,7 +15,7 @@ use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet, Scan, ScanCa
 
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
-use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter};
+use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark};
 use super::HitAction;
 
 /// Most spare own-text buffers kept per response (about as many as candidates are open at once on real pages).
@@ -82,7 +82,7 @@ struct Candidate {
     name: TagName,
     /// Input offset of the start tag: tells a second rule on the same element from a new element.
     position: usize,
-    text_mark: usize,
+    text_mark: TextMark,
     first_slot: usize,
     own: String,
     /// Bytes of `own` the slots' regex scans have seen.
@@ -343,7 +343,7 @@ impl Engine {
 
     /// The final verdict of a closed candidate: `None` keeps it.
     fn judge(&mut self, candidate: &Candidate) -> Option<Verdict> {
-        let length = self.counter.since(candidate.text_mark);
+        let length = self.counter.since(&mut { candidate.text_mark });
         let rules = Arc::clone(&self.rules);
         let mut passing = Vec::new();
         for index in candidate.first_slot..self.slots.len() {
@@ -502,7 +502,7 @@ impl Engine {
             return;
         }
         let spilled = watermark.is_some_and(|w| candidate.id <= w);
-        let length = self.counter.since(candidate.text_mark);
+        let length = self.counter.since(&mut candidate.text_mark);
         let is_innermost = innermost == Some(candidate.id);
         let mut any_alive = false;
         for slot in &mut self.slots[slots] {

@@ -65,12 +65,32 @@ fn possible_reference_start(text: &str) -> usize {
     }
 }
 
-/// Counts the characters of collapsed visible text (whitespace runs count as one, leading and trailing
-/// whitespace not at all) so that the length of any element's text is a difference of two marks.
+/// Counts collapsed visible text so that the text length of any element is a difference of two marks.
+///
+/// The length of an element's text is that of its text with whitespace runs collapsed to one space and leading
+/// and trailing whitespace dropped: its visible (non-whitespace) characters plus the whitespace runs between
+/// two of them. The counter counts both page-wide; a run is counted when the visible character after it
+/// arrives. The only run counted after a mark that does not belong to the element is the one in front of its
+/// first visible character, so the counter remembers, for the marks waiting for their first visible character,
+/// whether that character came after a run.
 #[derive(Debug, Default)]
 pub(super) struct TextCounter {
-    chars: usize,
+    visible: usize,
+    runs: usize,
     pending_space: bool,
+    /// Marks taken at this visible count wait for their first visible character.
+    waiting_at: Option<usize>,
+    /// At which visible count the last awaited first character came, and whether a run was counted with it.
+    first_after_mark: (usize, bool),
+}
+
+/// Where an element's text starts in the [`TextCounter`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TextMark {
+    visible: usize,
+    runs: usize,
+    /// Whether the run before the first visible character was counted; `None` until that character came.
+    leading_run: Option<bool>,
 }
 
 impl TextCounter {
@@ -90,27 +110,45 @@ impl TextCounter {
     fn count(&mut self, whitespace: bool) {
         if whitespace {
             self.pending_space = true;
-        } else {
-            self.chars += 1 + usize::from(self.pending_space);
-            self.pending_space = false;
+            return;
+        }
+        let run = self.pending_space && self.visible > 0;
+        if self.waiting_at == Some(self.visible) {
+            self.first_after_mark = (self.visible, run);
+            self.waiting_at = None;
+        }
+        self.runs += usize::from(run);
+        self.visible += 1;
+        self.pending_space = false;
+    }
+
+    /// A mark taken when an element opens.
+    pub(super) fn mark(&mut self) -> TextMark {
+        self.waiting_at = Some(self.visible);
+        TextMark { visible: self.visible, runs: self.runs, leading_run: None }
+    }
+
+    /// Visible characters counted so far.
+    pub(super) fn counted(&self) -> usize {
+        self.visible
+    }
+
+    /// Settles whether the first visible character after `mark` came after a counted run. Must be called
+    /// before a later mark's first visible character arrives (the engine does it after every piece of text).
+    pub(super) fn settle(&self, mark: &mut TextMark) {
+        if mark.leading_run.is_none() && self.visible > mark.visible && self.first_after_mark.0 == mark.visible {
+            mark.leading_run = Some(self.first_after_mark.1);
         }
     }
 
-    /// A mark taken when an element opens. Whitespace at its start must not count inside it, so a space is
-    /// made pending and left out of the mark (text around the element may count one space more).
-    pub(super) fn mark(&mut self) -> usize {
-        self.pending_space = true;
-        self.chars + 1
-    }
-
-    /// Visible characters counted so far; unlike [`TextCounter::mark`] it changes nothing.
-    pub(super) fn counted(&self) -> usize {
-        self.chars
-    }
-
-    /// Characters counted since `mark`.
-    pub(super) fn since(&self, mark: usize) -> usize {
-        self.chars.saturating_sub(mark)
+    /// The text length since `mark` (settled first).
+    pub(super) fn since(&self, mark: &mut TextMark) -> usize {
+        if self.visible == mark.visible {
+            return 0;
+        }
+        self.settle(mark);
+        let leading = usize::from(mark.leading_run.unwrap_or(false));
+        (self.visible - mark.visible) + (self.runs - mark.runs).saturating_sub(leading)
     }
 }
 
@@ -312,13 +350,18 @@ mod tests {
     fn counter_collapses_and_trims_whitespace() {
         let mut counter = TextCounter::default();
         counter.feed("x");
-        let outer = counter.mark();
+        let mut outer = counter.mark();
         counter.feed("  a  b ");
-        assert_eq!(counter.since(outer), 3); // "a b"
-        let inner = counter.mark();
+        assert_eq!(counter.since(&mut outer), 3); // "a b"
+        let mut inner = counter.mark();
         counter.feed(" cd\n\n");
-        assert_eq!(counter.since(inner), 2);
-        assert_eq!(counter.since(outer), 6); // "a b cd"
+        assert_eq!(counter.since(&mut inner), 2);
+        assert_eq!(counter.since(&mut outer), 6); // "a b cd"
+        let mut glued = counter.mark(); // after " cd\n\n": the run before "e" is not its own
+        counter.feed("e");
+        counter.feed("f g");
+        assert_eq!(counter.since(&mut glued), 4); // "ef g"
+        assert_eq!(counter.since(&mut outer), 11); // "a b cd ef g"
     }
 
     #[test]

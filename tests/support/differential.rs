@@ -6,8 +6,10 @@
 //! category instead of failing; each is recognised from the page itself, never from a list of pages:
 //! - [`MISNESTED`]: html5ever reported a tree-construction error, i.e. it repaired mis-nested or malformed markup
 //!   (adoption agency, foster parenting, stray end tags), which a streaming view of the tags cannot follow;
-//! - [`QUIRKS`]: the page has no standards-mode doctype, where the tree differs in ways such as `<table>` no
-//!   longer closing an open `<p>`.
+//! - [`QUIRKS`]: the page is parsed in quirks mode (no doctype, or a legacy one), where the tree differs in ways
+//!   such as `<table>` no longer closing an open `<p>`;
+//! - [`UNDECODABLE`]: the page does not decode in the charset it declares, so the engine passes it through raw
+//!   from the first bad byte (by design: it never corrupts such a page), where the reference read it as UTF-8.
 
 use std::sync::Arc;
 
@@ -20,6 +22,8 @@ use super::reference::{engine_outcomes, page_text, Reference};
 pub const MISNESTED: &str = "mis-nested markup repaired by the tree builder";
 /// Category: quirks-mode parsing.
 pub const QUIRKS: &str = "quirks-mode page";
+/// Category: the page does not decode in its declared charset.
+pub const UNDECODABLE: &str = "undecodable in its declared charset";
 
 /// One difference between the engine and the reference.
 #[derive(Debug)]
@@ -52,7 +56,7 @@ pub fn compare(rules: &Arc<RuleSet>, site: Option<&str>, page: &str, cuts: &[usi
     assert!(!report.bailed_out && report.spilled == 0, "the engine gave up: {report:?}");
 
     let reference = Reference::evaluate(rules, site, page);
-    let category = category_of(&reference);
+    let category = if report.undecodable { Some(UNDECODABLE) } else { category_of(&reference) };
     let want = reference.effective(&reference.outcomes);
     let got = reference.effective(&engine_outcomes(&report));
     let mut divergences = Vec::new();

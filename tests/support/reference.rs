@@ -53,7 +53,7 @@ pub struct Reference {
     parents: HashMap<usize, Option<usize>>,
     /// Tree-construction errors html5ever reported (the page's markup was repaired).
     pub parse_errors: Vec<String>,
-    /// Whether the page is parsed in quirks mode.
+    /// Whether the page is parsed in (full) quirks mode.
     pub quirks: bool,
     /// The page's text once the reference's removals are applied, whitespace collapsed.
     pub text_after: String,
@@ -103,7 +103,7 @@ impl Reference {
             outcomes,
             parents,
             parse_errors: html.errors.iter().map(|e| e.to_string()).collect(),
-            quirks: format!("{:?}", html.quirks_mode) != "NoQuirks",
+            quirks: format!("{:?}", html.quirks_mode) == "Quirks",
             text_after: collapse(&text),
         }
     }
@@ -271,7 +271,7 @@ struct Facts {
 }
 
 fn gather(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, nested: bool, facts: &mut Facts) {
-    let raw_text = ElementRef::wrap(node).is_some_and(|el| RAW_TEXT.contains(&el.value().name()));
+    let raw_text = ElementRef::wrap(node).is_some_and(|el| is_html(&el) && RAW_TEXT.contains(&el.value().name()));
     for child in node.children() {
         match child.value() {
             Node::Text(text) if !raw_text => {
@@ -294,6 +294,11 @@ fn gather(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, nested: bool, 
             _ => {}
         }
     }
+}
+
+/// Whether `el` is in the HTML namespace (an SVG `<title>` holds ordinary text).
+fn is_html(el: &ElementRef<'_>) -> bool {
+    &*el.value().name.ns == "http://www.w3.org/1999/xhtml"
 }
 
 fn link_href(el: &scraper::node::Element) -> Option<&str> {
