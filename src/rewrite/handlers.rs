@@ -13,42 +13,10 @@ use lol_html::{send, AsciiCompatibleEncoding, MemorySettings, OutputSink, Select
 
 use crate::rules::{Conditions, ElementAction, RuleSet};
 
-use super::regions::{self, Engine, Kind};
+use super::regions::{self, Engine, Opened};
 use super::report::{PendingHit, ReportLog};
 use super::sink::{Sink, Verdicts, ABORT};
 use super::{styles, HitAction, RewriteOptions};
-
-/// Start tags that imply `</p>` (besides `p`, `ul` and `ol`, which have more to do).
-const P_CLOSERS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "details",
-    "dialog",
-    "div",
-    "dl",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hgroup",
-    "hr",
-    "main",
-    "menu",
-    "nav",
-    "pre",
-    "section",
-    "table",
-];
 
 /// Every element: the structural handler dispatches on the tag name itself, because one `*` item costs the
 /// selector VM far less than the 35 type names it would otherwise try on every element.
@@ -316,75 +284,40 @@ fn hide_contents(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
     }
 }
 
-/// What the engine's own stack needs from every start tag (with conditional rules): `<template>` counting, the
-/// kind of `p` and `li` elements, implied `</p>` and `</li>`, and list boundaries. Registered first, so the end
+/// What the engine's own stack needs from every start tag (with conditional rules): `<template>` counting and
+/// the implied end tags of [`super::tree`] (closing, then tracking the element). Registered first, so the end
 /// sentinels it inserts precede any begin sentinel of the same tag.
 fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
     let shared = Arc::clone(shared);
     static_element(&EVERY, move |el| {
         let name = el.tag_name();
-        match name.as_str() {
-            "template" => open_template(&shared, el),
-            "p" => {
-                let mut guard = lock(&shared);
-                let state = &mut *guard;
-                state.engine.set_current(el.source_location().bytes().start, Kind::P);
-                close_open_p(state, el);
-            }
-            "ul" | "ol" => open_list(&shared, el),
-            "li" => {
-                let mut guard = lock(&shared);
-                let state = &mut *guard;
-                state.engine.set_current(el.source_location().bytes().start, Kind::Li);
-                close_implied(state, el, Engine::close_open_li);
-            }
-            closer if P_CLOSERS.contains(&closer) => close_open_p(&mut lock(&shared), el),
-            _ => {}
+        if name == "template" {
+            open_template(&shared, el);
+        }
+        let mut guard = lock(&shared);
+        let state = &mut *guard;
+        let watermark = state.sink.spill_watermark();
+        let position = el.source_location().bytes().start;
+        let tracked =
+            state.engine.start_tag(&name, position, el.can_have_content(), &mut state.verdicts, watermark);
+        if !state.engine.sentinels.is_empty() {
+            el.before(&state.engine.sentinels, ContentType::Html);
+        }
+        drop(guard);
+        if let Some(id) = tracked {
+            close_on_end_tag(&shared, el, id);
         }
         Ok(())
     })
 }
 
-/// A `ul`/`ol` starts: implies `</p>`, and bounds which `li` a later `<li>` closes.
-fn open_list(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
-    let mut guard = lock(shared);
-    let state = &mut *guard;
-    close_open_p(state, el);
-    if let Some(id) = state.engine.open_list() {
-        let end_shared = Arc::clone(shared);
-        let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
-            let mut guard = lock(&end_shared);
-            let state = &mut *guard;
-            let watermark = state.sink.spill_watermark();
-            state.engine.close_list(id, &mut state.verdicts, watermark);
-            if !state.engine.sentinels.is_empty() {
-                end.before(&state.engine.sentinels, ContentType::Html);
-            }
-            Ok(())
-        }));
-    }
-}
-
-/// A start tag that implies `</p>`: the end sentinels of what closes go before it.
-fn close_open_p(state: &mut Shared, el: &mut send::Element<'_, '_>) {
-    close_implied(state, el, Engine::close_open_p);
-}
-
-/// Runs an implied-end-tag closer of the engine (when a candidate is open) and inserts the end sentinels it
-/// leaves before the start tag that implied it.
-fn close_implied(
-    state: &mut Shared,
-    el: &mut send::Element<'_, '_>,
-    close: fn(&mut Engine, &mut Verdicts, Option<u32>),
-) {
-    if !state.engine.has_open() {
-        return;
-    }
-    let watermark = state.sink.spill_watermark();
-    close(&mut state.engine, &mut state.verdicts, watermark);
-    if !state.engine.sentinels.is_empty() {
-        el.before(&state.engine.sentinels, ContentType::Html);
-    }
+/// Registers the end-tag handler that closes engine entry `id`.
+fn close_on_end_tag(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>, id: u32) {
+    let end_shared = Arc::clone(shared);
+    let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
+        close_entry(&end_shared, id, end);
+        Ok(())
+    }));
 }
 
 /// `tag.first-class` or `tag#id`, for explained hits.
@@ -521,33 +454,33 @@ fn candidate_handler(
             || el.get_attribute("data-strainer-tag"),
             || describe(el),
         );
-        if let Some(id) = opened {
-            el.before(&state.engine.sentinels, ContentType::Html);
-            let end_shared = Arc::clone(&shared);
-            let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
-                close_candidate(&end_shared, id, end);
-                Ok(())
-            }));
+        match opened {
+            Some(Opened::New(id)) => {
+                el.before(&state.engine.sentinels, ContentType::Html);
+                drop(guard);
+                close_on_end_tag(&shared, el, id);
+            }
+            Some(Opened::Tracked) => el.before(&state.engine.sentinels, ContentType::Html),
+            None => {}
         }
         Ok(())
     }
 }
 
-fn close_candidate(shared: &Mutex<Shared>, id: u32, end: &mut EndTag<'_>) {
+fn close_entry(shared: &Mutex<Shared>, id: u32, end: &mut EndTag<'_>) {
     let mut guard = lock(shared);
     let state = &mut *guard;
     let name = end.name();
     let watermark = state.sink.spill_watermark();
     let mut before = std::mem::take(&mut state.scratch);
-    if let Some(own) = state.engine.close_candidate(id, &name, &mut state.verdicts, watermark, &mut before) {
-        if !before.is_empty() {
-            end.before(&before, ContentType::Html);
-        }
-        if own {
-            end.after(&state.engine.sentinels, ContentType::Html);
-        } else {
-            end.before(&state.engine.sentinels, ContentType::Html);
-        }
+    let own = state.engine.close_entry(id, &name, &mut state.verdicts, watermark, &mut before);
+    if !before.is_empty() {
+        end.before(&before, ContentType::Html);
+    }
+    match own {
+        Some(true) => end.after(&state.engine.sentinels, ContentType::Html),
+        Some(false) => end.before(&state.engine.sentinels, ContentType::Html),
+        None => {}
     }
     state.scratch = before;
 }

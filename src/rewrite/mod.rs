@@ -16,6 +16,7 @@ mod report;
 mod sink;
 mod styles;
 mod text;
+mod tree;
 
 use std::sync::{Arc, Mutex};
 

@@ -2,9 +2,24 @@
 //! (own text, text length, links), early and final verdicts, and the sentinels that carry those verdicts to the
 //! sink.
 //!
-//! lol_html does no implied-end-tag processing, so this module closes candidates itself: a start tag that implies
-//! `</p>` closes an open `p`, a new `<li>` closes the open `li` of the same list, and end-tag handlers that fire
-//! for an entry closed already are ignored. A candidate still open at the end of the document is kept.
+//! The stack holds the open candidates and the open elements that the implied-end-tag rules involve
+//! ([`super::tree`]): lol_html does no tree construction, so a start tag that closes elements whose end tags
+//! were left out (`<p>…<div>`, `<li>…<li>`, `<td>…<td>`) closes them here, as a browser would. An end-tag
+//! handler that fires for an entry closed already is ignored. The end of the document closes everything.
+//!
+//! Which facts belong to which candidate:
+//! - *own text*: text goes to the innermost open candidate only (decided or not): a nested candidate's text is
+//!   never its ancestors' own text;
+//! - *text length*: every open candidate counts all text inside it;
+//! - *links*: a link counts for every open undecided candidate around it;
+//! - content hidden from the rules (`<template>`, elements removed at their start tag) is none of these.
+//!
+//! What happens to inner candidates when an enclosing one is decided: nothing. Each candidate keeps its own
+//! rules' slots (its own range of `slots`) and is judged on its own facts, whatever its ancestors' state: an
+//! ancestor kept early releases the bytes before the first undecided candidate inside it; an ancestor removed
+//! takes its inner candidates' bytes with it (their verdicts, applied first, no longer show); an ancestor tagged
+//! keeps its inner verdicts. When the hold cap spills, every candidate open at that moment passes unchanged and
+//! no verdict is taken for it any more (fail-open); candidates opened after the spill are judged as usual.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -16,6 +31,7 @@ use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet, Scan, ScanCa
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
 use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark};
+use super::tree::{self as html_tree, Class};
 use super::HitAction;
 
 /// Most spare own-text buffers kept per response (about as many as candidates are open at once on real pages).
@@ -26,17 +42,6 @@ const TEXT_PIECE: usize = 64;
 
 /// Longest excerpt in an explained hit, in characters.
 const EXCERPT_CHARS: usize = 80;
-
-/// What the structural handlers know about an element before the rule handlers see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    /// A `p`: closed by a later start tag that implies `</p>`.
-    P,
-    /// An `li`: closed by the next `li` of the same list.
-    Li,
-    /// Anything else.
-    Other,
-}
 
 /// A tag name kept inline (no allocation per candidate); longer names compare unequal, which only moves an end
 /// sentinel before the end tag instead of after it.
@@ -61,6 +66,15 @@ impl TagName {
     }
 }
 
+/// How an element became a candidate.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Opened {
+    /// A new entry: it needs an end-tag handler.
+    New(u32),
+    /// A tracked element became the candidate: its end-tag handler is registered already.
+    Tracked,
+}
+
 /// One rule's state on one candidate.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
@@ -78,7 +92,7 @@ struct Slot {
 #[derive(Debug)]
 struct Candidate {
     id: u32,
-    kind: Kind,
+    class: Class,
     name: TagName,
     /// Input offset of the start tag: tells a second rule on the same element from a new element.
     position: usize,
@@ -99,8 +113,47 @@ struct Candidate {
 #[derive(Debug)]
 enum Entry {
     Candidate(Candidate),
-    /// A `ul`/`ol` opened inside a candidate: bounds which `li` a new `<li>` closes.
-    List(u32),
+    /// An open element the implied-end-tag rules involve, not (yet) a candidate.
+    Element(Tracked),
+}
+
+/// An open element tracked for the implied-end-tag rules.
+#[derive(Debug)]
+struct Tracked {
+    id: u32,
+    class: Class,
+    name: TagName,
+    position: usize,
+}
+
+impl Entry {
+    fn id(&self) -> u32 {
+        match self {
+            Entry::Candidate(c) => c.id,
+            Entry::Element(e) => e.id,
+        }
+    }
+
+    fn class(&self) -> Class {
+        match self {
+            Entry::Candidate(c) => c.class,
+            Entry::Element(e) => e.class,
+        }
+    }
+
+    fn name(&self) -> &TagName {
+        match self {
+            Entry::Candidate(c) => &c.name,
+            Entry::Element(e) => &e.name,
+        }
+    }
+
+    fn candidate(&self) -> Option<&Candidate> {
+        match self {
+            Entry::Candidate(c) => Some(c),
+            Entry::Element(_) => None,
+        }
+    }
 }
 
 /// The engine state of one response.
@@ -117,7 +170,6 @@ pub(super) struct Engine {
     pool: Vec<String>,
     /// Scratch memory of each rule's regex scans, by rule index, made on first use.
     scan_caches: Vec<Option<ScanCache>>,
-    current: (usize, Kind),
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
     /// Sentinels handed to lol_html that the sink has not parsed yet.
@@ -139,73 +191,49 @@ impl Engine {
             counter: TextCounter::default(),
             pool: Vec::new(),
             scan_caches: Vec::new(),
-            current: (usize::MAX, Kind::Other),
             sentinels: String::new(),
             in_flight: 0,
             undecided: 0,
         }
     }
 
-    /// Whether any candidate is open (structural handlers have nothing to do otherwise).
-    pub(super) fn has_open(&self) -> bool {
-        !self.stack.is_empty()
-    }
-
-    /// Notes the kind of the element whose start tag is being handled.
-    pub(super) fn set_current(&mut self, position: usize, kind: Kind) {
-        self.current = (position, kind);
-    }
-
-    /// A start tag that implies `</p>`: closes the innermost open `p` candidate and everything inside it.
-    /// The end sentinels are left in `self.sentinels`.
-    pub(super) fn close_open_p(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
+    /// A start tag: closes what it implies closed (their end sentinels are left in `self.sentinels`), then
+    /// tracks the element when the implied-end-tag rules involve it; returns its id for its end-tag handler.
+    pub(super) fn start_tag(
+        &mut self,
+        name: &str,
+        position: usize,
+        can_have_content: bool,
+        verdicts: &mut Verdicts,
+        watermark: Option<u32>,
+    ) -> Option<u32> {
         self.sentinels.clear();
-        let open_p = self.stack.iter().rposition(|e| matches!(e, Entry::Candidate(c) if c.kind == Kind::P));
-        if let Some(index) = open_p {
-            self.close_down_to(index, verdicts, watermark, false);
-        }
-    }
-
-    /// `<li>`: closes the innermost open `li` candidate of the same list. Sentinels in `self.sentinels`.
-    pub(super) fn close_open_li(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
-        self.sentinels.clear();
-        let mut open_li = None;
-        for (index, entry) in self.stack.iter().enumerate().rev() {
-            match entry {
-                Entry::List(_) => break,
-                Entry::Candidate(c) if c.kind == Kind::Li => {
-                    open_li = Some(index);
+        for closing in html_tree::closings(name) {
+            let mut target = None;
+            for (index, entry) in self.stack.iter().enumerate().rev() {
+                if closing.targets(entry.class()) {
+                    target = Some(index);
                     break;
                 }
-                Entry::Candidate(_) => {}
+                if closing.stops_at(entry.class()) {
+                    break;
+                }
+            }
+            if let Some(index) = target {
+                self.close_down_to(index, verdicts, watermark);
             }
         }
-        if let Some(index) = open_li {
-            self.close_down_to(index, verdicts, watermark, false);
-        }
-    }
-
-    /// A `ul`/`ol` starts inside a candidate: push a list boundary; returns its id for the end-tag handler.
-    pub(super) fn open_list(&mut self) -> Option<u32> {
-        if self.stack.is_empty() {
+        let class = Class::of(name);
+        if !class.is_tracked() || !can_have_content {
             return None;
         }
         let id = self.take_id();
-        self.stack.push(Entry::List(id));
+        self.stack.push(Entry::Element(Tracked { id, class, name: TagName::new(name), position }));
         Some(id)
     }
 
-    /// A list boundary ends. Sentinels of anything still open inside it are left in `self.sentinels`.
-    pub(super) fn close_list(&mut self, id: u32, verdicts: &mut Verdicts, watermark: Option<u32>) {
-        self.sentinels.clear();
-        if let Some(index) = self.stack.iter().rposition(|e| matches!(e, Entry::List(l) if *l == id)) {
-            self.close_down_to(index, verdicts, watermark, false);
-        }
-    }
-
-    /// Adds conditional rule `rule` for the element at `position`; opens a candidate unless a previous rule did
-    /// for the same element. Returns the new candidate's id when one was opened (its begin sentinel is then in
-    /// `self.sentinels`).
+    /// Adds conditional rule `rule` for the element at `position`; makes it a candidate unless a previous rule
+    /// did. Returns what became of it when it became one (its begin sentinel is then in `self.sentinels`).
     pub(super) fn add_rule(
         &mut self,
         rule: usize,
@@ -213,10 +241,17 @@ impl Engine {
         tag_name: impl FnOnce() -> String,
         existing_tags: impl FnOnce() -> Option<String>,
         desc: impl FnOnce() -> String,
-    ) -> Option<u32> {
+    ) -> Option<Opened> {
         let opened = match self.stack.last() {
             Some(Entry::Candidate(c)) if c.position == position => None,
-            _ => Some(self.open_candidate(position, tag_name, desc)),
+            Some(Entry::Element(e)) if e.position == position => {
+                let Some(Entry::Element(tracked)) = self.stack.pop() else {
+                    return None;
+                };
+                self.open_candidate(Some(tracked), position, tag_name, desc);
+                Some(Opened::Tracked)
+            }
+            _ => Some(Opened::New(self.open_candidate(None, position, tag_name, desc))),
         };
         let rules = Arc::clone(&self.rules);
         let element_rule = &rules.element_rules[rule];
@@ -237,25 +272,27 @@ impl Engine {
         opened
     }
 
+    /// Opens a candidate at `position`: the tracked element there, or a new entry.
     fn open_candidate(
         &mut self,
+        tracked: Option<Tracked>,
         position: usize,
         tag_name: impl FnOnce() -> String,
         desc: impl FnOnce() -> String,
     ) -> u32 {
-        let id = self.take_id();
-        let kind = if self.current.0 == position { self.current.1 } else { Kind::Other };
-        let name = match kind {
-            Kind::P => TagName::new("p"),
-            Kind::Li => TagName::new("li"),
-            Kind::Other => TagName::new(&tag_name()),
+        let (id, class, name) = match tracked {
+            Some(tracked) => (tracked.id, tracked.class, tracked.name),
+            None => {
+                let name = tag_name();
+                (self.take_id(), Class::of(&name), TagName::new(&name))
+            }
         };
         let mut own = self.pool.pop().unwrap_or_default();
         own.clear();
         self.decoder.reset();
         self.stack.push(Entry::Candidate(Candidate {
             id,
-            kind,
+            class,
             name,
             position,
             text_mark: self.counter.mark(),
@@ -288,10 +325,11 @@ impl Engine {
         let _ = write!(self.sentinels, "{id}-->");
     }
 
-    /// The end tag handler of candidate `id` fired. Returns where its end sentinel goes: `Some(true)` after the
-    /// end tag (its own), `Some(false)` before it (an ancestor's), `None` for a stale handler. Sentinels of
-    /// entries closed inside it go before the end tag and are returned in `before`.
-    pub(super) fn close_candidate(
+    /// The end tag handler of entry `id` fired. Returns where a candidate's end sentinel goes: `Some(true)` after
+    /// the end tag (its own), `Some(false)` before it (an ancestor's); `None` for a stale handler or a tracked
+    /// element that is no candidate. Sentinels of entries closed inside it go before the end tag and are
+    /// returned in `before`.
+    pub(super) fn close_entry(
         &mut self,
         id: u32,
         end_tag_name: &str,
@@ -299,38 +337,39 @@ impl Engine {
         watermark: Option<u32>,
         before: &mut String,
     ) -> Option<bool> {
-        let index = self.stack.iter().rposition(|e| matches!(e, Entry::Candidate(c) if c.id == id))?;
+        let index = self.stack.iter().rposition(|e| e.id() == id)?;
         self.sentinels.clear();
-        self.close_down_to(index + 1, verdicts, watermark, false);
+        self.close_down_to(index + 1, verdicts, watermark);
         before.clear();
         before.push_str(&self.sentinels);
-        let own = matches!(&self.stack[index], Entry::Candidate(c) if c.name.is(end_tag_name));
+        let own = self.stack[index].name().is(end_tag_name);
+        let is_candidate = self.stack[index].candidate().is_some();
         self.sentinels.clear();
-        self.close_top(verdicts, watermark, false);
-        Some(own)
+        self.close_top(verdicts, watermark);
+        is_candidate.then_some(own)
     }
 
-    /// End of the document: everything still open is kept. Sentinels in `self.sentinels`.
+    /// End of the document: everything still open ends here. Sentinels in `self.sentinels`.
     pub(super) fn close_all(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
         self.sentinels.clear();
-        self.close_down_to(0, verdicts, watermark, true);
+        self.close_down_to(0, verdicts, watermark);
     }
 
-    fn close_down_to(&mut self, index: usize, verdicts: &mut Verdicts, watermark: Option<u32>, at_eof: bool) {
+    fn close_down_to(&mut self, index: usize, verdicts: &mut Verdicts, watermark: Option<u32>) {
         while self.stack.len() > index {
-            self.close_top(verdicts, watermark, at_eof);
+            self.close_top(verdicts, watermark);
         }
     }
 
     /// Pops the top entry; for a candidate, decides and appends its end sentinel to `self.sentinels`.
-    fn close_top(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>, at_eof: bool) {
+    fn close_top(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
         let Some(Entry::Candidate(mut candidate)) = self.stack.pop() else {
             return;
         };
         if !candidate.decided {
             self.undecided -= 1;
             let spilled = watermark.is_some_and(|w| candidate.id <= w);
-            if !at_eof && !spilled {
+            if !spilled {
                 if let Some(verdict) = self.judge(&candidate) {
                     verdicts.insert(candidate.id, verdict);
                 }
@@ -450,7 +489,7 @@ impl Engine {
     fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
         let innermost = self.stack.iter_mut().rev().find_map(|e| match e {
             Entry::Candidate(c) => Some(c),
-            Entry::List(_) => None,
+            Entry::Element(_) => None,
         });
         let counter = &mut self.counter;
         let counted_before = counter.counted();
@@ -466,10 +505,7 @@ impl Engine {
             // visible text or at the end tag gives the same output.
             return;
         }
-        let innermost_id = self.stack.iter().rev().find_map(|e| match e {
-            Entry::Candidate(c) => Some(c.id),
-            Entry::List(_) => None,
-        });
+        let innermost_id = self.stack.iter().rev().find_map(|e| e.candidate().map(|c| c.id));
         for index in 0..self.stack.len() {
             self.early_verdict(index, innermost_id, watermark);
         }
@@ -478,16 +514,12 @@ impl Engine {
     /// The slots of the candidate at stack `index`: from its first slot to the first slot of the next candidate
     /// above it (the rules of nested candidates follow its own in `slots`).
     fn slot_range(&self, index: usize) -> std::ops::Range<usize> {
-        let first = match &self.stack[index] {
-            Entry::Candidate(c) => c.first_slot,
-            Entry::List(_) => return 0..0,
+        let Some(first) = self.stack[index].candidate().map(|c| c.first_slot) else {
+            return 0..0;
         };
         let end = self.stack[index + 1..]
             .iter()
-            .find_map(|e| match e {
-                Entry::Candidate(c) => Some(c.first_slot),
-                Entry::List(_) => None,
-            })
+            .find_map(|e| e.candidate().map(|c| c.first_slot))
             .unwrap_or(self.slots.len());
         first..end
     }
