@@ -120,8 +120,10 @@ fn generated_pages_match_the_reference() {
     let first: u64 = std::env::var("STRAINER_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let rule_sets = [("shipped", shipped()), ("firing-often", firing_often())];
     let mut tally = Tally { strict: true, ..Tally::default() };
+    let mut bytes = 0;
     for seed in first..first + count {
         let page = generator::page(seed);
+        bytes += page.len();
         let (set_name, rules) = &rule_sets[(seed % 2) as usize];
         let mut rng = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let count = rng.below(8);
@@ -133,5 +135,6 @@ fn generated_pages_match_the_reference() {
         }
         tally.add(&label, divergences);
     }
+    println!("generated pages: {bytes} bytes in all");
     tally.finish("generated pages");
 }

@@ -120,6 +120,9 @@ const LINKS: &[&str] = &[
     "mailto:desk@news.example",
 ];
 
+/// Past this many bytes a page gets no new containers (pages stay small, so that many fit in a test run).
+const PAGE_BUDGET: usize = 2000;
+
 /// Writes one page for `seed`.
 pub fn page(seed: u64) -> String {
     let mut g = Gen { rng: Cell::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1), out: String::new() };
@@ -156,9 +159,9 @@ impl Gen {
         items[self.below(items.len())]
     }
 
-    /// Flow content: a container (while depth remains) or a block.
+    /// Flow content: a container (while depth remains and the page is small) or a block.
     fn flow(&mut self, depth: usize) {
-        if depth == 0 || self.chance(35) {
+        if depth == 0 || self.chance(35) || self.out.len() > PAGE_BUDGET {
             self.block(self.chance(50));
         } else {
             self.container(depth - 1);
@@ -330,7 +333,7 @@ impl Gen {
     }
 
     fn children(&mut self, depth: usize) {
-        for _ in 0..1 + self.below(4) {
+        for _ in 0..1 + self.below(3) {
             if self.chance(30) {
                 self.out.push_str("<p>");
                 let len = self.pick_len();
