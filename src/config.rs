@@ -27,6 +27,7 @@
 //! [limits]                         # defaults shown
 //! max_header_bytes = 65536         # request head; larger heads get 431 (at least 8192)
 //! max_headers = 100
+//! header_read_timeout_ms = 30000   # accept (or the previous response) → complete request head; else closed
 //! connect_timeout_ms = 10000
 //! first_byte_timeout_ms = 60000    # request sent → response head; else 504
 //! idle_timeout_ms = 60000          # longest pause inside a response body; else the response is cut
@@ -130,6 +131,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most request header fields.
     pub max_headers: usize,
+    /// Time a client has from the accept (or the end of the previous response on a kept-alive connection) to
+    /// the end of its request head; a connection silent that long is closed and its slot freed.
+    pub header_read_timeout: Duration,
     /// Time allowed to open a TCP connection to an origin.
     pub connect_timeout: Duration,
     /// Time allowed from sending a request to receiving the response head.
@@ -159,6 +163,8 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 pub const MIN_HEADER_BYTES: usize = 8192;
 /// Default header count limit: 100, hyper's own default.
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Default header read timeout: 30 s, hyper's own default; ample for a browser, which sends its head at once.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default connect timeout: 10 s, enough for a slow DNS plus a TCP handshake across the world.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default first-byte timeout: 60 s, as slow dynamic pages can take a while to start.
@@ -180,6 +186,7 @@ impl Default for Limits {
         Self {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
@@ -278,6 +285,7 @@ struct FileSettings {
 struct FileLimits {
     max_header_bytes: Option<usize>,
     max_headers: Option<usize>,
+    header_read_timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     first_byte_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
@@ -371,6 +379,7 @@ impl FileLimits {
         let limits = Limits {
             max_header_bytes: self.max_header_bytes.unwrap_or(d.max_header_bytes),
             max_headers: self.max_headers.unwrap_or(d.max_headers),
+            header_read_timeout: ms(self.header_read_timeout_ms, d.header_read_timeout),
             connect_timeout: ms(self.connect_timeout_ms, d.connect_timeout),
             first_byte_timeout: ms(self.first_byte_timeout_ms, d.first_byte_timeout),
             idle_timeout: ms(self.idle_timeout_ms, d.idle_timeout),
@@ -393,6 +402,7 @@ impl FileLimits {
         }
         // A zero timeout would fail every connection at once (the shutdown grace may be zero: stop at once).
         let timeouts = [
+            ("header_read_timeout_ms", limits.header_read_timeout),
             ("connect_timeout_ms", limits.connect_timeout),
             ("first_byte_timeout_ms", limits.first_byte_timeout),
             ("idle_timeout_ms", limits.idle_timeout),
@@ -503,7 +513,12 @@ mod tests {
 
     #[test]
     fn zero_timeouts_are_rejected() {
-        for key in ["connect_timeout_ms", "tunnel_idle_timeout_ms", "tls_handshake_timeout_ms"] {
+        for key in [
+            "header_read_timeout_ms",
+            "connect_timeout_ms",
+            "tunnel_idle_timeout_ms",
+            "tls_handshake_timeout_ms",
+        ] {
             let file: FileSettings = toml::from_str(&format!("[limits]\n{key} = 0")).expect("valid toml");
             let outcome = Config::merge(&RunArgs::default(), file);
             assert!(matches!(outcome, Err(ConfigError::ZeroLimit(name)) if name == key), "{key}");
