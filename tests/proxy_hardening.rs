@@ -87,3 +87,34 @@ async fn the_listener_refuses_cleartext_http2() {
         assert!(status.is_some_and(|s| s >= 400), "refused with an HTTP/1.1 error, got {answer:?}");
     }
 }
+
+#[tokio::test]
+async fn strainer_reached_through_an_ipv4_mapped_ipv6_address_is_a_loop() {
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |_| {}).await;
+    let own = format!("[::ffff:127.0.0.1]:{}", strainer.addr.port());
+    let connect = format!("CONNECT {own} HTTP/1.1\r\nHost: {own}\r\n\r\n");
+    let answer = exchange_first(&strainer, connect.as_bytes()).await;
+    assert_eq!(status_of(&answer), Some(508), "CONNECT to strainer itself: {answer:?}");
+    let get = format!("GET http://{own}/metrics HTTP/1.1\r\nHost: {own}\r\nConnection: close\r\n\r\n");
+    let answer = exchange(&strainer, get.as_bytes()).await;
+    assert_eq!(status_of(&answer), Some(508), "GET of strainer's own pages: {answer:?}");
+    assert!(!answer.contains("strainer_requests_total"), "{answer}");
+}
+
+/// Sends `bytes` on a fresh connection and reads until the first response head has arrived (bounded).
+async fn exchange_first(strainer: &Strainer, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(strainer.addr).await.expect("connect to strainer");
+    stream.write_all(bytes).await.expect("send");
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(HANG_GUARD, read).await.expect("strainer answers");
+    String::from_utf8_lossy(&answer).into_owned()
+}

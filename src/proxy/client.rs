@@ -225,29 +225,66 @@ impl Service<Uri> for LoopGuard {
     }
 }
 
-/// Does a connection to `peer` land on a listener bound to `listen`?
+/// Does a connection to `peer` land on a listener bound to `listen`? Addresses compare in canonical form
+/// (`::ffff:127.0.0.1` is `127.0.0.1`); a listener on the unspecified address is reached through every address of
+/// this host (of its family; an IPv6 one may be dual-stack).
 fn is_own_listener(peer: SocketAddr, listen: SocketAddr) -> bool {
     if peer.port() != listen.port() {
         return false;
     }
-    if listen.ip().is_unspecified() {
-        // Bound to every address: any local address reaches us; loopback certainly does.
-        return peer.ip().is_loopback() || peer.ip() == listen.ip();
+    let (peer_ip, listen_ip) = (peer.ip().to_canonical(), listen.ip().to_canonical());
+    if !listen_ip.is_unspecified() {
+        return peer_ip == listen_ip;
     }
-    peer.ip() == listen.ip()
+    let same_family = peer_ip.is_ipv4() == listen_ip.is_ipv4() || listen_ip.is_ipv6();
+    same_family && is_this_host(peer_ip)
+}
+
+/// Is `ip` an address of this host? Loopback and unspecified addresses are (a connection to `0.0.0.0` reaches
+/// the loopback interface); any other is exactly when a socket can be bound to it, which sends nothing.
+fn is_this_host(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified() || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(s: &str) -> SocketAddr {
+        s.parse().expect("literal")
+    }
+
     #[test]
     fn own_listener_is_recognised() {
-        let at = |s: &str| s.parse::<SocketAddr>().expect("literal");
         assert!(is_own_listener(at("127.0.0.1:8080"), at("127.0.0.1:8080")));
         assert!(is_own_listener(at("127.0.0.1:8080"), at("0.0.0.0:8080")));
         assert!(!is_own_listener(at("127.0.0.1:8081"), at("127.0.0.1:8080")));
         assert!(!is_own_listener(at("127.0.0.2:8080"), at("127.0.0.1:8080")));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_the_same_listener() {
+        assert!(is_own_listener(at("[::ffff:127.0.0.1]:8080"), at("127.0.0.1:8080")));
+        assert!(is_own_listener(at("127.0.0.1:8080"), at("[::ffff:127.0.0.1]:8080")));
+        assert!(is_own_listener(at("[::ffff:127.0.0.2]:8080"), at("0.0.0.0:8080")));
+        assert!(is_own_listener(at("[::1]:8080"), at("[::]:8080")));
+        assert!(!is_own_listener(at("[::ffff:127.0.0.2]:8080"), at("127.0.0.1:8080")));
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_reached_through_every_address_of_this_host() {
+        // The address this host would send from towards a documentation network: one of its own, found without
+        // sending anything (a UDP "connect" only picks a route).
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind a UDP socket");
+        if let Ok(own) = probe.connect("192.0.2.1:9").and_then(|()| probe.local_addr()) {
+            assert!(is_own_listener(SocketAddr::new(own.ip(), 8080), at("0.0.0.0:8080")), "{own}");
+        } else {
+            eprintln!("no IPv4 route on this machine; only the loopback case is checked");
+        }
+        assert!(is_own_listener(at("127.0.0.53:8080"), at("0.0.0.0:8080")));
+        // Not an address of this host: a documentation network.
+        assert!(!is_own_listener(at("192.0.2.1:8080"), at("0.0.0.0:8080")));
+        assert!(!is_own_listener(at("[2001:db8::1]:8080"), at("[::]:8080")));
     }
 
     #[tokio::test]
