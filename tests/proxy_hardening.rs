@@ -118,3 +118,21 @@ async fn exchange_first(strainer: &Strainer, bytes: &[u8]) -> String {
     tokio::time::timeout(HANG_GUARD, read).await.expect("strainer answers");
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+#[tokio::test]
+async fn userinfo_in_an_absolute_url_never_reaches_the_origin() {
+    let origin = Origin::start(|request| async move {
+        let host = request.headers().get("host").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        full(200, &[("content-type", "text/plain")], format!("host={host} uri={}", request.uri()))
+    })
+    .await;
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |_| {}).await;
+    let port = origin.addr.port();
+    let get = format!(
+        "GET http://user:secret@news.test:{port}/page HTTP/1.1\r\nHost: news.test:{port}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = exchange(&strainer, get.as_bytes()).await;
+    assert_eq!(status_of(&answer), Some(200), "{answer}");
+    assert!(answer.ends_with(&format!("host=news.test:{port} uri=/page")), "{answer}");
+    assert!(!answer.contains("secret") && !answer.contains("user"), "{answer}");
+}

@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 
 use super::body::{self, ResponseContext};
 use super::client::{self, UpstreamBody};
-use super::headers::{limit_accept_encoding, strip_hop_by_hop};
+use super::headers::{host_header, limit_accept_encoding, strip_hop_by_hop};
 use super::log::RequestLog;
 use super::respond::{self, Failure};
 use super::{ConnectionSlot, ProxyBody, State};
@@ -113,10 +113,8 @@ async fn send(state: &State, request: Request<Incoming>, host: &str) -> Result<R
     let (mut parts, body) = request.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     limit_accept_encoding(&mut parts.headers);
-    if let Some(authority) = parts.uri.authority() {
-        if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(HOST, value);
-        }
+    if let Some(value) = host_header(&parts.uri) {
+        parts.headers.insert(HOST, value);
     }
     if state.config.via {
         parts.headers.append(VIA, HeaderValue::from_static(VIA_TOKEN));

@@ -350,12 +350,14 @@ fn deny(state: &State, client: SocketAddr, request: &Request<Incoming>) -> Respo
 }
 
 /// Routes a request with an absolute `http`/`https` URI (plain, or decrypted from a tunnel): strainer's own pages,
-/// a WebSocket upgrade, or forwarding.
+/// a WebSocket upgrade, or forwarding. Userinfo in the URI is dropped first: it is never forwarded or logged.
 pub async fn dispatch(
     state: Arc<State>,
     ctx: RequestContext,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    let uri = std::mem::take(request.uri_mut());
+    *request.uri_mut() = headers::without_userinfo(uri);
     if local::is_local(request.uri()) {
         return local::answer(&state, ctx.client, &request);
     }

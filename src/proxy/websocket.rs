@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::client::{connect_tcp, rustls_cause};
 use super::forward::{target_host, RequestContext};
-use super::headers::strip_hop_by_hop;
+use super::headers::{host_header, strip_hop_by_hop};
 use super::relay::splice;
 use super::respond::{self, Failure};
 use super::{ProxyBody, State};
@@ -82,8 +82,8 @@ pub async fn relay(
     if let Some(protocol) = request.headers().get(UPGRADE) {
         headers.insert(UPGRADE, protocol.clone());
     }
-    if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-        headers.insert(HOST, authority);
+    if let Some(value) = host_header(&uri) {
+        headers.insert(HOST, value);
     }
 
     let response = match send(&state, &host, port, secure, upstream).await {
