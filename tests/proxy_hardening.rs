@@ -136,3 +136,26 @@ async fn userinfo_in_an_absolute_url_never_reaches_the_origin() {
     assert!(answer.ends_with(&format!("host=news.test:{port} uri=/page")), "{answer}");
     assert!(!answer.contains("secret") && !answer.contains("user"), "{answer}");
 }
+
+#[tokio::test]
+async fn a_clients_broken_chunked_body_is_answered_400_as_its_own_error() {
+    use http_body_util::BodyExt;
+    let origin = Origin::start(|request| async move {
+        match request.into_body().collect().await {
+            Ok(body) => full(200, &[], format!("got {} bytes", body.to_bytes().len())),
+            Err(_) => full(500, &[], "body broke"),
+        }
+    })
+    .await;
+    let strainer = Strainer::start_with_rules(RuleSet::default(), |_| {}).await;
+    let port = origin.addr.port();
+    let post = format!(
+        "POST http://news.test:{port}/upload HTTP/1.1\r\nHost: news.test:{port}\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n"
+    );
+    let answer = exchange(&strainer, post.as_bytes()).await;
+    assert_eq!(status_of(&answer), Some(400), "{answer}");
+    assert!(!answer.contains("unreachable"), "the origin is not to blame: {answer}");
+    let counters = strainer.metrics.snapshot();
+    assert_eq!((counters.errors, counters.client_errors), (1, 1), "counted as the client's error");
+}

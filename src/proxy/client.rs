@@ -28,8 +28,14 @@ use super::respond::Failure;
 use crate::config::Config;
 use crate::tls::upstream::{client_config, UpstreamTlsError};
 
-/// The body type of requests sent upstream.
-pub type UpstreamBody = UnsyncBoxBody<Bytes, hyper::Error>;
+/// The body type of requests sent upstream; a client's body that breaks fails with [`ClientBodyError`].
+pub type UpstreamBody = UnsyncBoxBody<Bytes, ClientBodyError>;
+
+/// The client's request body broke while strainer forwarded it (bad chunked framing, an early close): the
+/// client's fault, never the origin's.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body from the client is malformed or incomplete: {0}")]
+pub struct ClientBodyError(#[source] pub hyper::Error);
 
 /// The shared upstream client: pooled, HTTP/1.1 and HTTP/2 (by ALPN), verifying TLS.
 pub type UpstreamClient = Client<HttpsConnector<LoopGuard>, UpstreamBody>;
@@ -87,10 +93,14 @@ pub fn classify(error: &hyper_util::client::legacy::Error, host: &str) -> Failur
     classify_chain(error.source(), host, detail)
 }
 
-/// Walks an error's source chain (starting at `source`) for a known cause; `Unreachable` with `detail` otherwise.
+/// Walks an error's source chain (starting at `source`) for a known cause, outermost first (so a client's broken
+/// body is its own error whatever it wraps); `Unreachable` with `detail` otherwise.
 fn classify_chain(mut source: Option<&(dyn StdError + 'static)>, host: &str, detail: String) -> Failure {
     let host = host.to_owned();
     while let Some(err) = source {
+        if let Some(client_body) = err.downcast_ref::<ClientBodyError>() {
+            return Failure::BadRequest(client_body.to_string());
+        }
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return Failure::UpstreamTls { host, reason: tls.to_string() };
         }

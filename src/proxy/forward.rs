@@ -125,7 +125,7 @@ async fn send(state: &State, request: Request<Incoming>, host: &str) -> Result<R
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && body.is_end_stream();
     let retry = replayable.then(|| (parts.method.clone(), parts.uri.clone(), parts.headers.clone()));
 
-    let first = Request::from_parts(parts, body.boxed_unsync());
+    let first = Request::from_parts(parts, body.map_err(client::ClientBodyError).boxed_unsync());
     match call(state, first).await {
         Err(CallError::Client(error)) if retry.is_some() && client::is_stale_connection(&error) => {
             let Some((method, uri, headers)) = retry else {
