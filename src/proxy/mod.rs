@@ -350,7 +350,8 @@ fn deny(state: &State, client: SocketAddr, request: &Request<Incoming>) -> Respo
 }
 
 /// Routes a request with an absolute `http`/`https` URI (plain, or decrypted from a tunnel): strainer's own pages,
-/// a WebSocket upgrade, or forwarding. Userinfo in the URI is dropped first: it is never forwarded or logged.
+/// a WebSocket upgrade, or forwarding. Userinfo in the URI is dropped first: it is never forwarded or logged. A
+/// `CONNECT` (only a decrypted session can pass one here) is refused with 405.
 pub async fn dispatch(
     state: Arc<State>,
     ctx: RequestContext,
@@ -358,6 +359,13 @@ pub async fn dispatch(
 ) -> Response<ProxyBody> {
     let uri = std::mem::take(request.uri_mut());
     *request.uri_mut() = headers::without_userinfo(uri);
+    if request.method() == Method::CONNECT {
+        // Only a decrypted session passes a CONNECT here: answer it, never forward it to the origin.
+        let mut log = ctx.start_log(&state, &request);
+        let failure = respond::Failure::NestedConnect;
+        log.fail(&failure);
+        return log.answer(failure.response());
+    }
     if local::is_local(request.uri()) {
         return local::answer(&state, ctx.client, &request);
     }
