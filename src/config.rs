@@ -51,6 +51,7 @@ use crate::access::{AccessError, ClientNetworks, ProxyCredentials};
 use crate::reload::WatchMode;
 use crate::rewrite::{DEFAULT_HOLD_CAP, DEFAULT_MEMORY_LIMIT};
 use crate::telemetry::{LogFormat, LogSettings};
+use crate::url_host::normalise_host;
 
 /// Flags of `strainer run` (the default subcommand). Every flag wins over `strainer.toml`.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -336,7 +337,7 @@ impl Config {
             return Err(ConfigError::NonLoopback(listen));
         }
         let mut resolve: BTreeMap<String, IpAddr> =
-            file.resolve.into_iter().map(|(host, ip)| (normalise_host(&host), ip)).collect();
+            file.resolve.into_iter().map(|(host, ip)| (normalise_host(&host).into_owned(), ip)).collect();
         for entry in &args.resolve {
             let (host, ip) = parse_resolve(entry)?;
             resolve.insert(host, ip);
@@ -431,16 +432,12 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
 fn parse_resolve(entry: &str) -> Result<(String, IpAddr), ConfigError> {
     let bad = || ConfigError::BadResolve(entry.to_owned());
     let (host, ip) = entry.split_once('=').ok_or_else(bad)?;
-    let host = normalise_host(host);
+    let host = normalise_host(host).into_owned();
     if host.is_empty() {
         return Err(bad());
     }
     let ip = ip.trim().parse().map_err(|_| bad())?;
     Ok((host, ip))
-}
-
-fn normalise_host(host: &str) -> String {
-    host.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[cfg(test)]

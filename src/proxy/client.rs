@@ -27,6 +27,7 @@ use tower_service::Service;
 use super::respond::Failure;
 use crate::config::Config;
 use crate::tls::upstream::{client_config, UpstreamTlsError};
+use crate::url_host::normalise_host;
 
 /// The body type of requests sent upstream; a client's body that breaks fails with [`ClientBodyError`].
 pub type UpstreamBody = UnsyncBoxBody<Bytes, ClientBodyError>;
@@ -178,7 +179,7 @@ impl Service<Name> for OverrideResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let key = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        let key = normalise_host(name.as_str()).into_owned();
         if let Some(ip) = self.overrides.get(&key) {
             let addrs = vec![SocketAddr::new(*ip, 0)];
             return Box::pin(async move { Ok(addrs.into_iter()) });

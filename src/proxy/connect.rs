@@ -41,6 +41,7 @@ use super::{dispatch, ProxyBody, State};
 use crate::metrics::Mode;
 use crate::rules::HostDecision;
 use crate::tls::accept::accept;
+use crate::url_host::normalise_host;
 
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -110,7 +111,7 @@ pub async fn handle(
 /// Where a CONNECT goes.
 #[derive(Clone, Debug)]
 struct Target {
-    /// Lower-cased host without brackets or trailing dot.
+    /// The host in normal form (lower-cased, without brackets or trailing dot).
     host: String,
     port: u16,
     /// The authority for `https://` URIs of decrypted requests (`host`, or `host:port` off 443).
@@ -121,11 +122,11 @@ impl Target {
     fn of(uri: &Uri) -> Option<Self> {
         let authority = uri.authority()?;
         let port = authority.port_u16()?;
-        let host_part = authority.host().trim_end_matches('.').to_ascii_lowercase();
-        let host = host_part.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = normalise_host(authority.host()).into_owned();
         if host.is_empty() || port == 0 {
             return None;
         }
+        let host_part = if host.contains(':') { format!("[{host}]") } else { host.clone() };
         let text = if port == 443 { host_part } else { format!("{host_part}:{port}") };
         let authority = Authority::try_from(text).ok()?;
         Some(Self { host, port, authority })

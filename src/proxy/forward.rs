@@ -23,6 +23,7 @@ use super::respond::{self, Failure};
 use super::{ConnectionSlot, ProxyBody, State};
 use crate::metrics::Mode;
 use crate::rules::HostDecision;
+use crate::url_host::normalise_host;
 
 /// How a request reached [`forward`].
 #[derive(Clone, Debug)]
@@ -168,13 +169,13 @@ fn empty_body() -> UpstreamBody {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
-/// The lower-cased host of an `http`/`https` absolute URI.
+/// The host of an `http`/`https` absolute URI, in normal form ([`normalise_host`]).
 pub fn target_host(uri: &Uri) -> Option<String> {
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => return None,
     }
-    let host = uri.host()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = normalise_host(uri.host()?).into_owned();
     (!host.is_empty()).then_some(host)
 }
 
@@ -226,6 +227,7 @@ mod tests {
         let host = |s: &str| target_host(&s.parse::<Uri>().expect("valid uri"));
         assert_eq!(host("http://News.Test./a?b").as_deref(), Some("news.test"));
         assert_eq!(host("https://news.test:8443/").as_deref(), Some("news.test"));
+        assert_eq!(host("http://[::1]:8080/").as_deref(), Some("::1"));
         assert_eq!(host("/relative"), None);
         assert_eq!(host("ftp://news.test/"), None);
     }

@@ -15,6 +15,7 @@ use super::log::RequestLog;
 use super::{onboarding, respond};
 use super::{ProxyBody, State};
 use crate::metrics::{self, Mode};
+use crate::url_host::same_host;
 
 /// The host name browsers use to reach strainer's own pages through the proxy.
 pub const LOCAL_HOST: &str = "strainer.local";
@@ -24,7 +25,7 @@ pub const LOCAL_HOST: &str = "strainer.local";
 pub fn is_local(uri: &Uri) -> bool {
     match uri.host() {
         None => true,
-        Some(host) => host.trim_end_matches('.').eq_ignore_ascii_case(LOCAL_HOST),
+        Some(host) => same_host(host, LOCAL_HOST),
     }
 }
 

@@ -58,16 +58,15 @@ pub async fn relay(
     let mut log = ctx.start_log(&state, &request);
     let uri = request.uri().clone();
     // `target_host` also insists on an http or https URL: a `ws://` target would dodge the host rules.
-    let (Some(host), Some(target), Some(path)) = (uri.host(), target_host(&uri), uri.path_and_query()) else {
+    let (Some(host), Some(path)) = (target_host(&uri), uri.path_and_query()) else {
         let failure = Failure::BadRequest("a WebSocket upgrade needs an absolute http(s) URL".to_owned());
         log.fail(&failure);
         return log.answer(failure.response());
     };
-    if let HostDecision::Block(rule) = state.rules.current().host_decision(&target) {
+    if let HostDecision::Block(rule) = state.rules.current().host_decision(&host) {
         log.mode = Mode::Blocked;
-        return log.answer(respond::blocked(&target, rule.as_str(), false));
+        return log.answer(respond::blocked(&host, rule.as_str(), false));
     }
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     let secure = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
 
