@@ -20,6 +20,7 @@
 //! via = false                      # add `Via: 1.1 strainer`
 //! mitm_ports = [443]               # CONNECT ports that are decrypted; other ports are tunnelled blind
 //! rules_watch = "auto"             # file events with a polling fallback, or "poll" (NFS, some container mounts)
+//! pac_direct_local = true          # PAC file: plain names, .local, loopback/private/link-local addresses DIRECT
 //!
 //! [resolve]                        # fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP
 //! "news.test" = "127.0.0.1"
@@ -120,6 +121,9 @@ pub struct Config {
     pub allow_clients: ClientNetworks,
     /// Credentials every proxied request and CONNECT must carry, when set.
     pub proxy_auth: Option<ProxyCredentials>,
+    /// The PAC file sends plain host names, `.local` names and loopback, private and link-local addresses
+    /// `DIRECT` (routers and NAS boxes with certificates of their own), strainer's own names excepted.
+    pub pac_direct_local: bool,
 }
 
 /// Default interception ports: HTTPS only.
@@ -276,6 +280,7 @@ struct FileSettings {
     mitm_ports: Option<Vec<u16>>,
     #[serde(default)]
     rules_watch: WatchMode,
+    pac_direct_local: Option<bool>,
     #[serde(default)]
     limits: FileLimits,
 }
@@ -328,6 +333,7 @@ impl Config {
             rules_watch: WatchMode::default(),
             allow_clients: ClientNetworks::default(),
             proxy_auth: None,
+            pac_direct_local: true,
         }
     }
 
@@ -367,6 +373,7 @@ impl Config {
             rules_watch: file.rules_watch,
             allow_clients,
             proxy_auth,
+            pac_direct_local: file.pac_direct_local.unwrap_or(true),
         })
     }
 }

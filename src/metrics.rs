@@ -1,4 +1,4 @@
-//! Counters since start, for the status page (`http://strainer.local/`) and Prometheus (`/metrics`).
+//! Counters since start, for the status page (`http://strainer.internal/`) and Prometheus (`/metrics`).
 //!
 //! Plain atomics, updated once per request; rule hits in a small mutex-guarded map (updated only for responses
 //! that had hits). [`render_prometheus`] turns a snapshot into the Prometheus text format.

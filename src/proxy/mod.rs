@@ -156,7 +156,7 @@ pub async fn run(config: Config) -> Result<(), ProxyError> {
     println!("strainer listening on http://{addr} with {rule_count} rule(s)");
     println!("  browser proxy (HTTP and HTTPS): {addr}");
     println!("  or automatic configuration:     http://{addr}/proxy.pac");
-    println!("  then open http://strainer.local/ through the proxy");
+    println!("  then open {} through the proxy", local::LOCAL_URL);
     if !addr.ip().is_loopback() {
         println!("  clients allowed from: {}", access.allow_clients);
     }

@@ -164,7 +164,8 @@ pub fn connect_established() -> Response<ProxyBody> {
 /// 404 for an unknown path on strainer's own pages.
 pub fn not_found(path: &str) -> Response<ProxyBody> {
     let cause = format!("strainer has no page at {path}");
-    html_page(StatusCode::NOT_FOUND, "Not found", &cause, "Start at http://strainer.local/.")
+    let advice = format!("Start at {}.", super::local::LOCAL_URL);
+    html_page(StatusCode::NOT_FOUND, "Not found", &cause, &advice)
 }
 
 /// A complete `200 OK` response with `content_type` and `body`, never cached.
