@@ -64,15 +64,17 @@ pub fn limit_accept_encoding(headers: &mut HeaderMap) {
 /// `uri` without userinfo (`http://user:pw@host/` → `http://host/`): credentials in a URL are never forwarded,
 /// logged or matched. Unchanged when it has none.
 pub fn without_userinfo(uri: Uri) -> Uri {
-    let Some(host_port) =
-        uri.authority().and_then(|a| a.as_str().rsplit_once('@')).map(|(_, hp)| hp.to_owned())
-    else {
+    let Some((_, host_port)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) else {
         return uri;
     };
-    let mut parts = uri.into_parts();
-    // What follows the `@` of a valid authority is itself a valid authority.
-    parts.authority = Authority::try_from(host_port).ok();
-    Uri::from_parts(parts).unwrap_or_default()
+    // What follows the `@` of a valid authority is itself a valid authority; if not, keep the URI (its Host is
+    // built without userinfo by `host_header` anyway) rather than invent one.
+    let Ok(authority) = Authority::try_from(host_port) else {
+        return uri;
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(authority);
+    Uri::from_parts(parts).unwrap_or(uri)
 }
 
 /// The `Host` header for a request to `uri`: its host and port as written, never its userinfo.
