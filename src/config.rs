@@ -494,6 +494,17 @@ mod tests {
     }
 
     #[test]
+    fn pac_direct_local_defaults_on_and_can_be_turned_off() {
+        assert!(Config::merge(&RunArgs::default(), FileSettings::default()).expect("valid").pac_direct_local);
+        let file: FileSettings = toml::from_str("pac_direct_local = false").expect("valid toml");
+        assert!(!Config::merge(&RunArgs::default(), file).expect("valid").pac_direct_local);
+        let file: FileSettings =
+            toml::from_str("[limits]\nheader_read_timeout_ms = 500").expect("valid toml");
+        let limits = Config::merge(&RunArgs::default(), file).expect("valid").limits;
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
     fn non_loopback_needs_explicit_consent() {
         let args = RunArgs { listen: Some("0.0.0.0:8080".parse().expect("literal")), ..RunArgs::default() };
         assert!(matches!(Config::merge(&args, FileSettings::default()), Err(ConfigError::NonLoopback(_))));
