@@ -20,6 +20,7 @@
 //! via = false                      # add `Via: 1.1 strainer`
 //! mitm_ports = [443]               # CONNECT ports that are decrypted; other ports are tunnelled blind
 //! rules_watch = "auto"             # file events with a polling fallback, or "poll" (NFS, some container mounts)
+//! pac_direct_local = true          # PAC file: plain names, .local, loopback/private/link-local addresses DIRECT
 //!
 //! [resolve]                        # fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP
 //! "news.test" = "127.0.0.1"
@@ -27,6 +28,7 @@
 //! [limits]                         # defaults shown
 //! max_header_bytes = 65536         # request head; larger heads get 431 (at least 8192)
 //! max_headers = 100
+//! header_read_timeout_ms = 30000   # accept (or the previous response) → complete request head; else closed
 //! connect_timeout_ms = 10000
 //! first_byte_timeout_ms = 60000    # request sent → response head; else 504
 //! idle_timeout_ms = 60000          # longest pause inside a response body; else the response is cut
@@ -50,6 +52,7 @@ use crate::access::{AccessError, ClientNetworks, ProxyCredentials};
 use crate::reload::WatchMode;
 use crate::rewrite::{DEFAULT_HOLD_CAP, DEFAULT_MEMORY_LIMIT};
 use crate::telemetry::{LogFormat, LogSettings};
+use crate::url_host::normalise_host;
 
 /// Flags of `strainer run` (the default subcommand). Every flag wins over `strainer.toml`.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -118,6 +121,9 @@ pub struct Config {
     pub allow_clients: ClientNetworks,
     /// Credentials every proxied request and CONNECT must carry, when set.
     pub proxy_auth: Option<ProxyCredentials>,
+    /// The PAC file sends plain host names, `.local` names and loopback, private and link-local addresses
+    /// `DIRECT` (routers and NAS boxes with certificates of their own), strainer's own names excepted.
+    pub pac_direct_local: bool,
 }
 
 /// Default interception ports: HTTPS only.
@@ -130,6 +136,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most request header fields.
     pub max_headers: usize,
+    /// Time a client has from the accept (or the end of the previous response on a kept-alive connection) to
+    /// the end of its request head; a connection silent that long is closed and its slot freed.
+    pub header_read_timeout: Duration,
     /// Time allowed to open a TCP connection to an origin.
     pub connect_timeout: Duration,
     /// Time allowed from sending a request to receiving the response head.
@@ -159,6 +168,8 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 pub const MIN_HEADER_BYTES: usize = 8192;
 /// Default header count limit: 100, hyper's own default.
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Default header read timeout: 30 s, hyper's own default; ample for a browser, which sends its head at once.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default connect timeout: 10 s, enough for a slow DNS plus a TCP handshake across the world.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default first-byte timeout: 60 s, as slow dynamic pages can take a while to start.
@@ -180,6 +191,7 @@ impl Default for Limits {
         Self {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
@@ -268,6 +280,7 @@ struct FileSettings {
     mitm_ports: Option<Vec<u16>>,
     #[serde(default)]
     rules_watch: WatchMode,
+    pac_direct_local: Option<bool>,
     #[serde(default)]
     limits: FileLimits,
 }
@@ -278,6 +291,7 @@ struct FileSettings {
 struct FileLimits {
     max_header_bytes: Option<usize>,
     max_headers: Option<usize>,
+    header_read_timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     first_byte_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
@@ -319,6 +333,7 @@ impl Config {
             rules_watch: WatchMode::default(),
             allow_clients: ClientNetworks::default(),
             proxy_auth: None,
+            pac_direct_local: true,
         }
     }
 
@@ -328,7 +343,7 @@ impl Config {
             return Err(ConfigError::NonLoopback(listen));
         }
         let mut resolve: BTreeMap<String, IpAddr> =
-            file.resolve.into_iter().map(|(host, ip)| (normalise_host(&host), ip)).collect();
+            file.resolve.into_iter().map(|(host, ip)| (normalise_host(&host).into_owned(), ip)).collect();
         for entry in &args.resolve {
             let (host, ip) = parse_resolve(entry)?;
             resolve.insert(host, ip);
@@ -358,6 +373,7 @@ impl Config {
             rules_watch: file.rules_watch,
             allow_clients,
             proxy_auth,
+            pac_direct_local: file.pac_direct_local.unwrap_or(true),
         })
     }
 }
@@ -371,6 +387,7 @@ impl FileLimits {
         let limits = Limits {
             max_header_bytes: self.max_header_bytes.unwrap_or(d.max_header_bytes),
             max_headers: self.max_headers.unwrap_or(d.max_headers),
+            header_read_timeout: ms(self.header_read_timeout_ms, d.header_read_timeout),
             connect_timeout: ms(self.connect_timeout_ms, d.connect_timeout),
             first_byte_timeout: ms(self.first_byte_timeout_ms, d.first_byte_timeout),
             idle_timeout: ms(self.idle_timeout_ms, d.idle_timeout),
@@ -393,6 +410,7 @@ impl FileLimits {
         }
         // A zero timeout would fail every connection at once (the shutdown grace may be zero: stop at once).
         let timeouts = [
+            ("header_read_timeout_ms", limits.header_read_timeout),
             ("connect_timeout_ms", limits.connect_timeout),
             ("first_byte_timeout_ms", limits.first_byte_timeout),
             ("idle_timeout_ms", limits.idle_timeout),
@@ -421,16 +439,12 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
 fn parse_resolve(entry: &str) -> Result<(String, IpAddr), ConfigError> {
     let bad = || ConfigError::BadResolve(entry.to_owned());
     let (host, ip) = entry.split_once('=').ok_or_else(bad)?;
-    let host = normalise_host(host);
+    let host = normalise_host(host).into_owned();
     if host.is_empty() {
         return Err(bad());
     }
     let ip = ip.trim().parse().map_err(|_| bad())?;
     Ok((host, ip))
-}
-
-fn normalise_host(host: &str) -> String {
-    host.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -480,6 +494,17 @@ mod tests {
     }
 
     #[test]
+    fn pac_direct_local_defaults_on_and_can_be_turned_off() {
+        assert!(Config::merge(&RunArgs::default(), FileSettings::default()).expect("valid").pac_direct_local);
+        let file: FileSettings = toml::from_str("pac_direct_local = false").expect("valid toml");
+        assert!(!Config::merge(&RunArgs::default(), file).expect("valid").pac_direct_local);
+        let file: FileSettings =
+            toml::from_str("[limits]\nheader_read_timeout_ms = 500").expect("valid toml");
+        let limits = Config::merge(&RunArgs::default(), file).expect("valid").limits;
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
     fn non_loopback_needs_explicit_consent() {
         let args = RunArgs { listen: Some("0.0.0.0:8080".parse().expect("literal")), ..RunArgs::default() };
         assert!(matches!(Config::merge(&args, FileSettings::default()), Err(ConfigError::NonLoopback(_))));
@@ -503,7 +528,12 @@ mod tests {
 
     #[test]
     fn zero_timeouts_are_rejected() {
-        for key in ["connect_timeout_ms", "tunnel_idle_timeout_ms", "tls_handshake_timeout_ms"] {
+        for key in [
+            "header_read_timeout_ms",
+            "connect_timeout_ms",
+            "tunnel_idle_timeout_ms",
+            "tls_handshake_timeout_ms",
+        ] {
             let file: FileSettings = toml::from_str(&format!("[limits]\n{key} = 0")).expect("valid toml");
             let outcome = Config::merge(&RunArgs::default(), file);
             assert!(matches!(outcome, Err(ConfigError::ZeroLimit(name)) if name == key), "{key}");

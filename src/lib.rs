@@ -22,6 +22,7 @@
 pub mod access;
 pub mod cli;
 pub mod config;
+pub mod csp;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;
@@ -29,3 +30,4 @@ pub mod rewrite;
 pub mod rules;
 pub mod telemetry;
 pub mod tls;
+pub mod url_host;

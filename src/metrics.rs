@@ -1,4 +1,4 @@
-//! Counters since start, for the status page (`http://strainer.local/`) and Prometheus (`/metrics`).
+//! Counters since start, for the status page (`http://strainer.internal/`) and Prometheus (`/metrics`).
 //!
 //! Plain atomics, updated once per request; rule hits in a small mutex-guarded map (updated only for responses
 //! that had hits). [`render_prometheus`] turns a snapshot into the Prometheus text format.
@@ -58,6 +58,8 @@ pub struct RequestOutcome {
     pub links_cleaned: u64,
     /// The request ended in an error (upstream failure, timeout, bad request).
     pub error: bool,
+    /// That error was the client's own (a malformed request or request body), not the origin's or strainer's.
+    pub client_error: bool,
 }
 
 /// Counters since start. Share one behind an `Arc`.
@@ -71,6 +73,7 @@ pub struct Metrics {
     tagged: AtomicU64,
     links_cleaned: AtomicU64,
     errors: AtomicU64,
+    client_errors: AtomicU64,
     rule_reloads: AtomicU64,
     rule_reload_failures: AtomicU64,
     rule_hits: Mutex<BTreeMap<RuleId, u64>>,
@@ -95,6 +98,8 @@ pub struct MetricsSnapshot {
     pub links_cleaned: u64,
     /// Requests that ended in an error.
     pub errors: u64,
+    /// Of those, errors of the client's own making (malformed requests).
+    pub client_errors: u64,
     /// Successful rule reloads.
     pub rule_reloads: u64,
     /// Rejected rule reloads.
@@ -121,6 +126,9 @@ impl Metrics {
         self.links_cleaned.fetch_add(outcome.links_cleaned, Ordering::Relaxed);
         if outcome.error {
             self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.error && outcome.client_error {
+            self.client_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -159,6 +167,7 @@ impl Metrics {
             tagged: get(&self.tagged),
             links_cleaned: get(&self.links_cleaned),
             errors: get(&self.errors),
+            client_errors: get(&self.client_errors),
             rule_reloads: get(&self.rule_reloads),
             rule_reload_failures: get(&self.rule_reload_failures),
             rule_hits: rule_hits.iter().map(|(id, n)| (id.clone(), *n)).collect(),
@@ -187,6 +196,11 @@ pub fn render_prometheus(snapshot: &MetricsSnapshot) -> String {
             snapshot.links_cleaned,
         ),
         ("strainer_request_errors_total", "Requests that ended in an error.", snapshot.errors),
+        (
+            "strainer_request_client_errors_total",
+            "Requests that ended in an error of the client's own making (a malformed request).",
+            snapshot.client_errors,
+        ),
     ];
     for (name, help, value) in plain {
         counter_header(&mut out, name, help);
@@ -271,6 +285,7 @@ mod tests {
         metrics.record_request(&RequestOutcome {
             mode: Some(Mode::Blocked),
             error: true,
+            client_error: true,
             ..Default::default()
         });
         metrics.record_reload(true);
@@ -287,6 +302,7 @@ mod tests {
             "strainer_bytes_out_total 80",
             "strainer_elements_removed_total 2",
             "strainer_request_errors_total 1",
+            "strainer_request_client_errors_total 1",
             "strainer_rule_reloads_total{result=\"ok\"} 1",
             "strainer_rule_reloads_total{result=\"rejected\"} 2",
             "strainer_rule_hits_total{rule=\"promo-dash-pitch\"} 3",

@@ -487,3 +487,39 @@ async fn silent_intercepted_sessions_are_closed_after_the_tunnel_idle_timeout() 
     let rest = read_until_closed(&mut tls, "the silent session").await;
     assert!(rest.as_deref().unwrap_or_default().is_empty(), "{rest:?}");
 }
+
+#[tokio::test]
+async fn a_connect_inside_an_intercepted_session_is_refused_not_forwarded() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rustls_init();
+    let pki = TestPki::new("origin CA");
+    let connects = Arc::new(AtomicUsize::new(0));
+    let seen = connects.clone();
+    let origin = HttpsOrigin::start(pki.server_config(&["news.test"]), move |request| {
+        if request.method() == Method::CONNECT {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        seed_site(request)
+    })
+    .await;
+    let setup = setup(&pki, &[origin.port()], &shipped_rules()).await;
+    let tunnel = setup.connect(&format!("news.test:{}", origin.port())).await;
+    let ca = CertificateDer::from(setup.ca.cert_der().to_vec());
+    let mut tls = tls_client(tunnel, &ca, "news.test").await;
+    tls.write_all(b"CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n").await.expect("send");
+    let mut head = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        while !head.windows(2).any(|w| w == b"\r\n") {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read).await.expect("strainer answers");
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 405"), "a status line refusing the CONNECT: {head:?}");
+    assert_eq!(connects.load(Ordering::SeqCst), 0, "the CONNECT reached the origin");
+}

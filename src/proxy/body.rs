@@ -23,6 +23,7 @@ use super::headers::strip_hop_by_hop;
 use super::log::RequestLog;
 use super::{BoxError, ProxyBody};
 use crate::config::{Limits, ResponseEncoding};
+use crate::csp;
 use crate::rewrite::{RewriteOptions, Rewriter};
 use crate::rules::RuleSet;
 
@@ -152,34 +153,12 @@ fn header_charset(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// Does every enforced CSP allow inline `<style>`? The style directive in force (`style-src-elem`, else
-/// `style-src`, else `default-src`) must list `'unsafe-inline'` and no nonce or hash (which would disable it).
+/// Does every enforced CSP header allow inline `<style>`? (See [`csp::allows_inline_style`].)
 fn csp_allows_inline_styles(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONTENT_SECURITY_POLICY).iter().all(|value| {
-        let Ok(policy) = value.to_str() else {
-            return false;
-        };
-        let directives: Vec<(&str, &str)> = policy
-            .split(';')
-            .filter_map(|d| {
-                let d = d.trim();
-                let (name, rest) = d.split_once(char::is_whitespace).unwrap_or((d, ""));
-                (!name.is_empty()).then_some((name, rest))
-            })
-            .collect();
-        let source_list = ["style-src-elem", "style-src", "default-src"]
-            .iter()
-            .find_map(|wanted| directives.iter().find(|(name, _)| name.eq_ignore_ascii_case(wanted)));
-        match source_list {
-            None => true,
-            Some((_, sources)) => {
-                let sources = sources.to_ascii_lowercase();
-                sources.contains("'unsafe-inline'")
-                    && !sources.contains("'nonce-")
-                    && !sources.contains("'sha")
-            }
-        }
-    })
+    headers
+        .get_all(header::CONTENT_SECURITY_POLICY)
+        .iter()
+        .all(|value| value.to_str().is_ok_and(csp::allows_inline_style))
 }
 
 /// Header edits for a rewritten body: no length, no byte digests, no ranges, a weak validator, and the new

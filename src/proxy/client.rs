@@ -27,9 +27,16 @@ use tower_service::Service;
 use super::respond::Failure;
 use crate::config::Config;
 use crate::tls::upstream::{client_config, UpstreamTlsError};
+use crate::url_host::normalise_host;
 
-/// The body type of requests sent upstream.
-pub type UpstreamBody = UnsyncBoxBody<Bytes, hyper::Error>;
+/// The body type of requests sent upstream; a client's body that breaks fails with [`ClientBodyError`].
+pub type UpstreamBody = UnsyncBoxBody<Bytes, ClientBodyError>;
+
+/// The client's request body broke while strainer forwarded it (bad chunked framing, an early close): the
+/// client's fault, never the origin's.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body from the client is malformed or incomplete: {0}")]
+pub struct ClientBodyError(#[source] pub hyper::Error);
 
 /// The shared upstream client: pooled, HTTP/1.1 and HTTP/2 (by ALPN), verifying TLS.
 pub type UpstreamClient = Client<HttpsConnector<LoopGuard>, UpstreamBody>;
@@ -87,10 +94,14 @@ pub fn classify(error: &hyper_util::client::legacy::Error, host: &str) -> Failur
     classify_chain(error.source(), host, detail)
 }
 
-/// Walks an error's source chain (starting at `source`) for a known cause; `Unreachable` with `detail` otherwise.
+/// Walks an error's source chain (starting at `source`) for a known cause, outermost first (so a client's broken
+/// body is its own error whatever it wraps); `Unreachable` with `detail` otherwise.
 fn classify_chain(mut source: Option<&(dyn StdError + 'static)>, host: &str, detail: String) -> Failure {
     let host = host.to_owned();
     while let Some(err) = source {
+        if let Some(client_body) = err.downcast_ref::<ClientBodyError>() {
+            return Failure::BadRequest(client_body.to_string());
+        }
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return Failure::UpstreamTls { host, reason: tls.to_string() };
         }
@@ -168,7 +179,7 @@ impl Service<Name> for OverrideResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let key = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        let key = normalise_host(name.as_str()).into_owned();
         if let Some(ip) = self.overrides.get(&key) {
             let addrs = vec![SocketAddr::new(*ip, 0)];
             return Box::pin(async move { Ok(addrs.into_iter()) });
@@ -225,29 +236,66 @@ impl Service<Uri> for LoopGuard {
     }
 }
 
-/// Does a connection to `peer` land on a listener bound to `listen`?
+/// Does a connection to `peer` land on a listener bound to `listen`? Addresses compare in canonical form
+/// (`::ffff:127.0.0.1` is `127.0.0.1`); a listener on the unspecified address is reached through every address of
+/// this host (of its family; an IPv6 one may be dual-stack).
 fn is_own_listener(peer: SocketAddr, listen: SocketAddr) -> bool {
     if peer.port() != listen.port() {
         return false;
     }
-    if listen.ip().is_unspecified() {
-        // Bound to every address: any local address reaches us; loopback certainly does.
-        return peer.ip().is_loopback() || peer.ip() == listen.ip();
+    let (peer_ip, listen_ip) = (peer.ip().to_canonical(), listen.ip().to_canonical());
+    if !listen_ip.is_unspecified() {
+        return peer_ip == listen_ip;
     }
-    peer.ip() == listen.ip()
+    let same_family = peer_ip.is_ipv4() == listen_ip.is_ipv4() || listen_ip.is_ipv6();
+    same_family && is_this_host(peer_ip)
+}
+
+/// Is `ip` an address of this host? Loopback and unspecified addresses are (a connection to `0.0.0.0` reaches
+/// the loopback interface); any other is exactly when a socket can be bound to it, which sends nothing.
+fn is_this_host(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified() || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(s: &str) -> SocketAddr {
+        s.parse().expect("literal")
+    }
+
     #[test]
     fn own_listener_is_recognised() {
-        let at = |s: &str| s.parse::<SocketAddr>().expect("literal");
         assert!(is_own_listener(at("127.0.0.1:8080"), at("127.0.0.1:8080")));
         assert!(is_own_listener(at("127.0.0.1:8080"), at("0.0.0.0:8080")));
         assert!(!is_own_listener(at("127.0.0.1:8081"), at("127.0.0.1:8080")));
         assert!(!is_own_listener(at("127.0.0.2:8080"), at("127.0.0.1:8080")));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_the_same_listener() {
+        assert!(is_own_listener(at("[::ffff:127.0.0.1]:8080"), at("127.0.0.1:8080")));
+        assert!(is_own_listener(at("127.0.0.1:8080"), at("[::ffff:127.0.0.1]:8080")));
+        assert!(is_own_listener(at("[::ffff:127.0.0.2]:8080"), at("0.0.0.0:8080")));
+        assert!(is_own_listener(at("[::1]:8080"), at("[::]:8080")));
+        assert!(!is_own_listener(at("[::ffff:127.0.0.2]:8080"), at("127.0.0.1:8080")));
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_reached_through_every_address_of_this_host() {
+        // The address this host would send from towards a documentation network: one of its own, found without
+        // sending anything (a UDP "connect" only picks a route).
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind a UDP socket");
+        if let Ok(own) = probe.connect("192.0.2.1:9").and_then(|()| probe.local_addr()) {
+            assert!(is_own_listener(SocketAddr::new(own.ip(), 8080), at("0.0.0.0:8080")), "{own}");
+        } else {
+            eprintln!("no IPv4 route on this machine; only the loopback case is checked");
+        }
+        assert!(is_own_listener(at("127.0.0.53:8080"), at("0.0.0.0:8080")));
+        // Not an address of this host: a documentation network.
+        assert!(!is_own_listener(at("192.0.2.1:8080"), at("0.0.0.0:8080")));
+        assert!(!is_own_listener(at("[2001:db8::1]:8080"), at("[::]:8080")));
     }
 
     #[tokio::test]

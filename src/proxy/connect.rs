@@ -10,8 +10,9 @@
 //! (`mode=mitm`); anything else → blind tunnel. Extended CONNECT (RFC 8441) stays off, so browsers run WebSockets
 //! over HTTP/1.1, which [`super::websocket`] relays.
 //!
-//! Shutdown: decrypted sessions are [`Sessions`]: told to stop taking requests, they finish the ones in flight
-//! within the grace period. Blind tunnels carry opaque bytes and are cut when the process exits.
+//! Shutdown: decrypted sessions are tracked in `State::sessions` ([`super::drain`]): told to stop taking requests,
+//! they finish the ones in flight within the grace period. Blind tunnels carry opaque bytes and are cut when the
+//! process exits.
 
 use std::convert::Infallible;
 use std::io;
@@ -29,8 +30,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::client::connect_tcp;
@@ -42,6 +41,7 @@ use super::{dispatch, ProxyBody, State};
 use crate::metrics::Mode;
 use crate::rules::HostDecision;
 use crate::tls::accept::accept;
+use crate::url_host::normalise_host;
 
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -111,7 +111,7 @@ pub async fn handle(
 /// Where a CONNECT goes.
 #[derive(Clone, Debug)]
 struct Target {
-    /// Lower-cased host without brackets or trailing dot.
+    /// The host in normal form (lower-cased, without brackets or trailing dot).
     host: String,
     port: u16,
     /// The authority for `https://` URIs of decrypted requests (`host`, or `host:port` off 443).
@@ -122,11 +122,11 @@ impl Target {
     fn of(uri: &Uri) -> Option<Self> {
         let authority = uri.authority()?;
         let port = authority.port_u16()?;
-        let host_part = authority.host().trim_end_matches('.').to_ascii_lowercase();
-        let host = host_part.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = normalise_host(authority.host()).into_owned();
         if host.is_empty() || port == 0 {
             return None;
         }
+        let host_part = if host.contains(':') { format!("[{host}]") } else { host.clone() };
         let text = if port == 443 { host_part } else { format!("{host_part}:{port}") };
         let authority = Authority::try_from(text).ok()?;
         Some(Self { host, port, authority })
@@ -198,7 +198,7 @@ async fn serve_decrypted<IO>(state: Arc<State>, ctx: RequestContext, target: Tar
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let stopping = state.sessions.stop.clone();
+    let stopping = state.sessions.stopping();
     let idle = state.config.limits.tunnel_idle_timeout;
     let max_header_bytes = state.config.limits.max_header_bytes;
     let max_headers = state.config.limits.max_headers;
@@ -249,28 +249,6 @@ where
     };
     if let Err(error) = outcome {
         tracing::debug!(host = %target.host, error = %error, "intercepted connection ended with an error");
-    }
-}
-
-/// The decrypted sessions running inside CONNECT tunnels, so that a shutdown can let them finish.
-#[derive(Clone, Debug, Default)]
-pub struct Sessions {
-    tasks: TaskTracker,
-    stop: CancellationToken,
-}
-
-impl Sessions {
-    /// Runs `session` as a tracked task.
-    fn spawn(&self, session: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.tasks.spawn(session);
-    }
-
-    /// Asks every session to stop taking requests (HTTP/1.1 closes after the current response, HTTP/2 sends
-    /// GOAWAY) and completes when all of them have ended. Sessions started later stop at once.
-    pub async fn drain(&self) {
-        self.stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
     }
 }
 

@@ -17,12 +17,13 @@ use hyper::body::Incoming;
 
 use super::body::{self, ResponseContext};
 use super::client::{self, UpstreamBody};
-use super::headers::{limit_accept_encoding, strip_hop_by_hop};
+use super::headers::{host_header, limit_accept_encoding, strip_hop_by_hop};
 use super::log::RequestLog;
 use super::respond::{self, Failure};
 use super::{ConnectionSlot, ProxyBody, State};
 use crate::metrics::Mode;
 use crate::rules::HostDecision;
+use crate::url_host::normalise_host;
 
 /// How a request reached [`forward`].
 #[derive(Clone, Debug)]
@@ -113,10 +114,8 @@ async fn send(state: &State, request: Request<Incoming>, host: &str) -> Result<R
     let (mut parts, body) = request.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     limit_accept_encoding(&mut parts.headers);
-    if let Some(authority) = parts.uri.authority() {
-        if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(HOST, value);
-        }
+    if let Some(value) = host_header(&parts.uri) {
+        parts.headers.insert(HOST, value);
     }
     if state.config.via {
         parts.headers.append(VIA, HeaderValue::from_static(VIA_TOKEN));
@@ -127,7 +126,7 @@ async fn send(state: &State, request: Request<Incoming>, host: &str) -> Result<R
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && body.is_end_stream();
     let retry = replayable.then(|| (parts.method.clone(), parts.uri.clone(), parts.headers.clone()));
 
-    let first = Request::from_parts(parts, body.boxed_unsync());
+    let first = Request::from_parts(parts, body.map_err(client::ClientBodyError).boxed_unsync());
     match call(state, first).await {
         Err(CallError::Client(error)) if retry.is_some() && client::is_stale_connection(&error) => {
             let Some((method, uri, headers)) = retry else {
@@ -170,13 +169,13 @@ fn empty_body() -> UpstreamBody {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
-/// The lower-cased host of an `http`/`https` absolute URI.
+/// The host of an `http`/`https` absolute URI, in normal form ([`normalise_host`]).
 pub fn target_host(uri: &Uri) -> Option<String> {
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => return None,
     }
-    let host = uri.host()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = normalise_host(uri.host()?).into_owned();
     (!host.is_empty()).then_some(host)
 }
 
@@ -228,6 +227,7 @@ mod tests {
         let host = |s: &str| target_host(&s.parse::<Uri>().expect("valid uri"));
         assert_eq!(host("http://News.Test./a?b").as_deref(), Some("news.test"));
         assert_eq!(host("https://news.test:8443/").as_deref(), Some("news.test"));
+        assert_eq!(host("http://[::1]:8080/").as_deref(), Some("::1"));
         assert_eq!(host("/relative"), None);
         assert_eq!(host("ftp://news.test/"), None);
     }

@@ -1,10 +1,11 @@
-//! Header hygiene between the browser and the origin: hop-by-hop headers (RFC 9110 §7.6.1) and the
-//! `Accept-Encoding` strainer can decode. Pure functions over `HeaderMap`; no I/O.
+//! Header hygiene between the browser and the origin: hop-by-hop headers (RFC 9110 §7.6.1), the
+//! `Accept-Encoding` strainer can decode, and a `Host` (and URI) without userinfo. Pure functions; no I/O.
 
 use http::header::{
     HeaderName, HeaderValue, ACCEPT_ENCODING, CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE,
 };
 use http::header::{TRANSFER_ENCODING, UPGRADE};
+use http::uri::{Authority, Uri};
 use http::HeaderMap;
 
 /// Content codings strainer can decode, so the only ones it lets the browser offer to origins.
@@ -60,6 +61,32 @@ pub fn limit_accept_encoding(headers: &mut HeaderMap) {
     }
 }
 
+/// `uri` without userinfo (`http://user:pw@host/` → `http://host/`): credentials in a URL are never forwarded,
+/// logged or matched. Unchanged when it has none.
+pub fn without_userinfo(uri: Uri) -> Uri {
+    let Some((_, host_port)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) else {
+        return uri;
+    };
+    // What follows the `@` of a valid authority is itself a valid authority; if not, keep the URI (its Host is
+    // built without userinfo by `host_header` anyway) rather than invent one.
+    let Ok(authority) = Authority::try_from(host_port) else {
+        return uri;
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(authority);
+    Uri::from_parts(parts).unwrap_or(uri)
+}
+
+/// The `Host` header for a request to `uri`: its host and port as written, never its userinfo.
+pub fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let authority = uri.authority()?;
+    let value = match authority.port() {
+        Some(port) => format!("{}:{}", authority.host(), port.as_str()),
+        None => authority.host().to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
 /// A header map from static pairs, for unit tests of the proxy modules.
 #[cfg(test)]
 pub(super) fn test_map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -90,6 +117,19 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1, "{headers:?}");
         assert!(headers.contains_key("accept"));
+    }
+
+    #[test]
+    fn userinfo_is_never_forwarded() {
+        let uri = |s: &str| s.parse::<Uri>().expect("valid uri");
+        let stripped = without_userinfo(uri("http://user:pw@News.test:8080/a?b#c"));
+        assert_eq!(stripped.to_string(), "http://News.test:8080/a?b");
+        assert_eq!(without_userinfo(uri("http://news.test/")).to_string(), "http://news.test/");
+        assert_eq!(without_userinfo(uri("/path")).to_string(), "/path");
+        let host = |s: &str| host_header(&uri(s)).map(|v| v.to_str().unwrap_or_default().to_owned());
+        assert_eq!(host("http://u:p@news.test:81/").as_deref(), Some("news.test:81"));
+        assert_eq!(host("http://a@b@[::1]/").as_deref(), Some("[::1]"));
+        assert_eq!(host("/path"), None);
     }
 
     #[test]

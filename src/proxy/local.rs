@@ -1,9 +1,13 @@
-//! Requests meant for strainer itself: `http://strainer.local/…` through the proxy, and origin-form requests
-//! sent straight to the listener (`http://127.0.0.1:8080/proxy.pac`).
+//! Requests meant for strainer itself: `http://strainer.internal/…` (or the older `strainer.local`) through the
+//! proxy, and origin-form requests sent straight to the listener (`http://127.0.0.1:8080/proxy.pac`).
 //!
 //! Pages: `/` (status: where strainer listens, how to trust its CA, rules loaded per file, counters, last reload
-//! error), `/proxy.pac` (a PAC file sending http and https through this listener), `/metrics` (Prometheus text
-//! format) and the CA certificate as `/ca.pem` and `/ca.der` ([`super::onboarding`]).
+//! error), `/proxy.pac` (a PAC file sending http and https through this listener, local destinations DIRECT unless
+//! `pac_direct_local = false`), `/metrics` (Prometheus text format) and the CA certificate as `/ca.pem` and
+//! `/ca.der` ([`super::onboarding`]).
+//!
+//! The primary name is under `.internal` (reserved for private use, never in public DNS): macOS bypasses proxies
+//! for `*.local` by default, so `strainer.local` cannot reach the onboarding page there.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -15,17 +19,29 @@ use super::log::RequestLog;
 use super::{onboarding, respond};
 use super::{ProxyBody, State};
 use crate::metrics::{self, Mode};
+use crate::url_host::same_host;
 
 /// The host name browsers use to reach strainer's own pages through the proxy.
-pub const LOCAL_HOST: &str = "strainer.local";
+pub const LOCAL_HOST: &str = "strainer.internal";
+
+/// Other names of strainer's own pages: the name used before `strainer.internal`, kept so old bookmarks work.
+pub const LOCAL_HOST_ALIASES: [&str; 1] = ["strainer.local"];
+
+/// The URL of the status page, as printed and linked everywhere.
+pub const LOCAL_URL: &str = "http://strainer.internal/";
 
 /// Is this request for strainer itself? Origin-form requests (no authority: sent straight to the listener, not
-/// proxied) and any request to `strainer.local`.
+/// proxied) and any request to [`LOCAL_HOST`] or one of its [`LOCAL_HOST_ALIASES`].
 pub fn is_local(uri: &Uri) -> bool {
     match uri.host() {
         None => true,
-        Some(host) => host.trim_end_matches('.').eq_ignore_ascii_case(LOCAL_HOST),
+        Some(host) => own_names().any(|name| same_host(host, name)),
     }
+}
+
+/// Every name of strainer's own pages, the primary one first.
+fn own_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once(LOCAL_HOST).chain(LOCAL_HOST_ALIASES)
 }
 
 /// Pages anyone who can connect may fetch, even when proxy credentials are required: browsers fetch the PAC
@@ -44,7 +60,10 @@ pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Res
     log.host = LOCAL_HOST.to_owned();
     let response = match request.uri().path() {
         "/" => respond::ok("text/html; charset=utf-8", status_page(state)),
-        "/proxy.pac" => respond::ok("application/x-ns-proxy-autoconfig", pac(proxy_address(state, request))),
+        "/proxy.pac" => respond::ok(
+            "application/x-ns-proxy-autoconfig",
+            pac(&proxy_address(state, request), state.config.pac_direct_local),
+        ),
         "/metrics" => respond::ok(
             metrics::PROMETHEUS_CONTENT_TYPE,
             metrics::render_prometheus(&state.metrics.snapshot()),
@@ -70,14 +89,62 @@ fn proxy_address<B>(state: &State, request: &Request<B>) -> String {
     }
 }
 
+/// Private, loopback, shared (CGNAT) and link-local IPv4 networks as PAC `isInNet` arguments: the same networks
+/// `allow_clients` admits by default. Only IP literals are tested, so the PAC file never resolves names.
+const PAC_DIRECT_V4: [(&str, &str); 7] = [
+    ("127.0.0.0", "255.0.0.0"),
+    ("10.0.0.0", "255.0.0.0"),
+    ("172.16.0.0", "255.240.0.0"),
+    ("192.168.0.0", "255.255.0.0"),
+    ("100.64.0.0", "255.192.0.0"),
+    ("169.254.0.0", "255.255.0.0"),
+    ("0.0.0.0", "255.0.0.0"),
+];
+
+/// Loopback, unique-local (fc00::/7) and link-local IPv6 literals as `shExpMatch` patterns, tried on hosts with
+/// a `:` only (an IPv6 literal has no dot, so `isPlainHostName` would call every one of them local).
+const PAC_DIRECT_V6: [&str; 4] = ["::1", "fc*:*", "fd*:*", "fe80:*"];
+
+/// Domains of the local network: mDNS (`.local`) and the home network (`.home.arpa`, RFC 8375).
+const PAC_DIRECT_DOMAINS: [&str; 2] = [".local", ".home.arpa"];
+
 /// A PAC file sending every http and https request through `proxy` (no DIRECT fallback: a filter that silently
-/// stops filtering when it is down would surprise its user).
-fn pac(proxy: String) -> String {
-    format!(
-        "// strainer proxy auto-configuration\nfunction FindProxyForURL(url, host) {{\n  \
-         if (url.substring(0, 5) === \"http:\" || url.substring(0, 6) === \"https:\") {{\n    \
-         return \"PROXY {proxy}\";\n  }}\n  return \"DIRECT\";\n}}\n"
-    )
+/// stops filtering when it is down would surprise its user). With `direct_local`, plain host names (no dot),
+/// local-network domains and loopback, private and link-local addresses go DIRECT (routers and NAS boxes serve
+/// certificates of their own) — except strainer's own names, which only the proxy answers.
+fn pac(proxy: &str, direct_local: bool) -> String {
+    let mut text = String::from(
+        "// strainer proxy auto-configuration\nfunction FindProxyForURL(url, host) {\n  \
+         if (url.substring(0, 5) !== \"http:\" && url.substring(0, 6) !== \"https:\") {\n    \
+         return \"DIRECT\";\n  }\n",
+    );
+    // Writing to a String cannot fail.
+    let _ = writeln!(text, "  var proxy = \"PROXY {proxy}\";");
+    if direct_local {
+        let own = own_names().map(|name| format!("h === \"{name}\"")).collect::<Vec<_>>().join(" || ");
+        let domains = PAC_DIRECT_DOMAINS
+            .iter()
+            .map(|d| format!("dnsDomainIs(h, \"{d}\")"))
+            .collect::<Vec<_>>()
+            .join(" || ");
+        let v4 = PAC_DIRECT_V4
+            .iter()
+            .map(|(net, mask)| format!("isInNet(h, \"{net}\", \"{mask}\")"))
+            .collect::<Vec<_>>()
+            .join(" ||\n      ");
+        let v6 =
+            PAC_DIRECT_V6.iter().map(|p| format!("shExpMatch(h, \"{p}\")")).collect::<Vec<_>>().join(" || ");
+        let _ = write!(
+            text,
+            "  var h = host.toLowerCase().replace(/^\\[(.*)\\]$/, \"$1\").replace(/\\.$/, \"\");\n  \
+             if ({own}) {{\n    return proxy;\n  }}\n  \
+             if (h.indexOf(\":\") !== -1) {{\n    return ({v6}) ? \"DIRECT\" : proxy;\n  }}\n  \
+             if (isPlainHostName(h) || {domains}) {{\n    return \"DIRECT\";\n  }}\n  \
+             if (/^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$/.test(h) && (\n      {v4})) {{\n    return \"DIRECT\";\n  }}\n"
+        );
+    }
+    text.push_str("  return proxy;\n}\n");
+    text
 }
 
 fn status_page(state: &State) -> String {
@@ -95,7 +162,8 @@ fn status_page(state: &State) -> String {
     let _ = write!(
         page,
         "<h2>Use it</h2><p>Set the browser's HTTP and HTTPS proxy to <code>{addr}</code>, or its automatic \
-         configuration URL to <code>http://{addr}/proxy.pac</code>.</p>\n{ca}<h2>Rules</h2><p>{total} rule(s) \
+         configuration URL to <code>http://{addr}/proxy.pac</code>. This page is \
+         <a href=\"{LOCAL_URL}\">{LOCAL_URL}</a> through the proxy.</p>\n{ca}<h2>Rules</h2><p>{total} rule(s) \
          loaded.</p><table><tr><th>file</th><th>rules</th></tr>",
         ca = onboarding::ca_section(state.leaf_certs.ca(), &format!("http://{addr}/proxy.pac")),
         total = rules.rule_count(),
@@ -154,13 +222,37 @@ mod tests {
         let uri = |s: &str| s.parse::<Uri>().expect("valid uri");
         assert!(is_local(&uri("/proxy.pac")));
         assert!(is_local(&uri("http://Strainer.Local/")));
+        assert!(is_local(&uri("http://strainer.internal./")));
+        assert!(!is_local(&uri("http://strainer.internal.example/")));
         assert!(!is_local(&uri("http://news.test/")));
     }
 
     #[test]
     fn pac_sends_web_traffic_to_the_proxy() {
-        let text = pac("127.0.0.1:8080".to_owned());
-        assert!(text.contains("function FindProxyForURL(url, host)"));
-        assert!(text.contains("\"PROXY 127.0.0.1:8080\""));
+        for direct_local in [true, false] {
+            let text = pac("127.0.0.1:8080", direct_local);
+            assert!(text.contains("function FindProxyForURL(url, host)"));
+            assert!(text.contains("\"PROXY 127.0.0.1:8080\""));
+            assert_eq!(text.contains("isInNet("), direct_local, "{text}");
+        }
+    }
+
+    #[test]
+    fn pac_sends_local_destinations_direct_with_the_standard_functions() {
+        let text = pac("127.0.0.1:8080", true);
+        for expected in [
+            "isPlainHostName(h)",
+            "dnsDomainIs(h, \".local\")",
+            "isInNet(h, \"192.168.0.0\", \"255.255.0.0\")",
+            "isInNet(h, \"169.254.0.0\", \"255.255.0.0\")",
+            "shExpMatch(h, \"fe80:*\")",
+            "h === \"strainer.internal\" || h === \"strainer.local\"",
+        ] {
+            assert!(text.contains(expected), "{expected} missing:\n{text}");
+        }
+        // strainer's own names are decided before the local-network rule that would send `.local` DIRECT.
+        let own = text.find("h === \"strainer.local\"").unwrap_or(usize::MAX);
+        let local = text.find("dnsDomainIs(h, \".local\")").unwrap_or(0);
+        assert!(own < local, "{text}");
     }
 }

@@ -144,8 +144,17 @@ impl RequestLog {
             tagged: u64::from(self.report.tagged),
             links_cleaned: u64::from(self.report.links_cleaned),
             error: self.error.is_some(),
+            client_error: self.is_client_error(),
         });
         self.metrics.record_rule_hits(&self.report.hits_by_rule);
+    }
+}
+
+impl RequestLog {
+    /// Did the request fail through the client's own fault? Strainer answers those, and only those, with a 4xx
+    /// status and an error.
+    fn is_client_error(&self) -> bool {
+        self.error.is_some() && (400..500).contains(&self.status)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod body;
 pub mod client;
 pub mod connect;
 pub mod decode;
+pub mod drain;
 pub mod forward;
 pub mod headers;
 pub mod local;
@@ -30,10 +31,9 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -112,7 +112,7 @@ pub struct State {
     /// The last reload error, when a reloader reports one.
     pub reload_status: Option<ReloadStatus>,
     /// Decrypted sessions inside CONNECT tunnels, drained at shutdown.
-    pub sessions: connect::Sessions,
+    pub sessions: drain::Drainable,
 }
 
 /// A bound, not yet running proxy. Tests bind to `127.0.0.1:0`, read [`Server::local_addr`], then
@@ -156,7 +156,7 @@ pub async fn run(config: Config) -> Result<(), ProxyError> {
     println!("strainer listening on http://{addr} with {rule_count} rule(s)");
     println!("  browser proxy (HTTP and HTTPS): {addr}");
     println!("  or automatic configuration:     http://{addr}/proxy.pac");
-    println!("  then open http://strainer.local/ through the proxy");
+    println!("  then open {} through the proxy", local::LOCAL_URL);
     if !addr.ip().is_loopback() {
         println!("  clients allowed from: {}", access.allow_clients);
     }
@@ -200,7 +200,7 @@ impl Server {
             websocket_tls,
             local_addr,
             reload_status: None,
-            sessions: connect::Sessions::default(),
+            sessions: drain::Drainable::default(),
         };
         Ok(Self { listener, state: Arc::new(state) })
     }
@@ -229,12 +229,16 @@ impl Server {
         let Server { listener, state } = self;
         let limits = &state.config.limits;
         let permits = Arc::new(Semaphore::new(limits.max_connections));
-        let graceful = GracefulShutdown::new();
-        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+        let running = drain::Drainable::default();
+        // HTTP/1.1 only: the listener never speaks cleartext HTTP/2, whose connections would escape the header
+        // limits and the header read timeout. The timeout runs from the accept, so a silent client cannot hold its
+        // slot (and, between requests, bounds a kept-alive connection's idleness).
+        let mut builder = http1::Builder::new();
         builder
-            .http1()
             .timer(TokioTimer::new())
             .keep_alive(true)
+            .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes)
             .max_headers(limits.max_headers);
         let mut connections: u64 = 0;
@@ -274,12 +278,20 @@ impl Server {
                 let state = conn_state.clone();
                 async move { Ok::<_, Infallible>(serve(state, ctx, request).await) }
             });
-            let connection = graceful
-                .watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned());
+            let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let stop = running.stopping();
             let span = tracing::info_span!("connection", client = %client);
-            tokio::spawn(
+            running.spawn(
                 async move {
-                    if let Err(error) = connection.await {
+                    tokio::pin!(connection);
+                    let outcome = tokio::select! {
+                        outcome = connection.as_mut() => outcome,
+                        () = stop.cancelled() => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    };
+                    if let Err(error) = outcome {
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
                 }
@@ -289,7 +301,7 @@ impl Server {
         drop(listener);
         let grace = state.config.limits.shutdown_grace;
         tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down; draining connections");
-        let both = async { tokio::join!(graceful.shutdown(), state.sessions.drain()) };
+        let both = async { tokio::join!(running.drain(), state.sessions.drain()) };
         let drained = tokio::time::timeout(grace, both).await.is_ok();
         let counters = state.metrics.snapshot();
         tracing::info!(
@@ -338,12 +350,22 @@ fn deny(state: &State, client: SocketAddr, request: &Request<Incoming>) -> Respo
 }
 
 /// Routes a request with an absolute `http`/`https` URI (plain, or decrypted from a tunnel): strainer's own pages,
-/// a WebSocket upgrade, or forwarding.
+/// a WebSocket upgrade, or forwarding. Userinfo in the URI is dropped first: it is never forwarded or logged. A
+/// `CONNECT` (only a decrypted session can pass one here) is refused with 405.
 pub async fn dispatch(
     state: Arc<State>,
     ctx: RequestContext,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    let uri = std::mem::take(request.uri_mut());
+    *request.uri_mut() = headers::without_userinfo(uri);
+    if request.method() == Method::CONNECT {
+        // Only a decrypted session passes a CONNECT here: answer it, never forward it to the origin.
+        let mut log = ctx.start_log(&state, &request);
+        let failure = respond::Failure::NestedConnect;
+        log.fail(&failure);
+        return log.answer(failure.response());
+    }
     if local::is_local(request.uri()) {
         return local::answer(&state, ctx.client, &request);
     }

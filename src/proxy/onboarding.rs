@@ -1,4 +1,4 @@
-//! Trusting strainer's CA: the certificate downloads (`/ca.pem`, `/ca.der` on `http://strainer.local/`) and the
+//! Trusting strainer's CA: the certificate downloads (`/ca.pem`, `/ca.der` on `http://strainer.internal/`) and the
 //! install steps shown on the local page, per browser and operating system.
 //!
 //! Knows the CA's public certificate only; the local page ([`super::local`]) decides where the section goes.

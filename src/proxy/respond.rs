@@ -4,7 +4,7 @@
 //! networking: callers classify what went wrong into a [`Failure`] and get a response back.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PROXY_AUTHENTICATE};
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PROXY_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
 
@@ -56,6 +56,10 @@ pub enum Failure {
         /// What rustls rejected.
         reason: String,
     },
+    /// A `CONNECT` inside a decrypted HTTPS session: tunnels nest only through the proxy itself, never through
+    /// an origin.
+    #[error("CONNECT inside an HTTPS session is not allowed")]
+    NestedConnect,
     /// The request would come back to strainer itself.
     #[error("request to {host} loops back to strainer")]
     Loop {
@@ -77,6 +81,7 @@ impl Failure {
             | Failure::UpstreamTls { .. } => StatusCode::BAD_GATEWAY,
             Failure::ConnectTimeout { .. } | Failure::FirstByteTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Failure::Loop { .. } => StatusCode::LOOP_DETECTED,
+            Failure::NestedConnect => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -101,10 +106,20 @@ impl Failure {
                  misconfigured or someone may be intercepting the connection.",
             ),
             Failure::Loop { .. } => ("Request loop", "This address points back at strainer itself."),
+            Failure::NestedConnect => {
+                ("Method not allowed", "Open tunnels through the proxy itself, not inside an HTTPS page.")
+            }
         };
-        html_page(self.status(), title, &self.to_string(), advice)
+        let mut response = html_page(self.status(), title, &self.to_string(), advice);
+        if self.status() == StatusCode::METHOD_NOT_ALLOWED {
+            response.headers_mut().insert(ALLOW, HeaderValue::from_static(ALLOWED_INSIDE_HTTPS));
+        }
+        response
     }
 }
+
+/// The methods a decrypted HTTPS session takes: every standard one but `CONNECT`.
+const ALLOWED_INSIDE_HTTPS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
 
 /// The 403 answer to a blocked host: a short page for navigations, an empty body for subresources.
 pub fn blocked(host: &str, rule: &str, navigation: bool) -> Response<ProxyBody> {
@@ -149,7 +164,8 @@ pub fn connect_established() -> Response<ProxyBody> {
 /// 404 for an unknown path on strainer's own pages.
 pub fn not_found(path: &str) -> Response<ProxyBody> {
     let cause = format!("strainer has no page at {path}");
-    html_page(StatusCode::NOT_FOUND, "Not found", &cause, "Start at http://strainer.local/.")
+    let advice = format!("Start at {}.", super::local::LOCAL_URL);
+    html_page(StatusCode::NOT_FOUND, "Not found", &cause, &advice)
 }
 
 /// A complete `200 OK` response with `content_type` and `body`, never cached.
@@ -205,6 +221,9 @@ mod tests {
         assert_eq!(Failure::FirstByteTimeout { host: host() }.status(), StatusCode::GATEWAY_TIMEOUT);
         assert_eq!(Failure::Loop { host: host() }.status(), StatusCode::LOOP_DETECTED);
         assert_eq!(Failure::BadRequest("x".into()).status(), StatusCode::BAD_REQUEST);
+        let nested = Failure::NestedConnect;
+        assert_eq!(nested.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(nested.response().headers().get(ALLOW).is_some_and(|v| !v.as_bytes().is_empty()));
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::client::{connect_tcp, rustls_cause};
 use super::forward::{target_host, RequestContext};
-use super::headers::strip_hop_by_hop;
+use super::headers::{host_header, strip_hop_by_hop};
 use super::relay::splice;
 use super::respond::{self, Failure};
 use super::{ProxyBody, State};
@@ -58,16 +58,15 @@ pub async fn relay(
     let mut log = ctx.start_log(&state, &request);
     let uri = request.uri().clone();
     // `target_host` also insists on an http or https URL: a `ws://` target would dodge the host rules.
-    let (Some(host), Some(target), Some(path)) = (uri.host(), target_host(&uri), uri.path_and_query()) else {
+    let (Some(host), Some(path)) = (target_host(&uri), uri.path_and_query()) else {
         let failure = Failure::BadRequest("a WebSocket upgrade needs an absolute http(s) URL".to_owned());
         log.fail(&failure);
         return log.answer(failure.response());
     };
-    if let HostDecision::Block(rule) = state.rules.current().host_decision(&target) {
+    if let HostDecision::Block(rule) = state.rules.current().host_decision(&host) {
         log.mode = Mode::Blocked;
-        return log.answer(respond::blocked(&target, rule.as_str(), false));
+        return log.answer(respond::blocked(&host, rule.as_str(), false));
     }
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     let secure = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
 
@@ -82,8 +81,8 @@ pub async fn relay(
     if let Some(protocol) = request.headers().get(UPGRADE) {
         headers.insert(UPGRADE, protocol.clone());
     }
-    if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-        headers.insert(HOST, authority);
+    if let Some(value) = host_header(&uri) {
+        headers.insert(HOST, value);
     }
 
     let response = match send(&state, &host, port, secure, upstream).await {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use lol_html::html_content::{TextChunk, TextType};
 
 use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet, Scan, ScanCache, TextRegex, TextTest};
+use crate::url_host::{normalise_host, url_host};
 
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
@@ -745,7 +746,7 @@ struct LinkHosts {
 
 impl LinkHosts {
     fn of(href: &str, destination: Option<&str>) -> Self {
-        let own = url_host(href).map(str::to_ascii_lowercase);
+        let own = url_host(href).map(|host| normalise_host(host).into_owned());
         let destination = destination.filter(|d| own.as_deref() != Some(*d)).map(str::to_owned);
         Self { own, destination }
     }
@@ -755,42 +756,9 @@ impl LinkHosts {
     }
 }
 
-/// The host of an absolute (`scheme://`) or protocol-relative (`//`) URL.
-fn url_host(url: &str) -> Option<&str> {
-    let url = url.trim();
-    let after_scheme = match url.find("://") {
-        Some(at)
-            if at > 0
-                && url[..at]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
-        {
-            &url[at + 3..]
-        }
-        _ => url.strip_prefix("//")?,
-    };
-    let authority = &after_scheme[..after_scheme.find(['/', '?', '#', '\\']).unwrap_or(after_scheme.len())];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        &bracketed[..bracketed.find(']')?]
-    } else {
-        host_port.split(':').next().unwrap_or(host_port)
-    };
-    (!host.is_empty()).then_some(host)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_of_urls() {
-        assert_eq!(url_host("https://user@Amzn.to:443/x?y#z"), Some("Amzn.to"));
-        assert_eq!(url_host("//shop.example/x"), Some("shop.example"));
-        assert_eq!(url_host("/relative/path"), None);
-        assert_eq!(url_host("mailto:a@b.c"), None);
-        assert_eq!(url_host("http://[::1]:8080/"), Some("::1"));
-    }
 
     #[test]
     fn tags_merge_without_duplicates() {

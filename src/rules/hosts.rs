@@ -10,6 +10,8 @@ use std::collections::HashSet;
 use foldhash::fast::RandomState;
 use regex::Regex;
 
+use crate::url_host::normalise_host as normalise;
+
 /// One host pattern, validated.
 #[derive(Clone, Debug)]
 pub struct HostPattern {
@@ -170,15 +172,6 @@ impl SiteScope {
             }
             None => self.include.is_empty(),
         }
-    }
-}
-
-fn normalise(host: &str) -> std::borrow::Cow<'_, str> {
-    let host = host.trim().trim_end_matches('.');
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(host)
     }
 }
 

@@ -12,8 +12,8 @@
 //! - A relative link counts as a link to the page's `site` (when known) for every host-scoped rule, unwrap and
 //!   strip alike, so Amazon-only strip rules apply to relative links on Amazon pages. With no site, only strip
 //!   rules without `hosts` apply to it.
-//! - Hosts are compared and reported lower-cased, without userinfo, port or trailing dot; IPv6 literals keep
-//!   their brackets (`[::1]`), as URLs write them.
+//! - Hosts are found and normalised by [`crate::url_host`] (the one URL-host parser): compared and reported
+//!   lower-cased, without userinfo, port, trailing dot or IPv6 brackets.
 //! - A query-parameter destination is percent-decoded once (`+` stays `+`); if the result still starts with an
 //!   encoded `http%3A`/`https%3A` it is decoded a second time. A path-embedded destination is taken from the first
 //!   `http(s)://` in the path or query, with everything after it (fragment included), decoded once if its `:` or
@@ -29,6 +29,7 @@ use std::sync::OnceLock;
 use percent_encoding::{percent_decode, percent_decode_str};
 
 use super::{HostSet, RuleId, SiteScope};
+use crate::url_host::{self, normalise_host};
 
 /// All link-cleaning rules of a rule set.
 #[derive(Clone, Debug, Default)]
@@ -109,8 +110,8 @@ impl LinkRules {
         self.inspect(url, site).cleaned
     }
 
-    /// The host a link leads to once redirect wrappers are unwrapped (lower-cased, no port or userinfo, IPv6 in
-    /// brackets); `None` for relative links (unless a wrapper rule for `site` sends them elsewhere), other
+    /// The host a link leads to once redirect wrappers are unwrapped (in normal form: lower-cased, no port,
+    /// userinfo or IPv6 brackets); `None` for relative links (unless a wrapper rule for `site` sends them elsewhere), other
     /// schemes and URLs without a host.
     pub fn destination_host(&self, url: &str, site: Option<&str>) -> Option<String> {
         self.inspect(url, site).destination_host
@@ -119,10 +120,10 @@ impl LinkRules {
     /// [`LinkRules::clean`] and [`LinkRules::destination_host`] at once, unwrapping and splitting the link once.
     pub fn inspect(&self, url: &str, site: Option<&str>) -> InspectedLink {
         let mut rules = Vec::new();
-        let unwrapped = self.unwrap(trim_link(url), site, |id| push_unique(&mut rules, id));
+        let unwrapped = self.unwrap(url_host::trim_url(url), site, |id| push_unique(&mut rules, id));
         let parts = LinkParts::split(&unwrapped);
         let destination_host = match parts.kind {
-            LinkKind::Web => parts.host.map(normalise_host),
+            LinkKind::Web => parts.host.map(|host| normalise_host(host).into_owned()),
             LinkKind::Relative | LinkKind::Other => None,
         };
         let stripped = self.strip(&parts, site, &mut rules);
@@ -244,16 +245,6 @@ fn push_unique(ids: &mut Vec<RuleId>, id: &RuleId) {
     }
 }
 
-/// HTML strips leading and trailing ASCII whitespace (and browsers C0 controls) from URLs before parsing.
-fn trim_link(url: &str) -> &str {
-    url.trim_matches(|c: char| c <= ' ')
-}
-
-/// Lower-cases a host and drops a trailing dot; IPv6 literals keep their brackets.
-fn normalise_host(host: &str) -> String {
-    host.trim_end_matches('.').to_ascii_lowercase()
-}
-
 // === link text ===
 
 /// What kind of reference a link is.
@@ -274,7 +265,7 @@ struct LinkParts<'a> {
     full: &'a str,
     /// What kind of reference it is.
     kind: LinkKind,
-    /// The host as written (no userinfo, no port; IPv6 with brackets), for `Web` links with a non-empty host.
+    /// The host as written (no userinfo, no port, no IPv6 brackets), for `Web` links with a non-empty host.
     host: Option<&'a str>,
     /// Scheme, authority and path: everything before the `?`.
     head: &'a str,
@@ -293,13 +284,9 @@ impl<'a> LinkParts<'a> {
             Some((head, query)) => (head, Some(query)),
             None => (before_fragment, None),
         };
-        let (kind, authority_start) = classify(head);
-        let (host, path_start) = match authority_start {
-            Some(start) => {
-                let authority = &head[start..];
-                let end = authority.find(['/', '\\']).unwrap_or(authority.len());
-                (host_of_authority(&authority[..end]), start + end)
-            }
+        let (kind, authority) = classify(head);
+        let (host, path_start) = match authority {
+            Some(span) => (url_host::host_of_authority(span.authority), span.end),
             None => (None, 0),
         };
         Self { full, kind, host, head, query, fragment, path_start }
@@ -323,54 +310,18 @@ impl<'a> LinkParts<'a> {
     }
 }
 
-/// The kind of link and, for `Web` links, where the authority starts (after the two slashes). Browsers treat
-/// `\` like `/` in web URLs, so `/\host` and `https:\\host` have an authority too.
-fn classify(head: &str) -> (LinkKind, Option<usize>) {
-    let bytes = head.as_bytes();
-    let after_scheme = match scheme_len(bytes) {
-        Some(len) => {
-            let scheme = &bytes[..len];
-            if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
-                return (LinkKind::Other, None);
-            }
-            len + 1
-        }
-        None => 0,
-    };
-    let is_slash = |i: usize| matches!(bytes.get(i), Some(b'/' | b'\\'));
-    if is_slash(after_scheme) && is_slash(after_scheme + 1) {
-        (LinkKind::Web, Some(after_scheme + 2))
-    } else if after_scheme == 0 {
-        (LinkKind::Relative, None)
-    } else {
-        (LinkKind::Other, None)
+/// The kind of link and, for `Web` links, its authority (found by [`url_host::authority`], so `\\` counts as
+/// `/` before the host, as in browsers).
+fn classify(head: &str) -> (LinkKind, Option<url_host::AuthoritySpan<'_>>) {
+    let scheme = url_host::scheme(head);
+    if scheme.is_some_and(|s| !(s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))) {
+        return (LinkKind::Other, None);
     }
-}
-
-/// Length of a leading `scheme` (before its `:`), if the text starts with one.
-fn scheme_len(bytes: &[u8]) -> Option<usize> {
-    if !bytes.first()?.is_ascii_alphabetic() {
-        return None;
+    match (url_host::authority(head), scheme) {
+        (Some(span), _) => (LinkKind::Web, Some(span)),
+        (None, None) => (LinkKind::Relative, None),
+        (None, Some(_)) => (LinkKind::Other, None),
     }
-    for (i, b) in bytes.iter().enumerate().skip(1) {
-        match b {
-            b':' => return Some(i),
-            b if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') => {}
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// The host of an authority (`user:pw@host:port`): userinfo and port removed, IPv6 brackets kept.
-fn host_of_authority(authority: &str) -> Option<&str> {
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, after)| after);
-    let host = if host_port.starts_with('[') {
-        host_port.find(']').map_or(host_port, |end| &host_port[..=end])
-    } else {
-        host_port.split(':').next().unwrap_or(host_port)
-    };
-    (!host.is_empty()).then_some(host)
 }
 
 /// A query segment's parameter name, percent-decoded (borrowed when it holds no escape).

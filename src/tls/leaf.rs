@@ -23,6 +23,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use time::{Duration, OffsetDateTime};
 
 use super::ca::{random_serial, CertificateAuthority};
+use crate::url_host::normalise_host;
 
 /// Default number of hosts whose settings are cached.
 pub const DEFAULT_CACHE_SIZE: u64 = 10_000;
@@ -89,8 +90,9 @@ impl LeafCerts {
     /// The TLS server settings for `host` (a DNS name or an IP literal, IPv6 with or without brackets), minting
     /// its leaf on first use. Concurrent first calls for one host mint once.
     pub async fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, Arc<LeafError>> {
-        let host = normalize_host(host);
-        self.cache.try_get_with_by_ref(host.as_str(), async { self.build_config(&host).map(Arc::new) }).await
+        // One host, one cache entry: compared in normal form.
+        let host = normalise_host(host);
+        self.cache.try_get_with_by_ref(host.as_ref(), async { self.build_config(&host).map(Arc::new) }).await
     }
 
     /// The CA that signs the leaves.
@@ -154,13 +156,6 @@ impl LeafCerts {
     }
 }
 
-/// Lower-cases `host`, drops a trailing dot and IPv6 brackets, so one host has one cache entry.
-fn normalize_host(host: &str) -> String {
-    let host = host.trim_end_matches('.');
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    host.to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,12 +165,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (ca, _) = CertificateAuthority::load_or_create(dir.path()).expect("CA");
         (dir, LeafCerts::new(Arc::new(ca), 16).expect("leaf certs"))
-    }
-
-    #[test]
-    fn normalizes_case_dots_and_brackets() {
-        assert_eq!(normalize_host("News.Example.COM."), "news.example.com");
-        assert_eq!(normalize_host("[::1]"), "::1");
     }
 
     #[test]

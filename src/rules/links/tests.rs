@@ -322,7 +322,7 @@ fn destination_host_of_plain_links_and_wrappers() {
     let host = |url: &str, site: Option<&str>| rules.destination_host(url, site);
     assert_eq!(host("https://WWW.Example.COM.:8443/x", None).as_deref(), Some("www.example.com"));
     assert_eq!(host("//user:pw@cdn.example/x", None).as_deref(), Some("cdn.example"));
-    assert_eq!(host("http://[2001:DB8::1]:8080/", None).as_deref(), Some("[2001:db8::1]"));
+    assert_eq!(host("http://[2001:DB8::1]:8080/", None).as_deref(), Some("2001:db8::1"));
     // Userinfo cannot fake a wrapper, and `\` ends the authority as in browsers.
     assert_eq!(
         host("https://go.skimresources.com@evil.example/?url=https%3A%2F%2Fx.example", None).as_deref(),
