@@ -45,7 +45,10 @@ fn firing_often() -> Arc<RuleSet> {
 fn corpus() -> Vec<(String, String)> {
     let dir = crate_dir().join("../shared/corpus/pages");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!("the corpus is missing: {} ({e}); it is expected beside the crate in ../shared/corpus", dir.display())
+        panic!(
+            "the corpus is missing: {} ({e}); it is expected beside the crate in ../shared/corpus",
+            dir.display()
+        )
     });
     let mut pages: Vec<(String, String)> = entries
         .map(|entry| entry.expect("corpus entry").path())
@@ -62,7 +65,8 @@ fn corpus() -> Vec<(String, String)> {
 
 fn seed_article() -> String {
     let path = crate_dir().join("../shared/examples/seed-article.html");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("the seed article is missing: {} ({e})", path.display()))
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the seed article is missing: {} ({e})", path.display()))
 }
 
 /// Tallies divergences: the ones in named categories are counted, the others fail the test at the end.
@@ -128,7 +132,8 @@ fn generated_pages_match_the_reference() {
         let mut rng = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let count = rng.below(8);
         let cuts = rng.cuts(page.len(), count);
-        let label = format!("seed {seed} ({set_name}; replay: STRAINER_DIFF_SEED={seed} STRAINER_DIFF_PAGES=1)");
+        let label =
+            format!("seed {seed} ({set_name}; replay: STRAINER_DIFF_SEED={seed} STRAINER_DIFF_PAGES=1)");
         let divergences = compare(rules, Some("news.example"), &page, &cuts);
         if divergences.iter().any(|d| d.category.is_none()) && count == 1 {
             println!("{page}");

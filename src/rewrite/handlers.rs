@@ -345,7 +345,13 @@ fn element_hit(
 ) -> PendingHit {
     let offset = el.source_location().bytes().start;
     if !state.log.wants_details() {
-        return PendingHit { rule: rule.clone(), action, offset, element: String::new(), excerpt: String::new() };
+        return PendingHit {
+            rule: rule.clone(),
+            action,
+            offset,
+            element: String::new(),
+            excerpt: String::new(),
+        };
     }
     let mut element = state.engine.ancestor_path();
     if !element.is_empty() {

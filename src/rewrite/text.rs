@@ -136,7 +136,10 @@ impl TextCounter {
     /// Settles whether the first visible character after `mark` came after a counted run. Must be called
     /// before a later mark's first visible character arrives (the engine does it after every piece of text).
     pub(super) fn settle(&self, mark: &mut TextMark) {
-        if mark.leading_run.is_none() && self.visible > mark.visible && self.first_after_mark.0 == mark.visible {
+        if mark.leading_run.is_none()
+            && self.visible > mark.visible
+            && self.first_after_mark.0 == mark.visible
+        {
             mark.leading_run = Some(self.first_after_mark.1);
         }
     }

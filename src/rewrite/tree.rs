@@ -36,12 +36,12 @@ impl Class {
             "table" => Self::LIST_STOP | Self::BUTTON_STOP | Self::TABLE_STOP,
             "caption" | "marquee" | "object" | "applet" | "button" => Self::LIST_STOP | Self::BUTTON_STOP,
             "template" | "html" => Self::LIST_STOP | Self::BUTTON_STOP | Self::TABLE_STOP,
-            "article" | "aside" | "blockquote" | "center" | "details" | "dir" | "dl" | "fieldset" | "figcaption"
-            | "figure" | "footer" | "form" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "header" | "hgroup"
-            | "listing" | "main" | "menu" | "nav" | "ol" | "pre" | "search" | "section" | "select" | "summary"
-            | "tbody" | "tfoot" | "thead" | "ul" | "xmp" | "body" | "frameset" | "iframe" | "noembed"
-            | "noframes" | "noscript" | "plaintext" | "textarea" | "title" | "style" | "script" | "colgroup"
-            | "head" => Self::LIST_STOP,
+            "article" | "aside" | "blockquote" | "center" | "details" | "dir" | "dl" | "fieldset"
+            | "figcaption" | "figure" | "footer" | "form" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+            | "header" | "hgroup" | "listing" | "main" | "menu" | "nav" | "ol" | "pre" | "search"
+            | "section" | "select" | "summary" | "tbody" | "tfoot" | "thead" | "ul" | "xmp" | "body"
+            | "frameset" | "iframe" | "noembed" | "noframes" | "noscript" | "plaintext" | "textarea"
+            | "title" | "style" | "script" | "colgroup" | "head" => Self::LIST_STOP,
             _ => 0,
         };
         Self(flags)
@@ -79,10 +79,47 @@ impl Closing {
 
 /// Start tags that close an open `p` (in button scope).
 const P_CLOSERS: &[&str] = &[
-    "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl", "fieldset",
-    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "main",
-    "menu", "nav", "ol", "p", "search", "section", "summary", "ul", "pre", "listing", "xmp", "plaintext", "table",
-    "li", "dd", "dt",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "main",
+    "menu",
+    "nav",
+    "ol",
+    "p",
+    "search",
+    "section",
+    "summary",
+    "ul",
+    "pre",
+    "listing",
+    "xmp",
+    "plaintext",
+    "table",
+    "li",
+    "dd",
+    "dt",
 ];
 
 /// The implied closings the start tag `name` asks for, in order.

@@ -79,7 +79,11 @@ pub fn compare(rules: &Arc<RuleSet>, site: Option<&str>, page: &str, cuts: &[usi
         if !want.contains_key(key) {
             let unknown = if reference.knows(key.0) { "" } else { " (no such element in the tree)" };
             divergences.push(Divergence {
-                what: format!("{} at {}{unknown}: reference None, engine {outcome:?}", describe(key.0), key.0),
+                what: format!(
+                    "{} at {}{unknown}: reference None, engine {outcome:?}",
+                    describe(key.0),
+                    key.0
+                ),
                 category,
             });
         }

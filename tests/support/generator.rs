@@ -104,9 +104,42 @@ const PITCHES: &[&str] = &[
     "charges two phones at once.",
 ];
 const WORDS: &[&str] = &[
-    "the", "council", "met", "on", "Tuesday", "and", "the", "budget", "for", "roads", "schools", "library", "after",
-    "flood", "residents", "asked", "mayor", "said", "&amp;", "&ndash;", "&nbsp;", "&#8212;", "deal", "related",
-    "price", "£19", "–", "-", "Related:", "talks", "in", "Istanbul", "week", "a", "new", "plan",
+    "the",
+    "council",
+    "met",
+    "on",
+    "Tuesday",
+    "and",
+    "the",
+    "budget",
+    "for",
+    "roads",
+    "schools",
+    "library",
+    "after",
+    "flood",
+    "residents",
+    "asked",
+    "mayor",
+    "said",
+    "&amp;",
+    "&ndash;",
+    "&nbsp;",
+    "&#8212;",
+    "deal",
+    "related",
+    "price",
+    "£19",
+    "–",
+    "-",
+    "Related:",
+    "talks",
+    "in",
+    "Istanbul",
+    "week",
+    "a",
+    "new",
+    "plan",
 ];
 const LINKS: &[&str] = &[
     "https://www.amazon.com/dp/B0X1?tag=news-20&amp;utm_source=site",
@@ -126,7 +159,9 @@ const PAGE_BUDGET: usize = 2000;
 /// Writes one page for `seed`.
 pub fn page(seed: u64) -> String {
     let mut g = Gen { rng: Cell::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1), out: String::new() };
-    g.out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Live &amp; news</title></head>\n<body>");
+    g.out.push_str(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Live &amp; news</title></head>\n<body>",
+    );
     let blocks = 1 + g.below(6);
     for _ in 0..blocks {
         g.flow(g.below(7));
@@ -204,14 +239,17 @@ impl Gen {
             0 | 1 => {
                 let (name, pitch) = (self.pick(NAMES), self.pick(PITCHES));
                 let dash = self.pick(&["–", "—", "-", "&ndash;", ":"]);
-                self.out.push_str(&format!("<p><strong>{name}</strong> {dash} {pitch} <a href=\"{link}\">Buy on Amazon</a>"));
+                self.out.push_str(&format!(
+                    "<p><strong>{name}</strong> {dash} {pitch} <a href=\"{link}\">Buy on Amazon</a>"
+                ));
             }
             2 => {
                 let price = self.pick(&["$25", "£19", "€ 30"]);
                 self.out.push_str(&format!("<p>Buy it: {price} at <a href=\"{link}\">Amazon</a>"));
             }
             3 => {
-                let label = self.pick(&["Related:", "See also:", "Read more:", "More on this story", "Related"]);
+                let label =
+                    self.pick(&["Related:", "See also:", "Read more:", "More on this story", "Related"]);
                 self.out.push_str(&format!("<p><strong>{label}</strong> <a href=\"{link}\">Zelenskyy Commits to Istanbul Peace Talks</a>"));
             }
             4 => {
@@ -221,15 +259,28 @@ impl Gen {
                 return;
             }
             5 => {
-                let class = self.pick(&["product-box", "product-card--wide", "commerce-inset", "card x1", "ad", "affiliate"]);
+                let class = self.pick(&[
+                    "product-box",
+                    "product-card--wide",
+                    "commerce-inset",
+                    "card x1",
+                    "ad",
+                    "affiliate",
+                ]);
                 let tag = self.pick(&["div", "aside", "section", "figure"]);
-                self.out.push_str(&format!("<{tag} class=\"{class}\"><p>{} – {}</p><a href=\"{link}\">Check price</a>", self.pick(NAMES), self.pick(PITCHES)));
+                self.out.push_str(&format!(
+                    "<{tag} class=\"{class}\"><p>{} – {}</p><a href=\"{link}\">Check price</a>",
+                    self.pick(NAMES),
+                    self.pick(PITCHES)
+                ));
                 self.optional_words();
                 self.out.push_str(&format!("</{tag}>"));
                 return;
             }
             6 => {
-                self.out.push_str(&format!("<aside>Read also: <a href=\"{link}\">One</a>, <a href=\"/news/3\">Two</a>"));
+                self.out.push_str(&format!(
+                    "<aside>Read also: <a href=\"{link}\">One</a>, <a href=\"/news/3\">Two</a>"
+                ));
                 if self.chance(50) {
                     self.out.push_str(" We may earn a commission.");
                 }
@@ -237,7 +288,8 @@ impl Gen {
                 return;
             }
             7 => {
-                let (attr, value) = if self.chance(50) { ("class", "related-posts") } else { ("id", "jp-relatedposts") };
+                let (attr, value) =
+                    if self.chance(50) { ("class", "related-posts") } else { ("id", "jp-relatedposts") };
                 self.out.push_str(&format!("<div {attr}=\"{value}\"><h3>Related</h3><ul>"));
                 for _ in 0..1 + self.below(3) {
                     self.out.push_str(&format!("<li><a href=\"{}\">Headline</a>", self.pick(LINKS)));
@@ -248,7 +300,11 @@ impl Gen {
             }
             8 => {
                 self.out.push_str("<figure><img src=\"/i.jpg\" alt=\"\"><figcaption>");
-                self.out.push_str(&format!("{} – {} <a href=\"{link}\">Shop</a></figcaption></figure>", self.pick(NAMES), self.pick(PITCHES)));
+                self.out.push_str(&format!(
+                    "{} – {} <a href=\"{link}\">Shop</a></figcaption></figure>",
+                    self.pick(NAMES),
+                    self.pick(PITCHES)
+                ));
                 return;
             }
             9 => {
@@ -262,7 +318,11 @@ impl Gen {
                 return;
             }
             10 => {
-                self.out.push_str(&format!("<div data-ad=\"1\"><p>{} – {} <a href=\"{link}\">Buy</a></p></div>", self.pick(NAMES), self.pick(PITCHES)));
+                self.out.push_str(&format!(
+                    "<div data-ad=\"1\"><p>{} – {} <a href=\"{link}\">Buy</a></p></div>",
+                    self.pick(NAMES),
+                    self.pick(PITCHES)
+                ));
                 return;
             }
             _ => {
@@ -310,7 +370,17 @@ impl Gen {
                 self.out.push_str("</details>");
             }
             _ => {
-                let name = self.pick(&["section", "article", "aside", "nav", "header", "footer", "div", "div", "blockquote"]);
+                let name = self.pick(&[
+                    "section",
+                    "article",
+                    "aside",
+                    "nav",
+                    "header",
+                    "footer",
+                    "div",
+                    "div",
+                    "blockquote",
+                ]);
                 let attrs = match self.below(6) {
                     0 => " class=\"bulletin\"",
                     1 => " class=\"x1 wrap\"",
@@ -371,7 +441,12 @@ impl Gen {
             for _ in 0..1 + self.below(3) {
                 self.out.push_str("<td>");
                 if self.chance(50) {
-                    self.out.push_str(&format!("{} – {} <a href=\"{}\">View offer</a>", self.pick(NAMES), self.pick(PITCHES), self.pick(LINKS)));
+                    self.out.push_str(&format!(
+                        "{} – {} <a href=\"{}\">View offer</a>",
+                        self.pick(NAMES),
+                        self.pick(PITCHES),
+                        self.pick(LINKS)
+                    ));
                 } else {
                     self.words(8);
                 }

@@ -78,11 +78,21 @@ struct Info {
     candidate_of: Vec<usize>,
 }
 
-const RAW_TEXT: &[&str] =
-    &["script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"];
+const RAW_TEXT: &[&str] = &[
+    "script",
+    "style",
+    "title",
+    "textarea",
+    "xmp",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "plaintext",
+];
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param", "source", "track",
-    "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param", "source",
+    "track", "wbr",
 ];
 
 impl Reference {
@@ -150,7 +160,8 @@ pub fn engine_outcomes(report: &strainer::rewrite::RewriteReport) -> Outcomes {
                 outcomes.insert((hit.offset, false), Outcome::Removed);
             }
             HitAction::Tagged(tags) => {
-                let entry = outcomes.entry((hit.offset, false)).or_insert_with(|| Outcome::Tagged(BTreeSet::new()));
+                let entry =
+                    outcomes.entry((hit.offset, false)).or_insert_with(|| Outcome::Tagged(BTreeSet::new()));
                 if let Outcome::Tagged(set) = entry {
                     set.extend(tags.split_ascii_whitespace().map(str::to_owned));
                 }
@@ -166,14 +177,13 @@ pub fn engine_outcomes(report: &strainer::rewrite::RewriteReport) -> Outcomes {
 /// `page` with every start tag carrying its own byte offset.
 fn annotate(page: &str) -> String {
     let mut out = Vec::with_capacity(page.len() * 2);
-    let settings = lol_html::Settings::new().with_strict(false).append_element_content_handler(lol_html::element!(
-        "*",
-        |el| {
+    let settings = lol_html::Settings::new().with_strict(false).append_element_content_handler(
+        lol_html::element!("*", |el| {
             let offset = el.source_location().bytes().start;
             el.set_attribute(OFFSET_ATTR, &offset.to_string())?;
             Ok(())
-        }
-    ));
+        }),
+    );
     let mut rewriter = lol_html::HtmlRewriter::new(settings, |chunk: &[u8]| out.extend_from_slice(chunk));
     rewriter.write(page.as_bytes()).expect("annotating a page cannot fail without a memory limit");
     rewriter.end().expect("annotating a page cannot fail without a memory limit");
@@ -188,8 +198,9 @@ fn active_rules<'r>(rules: &'r RuleSet, site: Option<&str>) -> Vec<ActiveRule<'r
         .filter(|(_, rule)| rule.scope.applies_to(site))
         .map(|(index, rule)| ActiveRule {
             index,
-            selector: Selector::parse(&rule.selector_text)
-                .unwrap_or_else(|e| panic!("rule {}: the DOM cannot parse {:?}: {e:?}", rule.id, rule.selector_text)),
+            selector: Selector::parse(&rule.selector_text).unwrap_or_else(|e| {
+                panic!("rule {}: the DOM cannot parse {:?}: {e:?}", rule.id, rule.selector_text)
+            }),
             conditions: rule.when.as_ref(),
             action: &rule.action,
         })
@@ -219,7 +230,12 @@ fn is_conditional(conditions: Option<&Conditions>) -> bool {
 }
 
 /// First pass: removals and tags at the start tag, and which rules each element is a candidate of.
-fn classify(node: NodeRef<'_, Node>, active: &[ActiveRule<'_>], hidden: bool, infos: &mut HashMap<NodeId, Info>) {
+fn classify(
+    node: NodeRef<'_, Node>,
+    active: &[ActiveRule<'_>],
+    hidden: bool,
+    infos: &mut HashMap<NodeId, Info>,
+) {
     for child in node.children() {
         let Some(el) = ElementRef::wrap(child) else {
             continue;
@@ -271,7 +287,8 @@ struct Facts {
 }
 
 fn gather(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, nested: bool, facts: &mut Facts) {
-    let raw_text = ElementRef::wrap(node).is_some_and(|el| is_html(&el) && RAW_TEXT.contains(&el.value().name()));
+    let raw_text =
+        ElementRef::wrap(node).is_some_and(|el| is_html(&el) && RAW_TEXT.contains(&el.value().name()));
     for child in node.children() {
         match child.value() {
             Node::Text(text) if !raw_text => {
@@ -376,7 +393,11 @@ fn judge_all(
                     if holds {
                         if let Some(wanted) = &conditions.links_to {
                             let hosts = hosts.get_or_insert_with(|| {
-                                facts.links.iter().flat_map(|href| link_hosts(rules, site, base, href)).collect()
+                                facts
+                                    .links
+                                    .iter()
+                                    .flat_map(|href| link_hosts(rules, site, base, href))
+                                    .collect()
                             });
                             holds = hosts.iter().any(|host| wanted.matches(host));
                         }
@@ -406,14 +427,20 @@ fn judge_all(
 }
 
 /// The text of the page minus what is removed (unconditionally or by a verdict).
-fn visible_text(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, outcomes: &Outcomes, text: &mut String) {
+fn visible_text(
+    node: NodeRef<'_, Node>,
+    infos: &HashMap<NodeId, Info>,
+    outcomes: &Outcomes,
+    text: &mut String,
+) {
     for child in node.children() {
         match child.value() {
             Node::Text(t) => text.push_str(t),
             Node::Element(_) => {
                 let info = infos.get(&child.id());
                 let removed = info.is_some_and(|i| {
-                    i.removed || i.offset.is_some_and(|o| outcomes.get(&(o, false)) == Some(&Outcome::Removed))
+                    i.removed
+                        || i.offset.is_some_and(|o| outcomes.get(&(o, false)) == Some(&Outcome::Removed))
                 });
                 if !removed {
                     visible_text(child, infos, outcomes, text);
