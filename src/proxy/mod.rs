@@ -16,6 +16,7 @@ pub mod headers;
 pub mod local;
 pub mod log;
 pub mod onboarding;
+pub mod refusals;
 pub mod relay;
 pub mod respond;
 pub mod websocket;
@@ -238,6 +239,7 @@ impl Server {
             .max_buf_size(limits.max_header_bytes)
             .max_headers(limits.max_headers);
         let mut connections: u64 = 0;
+        let mut refusals = refusals::RefusalLog::new(std::time::Instant::now());
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -262,7 +264,8 @@ impl Server {
                 },
             };
             if !state.config.allow_clients.permits(client.ip()) {
-                tracing::warn!(client = %client, "connection refused: client address not in allow_clients");
+                state.metrics.record_refused_connection();
+                let _ = refusals.refused(client, std::time::Instant::now());
                 continue;
             }
             connections += 1;
@@ -287,6 +290,7 @@ impl Server {
             );
         }
         drop(listener);
+        let _ = refusals.summarise(std::time::Instant::now());
         let grace = state.config.limits.shutdown_grace;
         tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down; draining connections");
         let both = async { tokio::join!(graceful.shutdown(), state.sessions.drain()) };
