@@ -8,6 +8,7 @@
 //! [`forward`] (or [`websocket`] for an upgrade).
 
 pub mod body;
+pub mod budget;
 pub mod client;
 pub mod connect;
 pub mod decode;
@@ -114,6 +115,8 @@ pub struct State {
     pub reload_status: Option<ReloadStatus>,
     /// Decrypted sessions inside CONNECT tunnels, drained at shutdown.
     pub sessions: connect::Sessions,
+    /// The global memory budget of rewriters in flight (`limits.rewrite_budget`).
+    pub rewrite_budget: Arc<budget::RewriteBudget>,
 }
 
 /// A bound, not yet running proxy. Tests bind to `127.0.0.1:0`, read [`Server::local_addr`], then
@@ -191,6 +194,7 @@ impl Server {
         let websocket_tls = Arc::new(websocket::tls_config(&config)?);
         let (ca, _) = CertificateAuthority::load_or_create(&config.certs_dir)?;
         let leaf_certs = Arc::new(LeafCerts::new(Arc::new(ca), config.limits.leaf_cache_size)?);
+        let rewrite_budget = budget::RewriteBudget::new(config.limits.rewrite_budget, metrics.clone());
         let state = State {
             config,
             rules,
@@ -202,6 +206,7 @@ impl Server {
             local_addr,
             reload_status: None,
             sessions: connect::Sessions::default(),
+            rewrite_budget,
         };
         Ok(Self { listener, state: Arc::new(state) })
     }
