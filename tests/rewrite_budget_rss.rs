@@ -11,6 +11,7 @@
 #![cfg(target_os = "linux")]
 
 mod common;
+mod tls_support;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -18,10 +19,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::Origin;
+use tls_support::{HttpsOrigin, TestPki};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Fetches in flight at once.
+/// Fetches in flight at once (HTTP/1.1, one connection each).
 const PARALLEL: usize = 64;
 /// The budget the child runs with (about seven rewritten responses at the default per-response limits).
 const BUDGET: u64 = 64 << 20;
@@ -71,7 +73,7 @@ async fn start_strainer(dir: &Path, settings: &str) -> (Child, String) {
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("start strainer");
@@ -100,46 +102,45 @@ async fn fetch(client: reqwest::Client, url: String) -> (usize, bool) {
     (body.len(), rewritten)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parallel_rewrites_stay_within_the_budget_and_memory_comes_back() {
-    let page = Bytes::from("<p>".repeat(PARAGRAPHS));
-    let served = page.clone();
-    let origin = Origin::start(move |request| {
-        let page = if request.uri().path() == "/small.html" {
-            Bytes::from_static(SMALL_PAGE)
-        } else {
-            served.clone()
-        };
-        async move { common::full(200, &[("content-type", "text/html; charset=utf-8")], page) }
-    })
-    .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (child, addr) = start_strainer(dir.path(), &format!("[limits]\nrewrite_budget = {BUDGET}\n")).await;
-    let pid = child.id().expect("child pid");
+/// The page served at every path but `/small.html`, and the small page there.
+fn page_for(path: &str, page: &Bytes) -> Bytes {
+    if path == "/small.html" {
+        Bytes::from_static(SMALL_PAGE)
+    } else {
+        page.clone()
+    }
+}
+
+/// A strainer under test: the child, a client using it as proxy, the page URLs.
+struct Load {
+    child: Child,
+    client: reqwest::Client,
+    big: String,
+    small: String,
+    parallel: usize,
+}
+
+/// Warms `load` up, measures idle, runs `load.parallel` fetches of the big page at once, then light browsing until
+/// RSS is back within 20% of idle; checks the budget, the bodies, the memory and the counter.
+async fn run(load: Load, page_len: usize) {
+    let pid = load.child.id().expect("child pid");
     let (fresh, _) = rss(pid);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .proxy(reqwest::Proxy::http(format!("http://{addr}")).expect("proxy url"))
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("client");
-    let url = origin.url("news.test", "/million-p.html");
+    let Load { client, big, small, parallel, .. } = &load;
 
     // Warm up with one big rewrite, then light browsing, so idle includes what a first response initialises once
     // (rules, pools, allocator arenas) but not what the allocator gives back as it works.
-    let small = origin.url("news.test", "/small.html");
-    let (len, rewritten) = fetch(client.clone(), url.clone()).await;
+    let (len, rewritten) = fetch(client.clone(), big.clone()).await;
     assert!(len > 0 && rewritten, "the warm-up page is rewritten");
     for _ in 0..LIGHT_BROWSING {
         fetch(client.clone(), small.clone()).await;
     }
     let (idle, _) = rss(pid);
 
-    let fetches: Vec<_> = (0..PARALLEL).map(|_| tokio::spawn(fetch(client.clone(), url.clone()))).collect();
+    let fetches: Vec<_> = (0..*parallel).map(|_| tokio::spawn(fetch(client.clone(), big.clone()))).collect();
     let mut rewritten = 0;
     for task in fetches {
         let (len, was_rewritten) = task.await.expect("fetch task");
-        assert!(len >= page.len() - 16 * PARAGRAPHS / 1000, "a whole page arrives: {len} bytes");
+        assert!(len >= page_len - 16 * PARAGRAPHS / 1000, "a whole page arrives: {len} bytes");
         rewritten += usize::from(was_rewritten);
     }
     let (_, peak) = rss(pid);
@@ -148,11 +149,7 @@ async fn parallel_rewrites_stay_within_the_budget_and_memory_comes_back() {
     // give memory back as they work, not on a timer of their own).
     let target = idle + idle / 5;
     let back = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let (now, _) = rss(pid);
-            if now <= target {
-                return now;
-            }
+        while rss(pid).0 > target {
             fetch(client.clone(), small.clone()).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -160,7 +157,7 @@ async fn parallel_rewrites_stay_within_the_budget_and_memory_comes_back() {
     .await;
     let (after, _) = rss(pid);
     eprintln!(
-        "fresh {}, idle {}, peak {}, after {} ({rewritten} of {PARALLEL} responses rewritten, budget {})",
+        "fresh {}, idle {}, peak {}, after {} ({rewritten} of {parallel} responses rewritten, budget {})",
         mib(fresh),
         mib(idle),
         mib(peak),
@@ -177,15 +174,67 @@ async fn parallel_rewrites_stay_within_the_budget_and_memory_comes_back() {
         mib(MARGIN)
     );
     assert!(back.is_ok(), "RSS stayed at {} after the load, idle was {}", mib(after), mib(idle));
-    let metrics = client
-        .get("http://strainer.local/metrics")
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let over_budget = format!("strainer_rewrites_over_budget_total {}\n", PARALLEL - rewritten);
+    let metrics = client.get("http://strainer.local/metrics").send().await.expect("metrics");
+    let metrics = metrics.text().await.expect("metrics text");
+    let over_budget = format!("strainer_rewrites_over_budget_total {}\n", parallel - rewritten);
     assert!(metrics.contains(&over_budget), "every pass-through is counted: {over_budget:?} in\n{metrics}");
-    drop(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_http1_rewrites_stay_within_the_budget_and_memory_comes_back() {
+    let page = Bytes::from("<p>".repeat(PARAGRAPHS));
+    let served = page.clone();
+    let origin = Origin::start(move |request| {
+        let body = page_for(request.uri().path(), &served);
+        async move { common::full(200, &[("content-type", "text/html; charset=utf-8")], body) }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (child, addr) = start_strainer(dir.path(), &format!("[limits]\nrewrite_budget = {BUDGET}\n")).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(format!("http://{addr}")).expect("proxy url"))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let (big, small) = (origin.url("news.test", "/million-p.html"), origin.url("news.test", "/small.html"));
+    run(Load { child, client, big, small, parallel: PARALLEL }, page.len()).await;
+}
+
+/// Streams on one HTTP/2 connection in the HTTP/2 case.
+const STREAMS: usize = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_http2_streams_on_one_connection_stay_within_the_budget() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let page = Bytes::from("<p>".repeat(PARAGRAPHS));
+    let served = page.clone();
+    let pki = TestPki::new("origin CA");
+    let origin = HttpsOrigin::start(pki.server_config(&["news.test"]), move |request| {
+        let body = page_for(request.uri().path(), &served);
+        async move { tls_support::full(200, "text/html; charset=utf-8", body) }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let origin_ca = pki.write_ca(dir.path(), "origin-ca.pem");
+    let settings = format!(
+        "mitm_ports = [{}]\nupstream_ca = [{:?}]\n[limits]\nrewrite_budget = {BUDGET}\n",
+        origin.port(),
+        origin_ca.display().to_string()
+    );
+    let (child, addr) = start_strainer(dir.path(), &settings).await;
+    let ca = std::fs::read(dir.path().join("certs/strainer-ca.pem")).expect("strainer's CA");
+    // One client, HTTP/2 over one intercepted connection: every stream shares it.
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(format!("http://{addr}")).expect("proxy url"))
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("CA certificate")])
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let url = |path: &str| format!("https://news.test:{}{path}", origin.port());
+    run(
+        Load { child, client, big: url("/million-p.html"), small: url("/small.html"), parallel: STREAMS },
+        page.len(),
+    )
+    .await;
 }
