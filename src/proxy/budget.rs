@@ -88,7 +88,7 @@ impl RewriteBudget {
             Ok(_) => Some(Reservation { budget: self.clone(), bytes }),
             Err(in_use) => {
                 self.metrics.record_rewrite_over_budget();
-                self.warn_rate_limited(in_use, Instant::now());
+                let _ = self.warn_rate_limited(in_use, Instant::now());
                 None
             }
         }
@@ -99,16 +99,18 @@ impl RewriteBudget {
         self.in_use.load(Ordering::Acquire)
     }
 
-    /// Counts one response passed through and logs the count when the last warning is [`WARN_INTERVAL`] old.
-    fn warn_rate_limited(&self, in_use: usize, now: Instant) {
+    /// Counts one response passed through and logs the count when the last warning is [`WARN_INTERVAL`] old;
+    /// returns the count logged, if any.
+    fn warn_rate_limited(&self, in_use: usize, now: Instant) -> Option<u64> {
         self.unwarned.fetch_add(1, Ordering::AcqRel);
         let mut last = self.last_warning.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if last.is_some_and(|at| now.saturating_duration_since(at) < WARN_INTERVAL) {
-            return;
+            return None;
         }
         *last = Some(now);
         let passed_through = self.unwarned.swap(0, Ordering::AcqRel);
         tracing::warn!(passed_through, budget = self.limit, in_use, "{}", OVER_BUDGET_MESSAGE);
+        Some(passed_through)
     }
 }
 
@@ -136,6 +138,21 @@ mod tests {
         assert!(budget.try_reserve(60).is_some());
         drop(second);
         assert_eq!(budget.in_use(), 0);
+    }
+
+    #[test]
+    fn over_budget_warnings_are_rate_limited_and_carry_the_count() {
+        let budget = RewriteBudget::new(0, Arc::new(Metrics::default()));
+        let start = Instant::now();
+        assert_eq!(budget.warn_rate_limited(0, start), Some(1), "the first one is logged at once");
+        for _ in 0..9 {
+            assert_eq!(budget.warn_rate_limited(0, start + Duration::from_secs(1)), None);
+        }
+        assert_eq!(
+            budget.warn_rate_limited(0, start + WARN_INTERVAL),
+            Some(10),
+            "the next one counts the quiet ones"
+        );
     }
 
     #[test]
