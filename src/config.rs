@@ -36,6 +36,7 @@
 //! max_connections = 1024           # further connections wait to be accepted
 //! hold_cap = 65536                 # bytes held back for undecided elements, per response
 //! rewrite_memory = 8388608         # lol_html memory limit per response
+//! # rewrite_budget = 1073741824     # all rewriters together; default 1/16 of RAM, 128 MiB..1 GiB
 //! shutdown_grace_ms = 10000        # in-flight requests may finish for this long after SIGTERM
 //! tls_handshake_timeout_ms = 10000 # ClientHello + handshake with the browser on intercepted CONNECTs
 //! leaf_cache_size = 10000          # leaf certificates kept (one per host)
@@ -154,6 +155,9 @@ pub struct Limits {
     pub hold_cap: usize,
     /// lol_html's memory limit per response.
     pub rewrite_memory: usize,
+    /// Memory all rewriters in flight may reserve together (each its worst case); past it, HTML passes through
+    /// unfiltered. See [`crate::proxy::budget`].
+    pub rewrite_budget: usize,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Time a client has for the whole TLS handshake with strainer, ClientHello included.
@@ -199,6 +203,7 @@ impl Default for Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             hold_cap: DEFAULT_HOLD_CAP,
             rewrite_memory: DEFAULT_MEMORY_LIMIT,
+            rewrite_budget: crate::proxy::budget::default_budget(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             leaf_cache_size: crate::tls::leaf::DEFAULT_CACHE_SIZE,
@@ -299,6 +304,7 @@ struct FileLimits {
     max_connections: Option<usize>,
     hold_cap: Option<usize>,
     rewrite_memory: Option<usize>,
+    rewrite_budget: Option<usize>,
     shutdown_grace_ms: Option<u64>,
     tls_handshake_timeout_ms: Option<u64>,
     leaf_cache_size: Option<u64>,
@@ -395,6 +401,7 @@ impl FileLimits {
             max_connections: self.max_connections.unwrap_or(d.max_connections),
             hold_cap: self.hold_cap.unwrap_or(d.hold_cap),
             rewrite_memory: self.rewrite_memory.unwrap_or(d.rewrite_memory),
+            rewrite_budget: self.rewrite_budget.unwrap_or(d.rewrite_budget),
             shutdown_grace: ms(self.shutdown_grace_ms, d.shutdown_grace),
             tls_handshake_timeout: ms(self.tls_handshake_timeout_ms, d.tls_handshake_timeout),
             leaf_cache_size: self.leaf_cache_size.unwrap_or(d.leaf_cache_size),
@@ -404,6 +411,7 @@ impl FileLimits {
             ("max_headers", limits.max_headers),
             ("max_connections", limits.max_connections),
             ("rewrite_memory", limits.rewrite_memory),
+            ("rewrite_budget", limits.rewrite_budget),
         ];
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::ZeroLimit(name));

@@ -76,6 +76,8 @@ pub struct Metrics {
     client_errors: AtomicU64,
     rule_reloads: AtomicU64,
     rule_reload_failures: AtomicU64,
+    connections_refused: AtomicU64,
+    rewrites_over_budget: AtomicU64,
     rule_hits: Mutex<BTreeMap<RuleId, u64>>,
 }
 
@@ -104,6 +106,10 @@ pub struct MetricsSnapshot {
     pub rule_reloads: u64,
     /// Rejected rule reloads.
     pub rule_reload_failures: u64,
+    /// Connections refused because the client address is not in `allow_clients`.
+    pub connections_refused: u64,
+    /// HTML responses passed through unfiltered because `limits.rewrite_budget` was spent.
+    pub rewrites_over_budget: u64,
     /// Hits per rule id.
     pub rule_hits: Vec<(RuleId, u64)>,
 }
@@ -150,6 +156,16 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a connection refused at accept (client not in `allow_clients`).
+    pub fn record_refused_connection(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an HTML response passed through unfiltered because the rewrite memory budget was spent.
+    pub fn record_rewrite_over_budget(&self) {
+        self.rewrites_over_budget.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A copy of every counter.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -170,6 +186,8 @@ impl Metrics {
             client_errors: get(&self.client_errors),
             rule_reloads: get(&self.rule_reloads),
             rule_reload_failures: get(&self.rule_reload_failures),
+            connections_refused: get(&self.connections_refused),
+            rewrites_over_budget: get(&self.rewrites_over_budget),
             rule_hits: rule_hits.iter().map(|(id, n)| (id.clone(), *n)).collect(),
         }
     }
@@ -200,6 +218,16 @@ pub fn render_prometheus(snapshot: &MetricsSnapshot) -> String {
             "strainer_request_client_errors_total",
             "Requests that ended in an error of the client's own making (a malformed request).",
             snapshot.client_errors,
+        ),
+        (
+            "strainer_connections_refused_total",
+            "Connections refused because the client address is not in allow_clients.",
+            snapshot.connections_refused,
+        ),
+        (
+            "strainer_rewrites_over_budget_total",
+            "HTML responses passed through unfiltered because limits.rewrite_budget was spent.",
+            snapshot.rewrites_over_budget,
         ),
     ];
     for (name, help, value) in plain {

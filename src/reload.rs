@@ -6,13 +6,23 @@
 //! failure keeps the old set, remembers the errors ([`RuleStore::last_error`]) and logs one `error` event.
 //! What triggers a reload (directory events, polling, SIGHUP) lives in [`watch`]; what changed in [`diff`].
 //!
+//! A file rewritten in place (truncated, then written in pieces) must never be taken half-written. Before
+//! compiling, the directory's contents (every rule file's bytes, hashed) must read the same twice [`SETTLE`] apart;
+//! after compiling they must still be the same (else the compile read a moving target and starts over). A result
+//! that would weaken protection — a rule id disappears, or a file that held bytes is now shorter, empty or gone —
+//! is applied only if the contents still read the same after a further [`CONFIRM`]; any change in between starts
+//! over. A directory still changing after [`MAX_ROUNDS`] attempts is left for the next trigger (`warn` event).
+//! New and changed rules are applied after the settle time alone.
+//!
 //! Log events (fixed messages, data in fields):
 //! - `info` `"rules loaded"` (at start, [`start`]): `dir`, `rules`, `files`, `warnings`;
 //! - `info` `"rules reloaded"`: `trigger`, `rules` (total), `files` (`name=count` per file, comma-separated),
 //!   `added`, `removed`, `modified` (rule ids, comma-separated), `changed_files`, `warnings` (count), `elapsed_ms`;
 //! - `warn` `"rules loaded with warnings"`: `warnings` (count), `problems` (one `file:line:col: …` per line);
 //! - `error` `"rules rejected; keeping previous rules"`: `trigger`, `errors` (count), `problems` (every
-//!   `file:line:col: message`, one per line, i.e. joined with `\n`).
+//!   `file:line:col: message`, one per line, i.e. joined with `\n`);
+//! - `info` `"rules shrank; confirming before applying"`: `trigger`, `removed` (rule ids), `shrunk_files`;
+//! - `warn` `"rules still changing; reload postponed"`: `trigger`, `attempts`.
 
 pub mod diff;
 pub mod watch;
@@ -21,7 +31,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio::sync::watch as notify_channel;
@@ -66,6 +76,13 @@ pub enum Trigger {
     Manual,
 }
 
+/// The directory's contents must read the same twice this far apart before a reload compiles them.
+pub const SETTLE: Duration = Duration::from_millis(100);
+/// A reload that removes rules or shortens a file is applied only if nothing changed for this much longer.
+pub const CONFIRM: Duration = Duration::from_millis(1500);
+/// Attempts to catch the directory at rest before a reload is left for the next trigger.
+pub const MAX_ROUNDS: u32 = 50;
+
 /// The result of one reload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReloadOutcome {
@@ -76,6 +93,8 @@ pub enum ReloadOutcome {
         /// How many errors were found.
         errors: usize,
     },
+    /// The directory kept changing; nothing was compiled into force, the next trigger tries again.
+    Postponed,
 }
 
 /// Reloads one rules directory into one store. Cheap to clone; reloads are serialised, so a slow compile can
@@ -192,37 +211,84 @@ impl Reloader {
             // A poisoned lock means an earlier reload panicked after the loader; the hashes are still usable.
             let mut loaded = inner.loaded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let started = Instant::now();
-            let hashes = diff::ContentHashes::read(&inner.dir);
-            match run_loader(&inner.loader, &inner.dir) {
-                Ok((set, warnings)) => {
-                    let old = inner.store.current();
-                    let change = RuleDiff::between(&old, &loaded, &set, &hashes);
-                    let (rules, counts) = (set.rule_count(), rule_counts(&set));
-                    inner.store.replace(set);
-                    inner.store.last_error.store(None);
-                    inner.metrics.record_reload(true);
-                    // Logged once the new rules are live: whoever reads the event may rely on them.
-                    log_applied(trigger, rules, &counts, &change, &warnings, started);
-                    *loaded = hashes;
-                    ReloadOutcome::Applied(change)
+            for _ in 0..MAX_ROUNDS {
+                let Some(hashes) = self.settled() else { continue };
+                let result = run_loader(&inner.loader, &inner.dir);
+                if diff::ContentHashes::read(&inner.dir) != hashes {
+                    continue; // the compiler read files that were changing
                 }
-                Err(errors) => {
-                    let (count, problems) = (errors.len(), join_lines(&errors));
-                    let failure = ReloadFailure { errors, at: SystemTime::now() };
-                    inner.store.last_error.store(Some(Arc::new(failure)));
-                    inner.metrics.record_reload(false);
-                    tracing::error!(
-                        trigger = trigger.as_str(),
-                        errors = count,
-                        problems = %problems,
-                        "rules rejected; keeping previous rules"
-                    );
-                    ReloadOutcome::Rejected { errors: count }
+                match result {
+                    Ok((set, warnings)) => {
+                        let old = inner.store.current();
+                        let change = RuleDiff::between(&old, &loaded, &set, &hashes);
+                        let shrunk = loaded.shrunk_in(&hashes);
+                        let weakens = !change.removed.is_empty() || !shrunk.is_empty();
+                        if weakens && !self.confirm(trigger, &change, &shrunk, &hashes) {
+                            continue;
+                        }
+                        let (rules, counts) = (set.rule_count(), rule_counts(&set));
+                        inner.store.replace(set);
+                        inner.store.last_error.store(None);
+                        inner.metrics.record_reload(true);
+                        // Logged once the new rules are live: whoever reads the event may rely on them.
+                        log_applied(trigger, rules, &counts, &change, &warnings, started);
+                        *loaded = hashes;
+                        return ReloadOutcome::Applied(change);
+                    }
+                    Err(errors) => return self.reject(trigger, errors),
                 }
             }
+            tracing::warn!(
+                trigger = trigger.as_str(),
+                attempts = MAX_ROUNDS,
+                "rules still changing; reload postponed"
+            );
+            ReloadOutcome::Postponed
         });
         inner.finished.send_modify(|n| *n += 1);
         outcome
+    }
+
+    /// The directory's contents, if they read the same twice [`SETTLE`] apart.
+    fn settled(&self) -> Option<diff::ContentHashes> {
+        let first = diff::ContentHashes::read(&self.inner.dir);
+        std::thread::sleep(SETTLE);
+        let second = diff::ContentHashes::read(&self.inner.dir);
+        (first == second).then_some(second)
+    }
+
+    /// Waits [`CONFIRM`] before a reload that weakens the rules; true if the contents still read as `hashes`.
+    fn confirm(
+        &self,
+        trigger: Trigger,
+        change: &RuleDiff,
+        shrunk: &[String],
+        hashes: &diff::ContentHashes,
+    ) -> bool {
+        tracing::info!(
+            trigger = trigger.as_str(),
+            removed = %change.removed.join(","),
+            shrunk_files = %shrunk.join(","),
+            "rules shrank; confirming before applying"
+        );
+        std::thread::sleep(CONFIRM);
+        diff::ContentHashes::read(&self.inner.dir) == *hashes
+    }
+
+    /// Keeps the old rules, remembers and logs `errors`.
+    fn reject(&self, trigger: Trigger, errors: Vec<RuleError>) -> ReloadOutcome {
+        let inner = &*self.inner;
+        let (count, problems) = (errors.len(), join_lines(&errors));
+        let failure = ReloadFailure { errors, at: SystemTime::now() };
+        inner.store.last_error.store(Some(Arc::new(failure)));
+        inner.metrics.record_reload(false);
+        tracing::error!(
+            trigger = trigger.as_str(),
+            errors = count,
+            problems = %problems,
+            "rules rejected; keeping previous rules"
+        );
+        ReloadOutcome::Rejected { errors: count }
     }
 }
 

@@ -142,3 +142,72 @@ async fn pac_file_and_ca_stay_public_while_the_status_page_needs_login() {
     assert!(status_page.contains("proxy login required (1 user(s))"), "{status_page}");
     assert!(status_page.contains("127.0.0.0/8"), "the default networks are shown: {status_page}");
 }
+
+/// The `message` and `refused` fields of one event.
+type WarningLine = (String, Option<u64>);
+
+/// Collects the `message` and `refused` fields of every `warn` event.
+#[derive(Clone, Default)]
+struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<WarningLine>>>);
+
+struct WarningFields(String, Option<u64>);
+
+impl tracing::field::Visit for WarningFields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "refused" {
+            self.1 = Some(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut fields = WarningFields(String::new(), None);
+            event.record(&mut fields);
+            self.0.lock().expect("lock").push((fields.0, fields.1));
+        }
+    }
+}
+
+/// Refused connections in the flood test.
+const FLOOD: u64 = 50;
+
+// A current-thread runtime keeps the server's tasks on this thread, so the thread-local subscriber sees them.
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_of_refused_clients_is_logged_once_then_counted() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let warnings = Warnings::default();
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    let mut strainer = Strainer::start_with_rules(RuleSet::default(), |config| {
+        config.allow_clients = ClientNetworks::parse(&["203.0.113.0/24"]).expect("valid network");
+    })
+    .await;
+    for _ in 0..FLOOD {
+        let refused = tokio::time::timeout(EXCHANGE_LIMIT, async {
+            let mut stream = TcpStream::connect(strainer.addr).await.expect("the listener accepts");
+            let mut buf = [0u8; 16];
+            stream.read(&mut buf).await
+        })
+        .await
+        .expect("the connection ends in time");
+        assert!(matches!(refused, Ok(0) | Err(_)), "{refused:?}");
+    }
+    strainer.begin_shutdown();
+    strainer.stopped().await;
+    let seen = warnings.0.lock().expect("lock").clone();
+    let named =
+        seen.iter().filter(|(m, _)| m == "connection refused: client address not in allow_clients").count();
+    assert_eq!(named, 1, "one line names the client, not one per connection: {seen:?}");
+    let summary: Vec<_> =
+        seen.iter().filter(|(m, _)| m == "connections refused: repeats not logged one by one").collect();
+    assert_eq!(summary.len(), 1, "{seen:?}");
+    assert_eq!(summary[0].1, Some(FLOOD - 1), "the summary counts the repeats");
+    assert_eq!(strainer.metrics.snapshot().connections_refused, FLOOD);
+}

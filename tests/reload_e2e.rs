@@ -276,3 +276,57 @@ async fn sigterm_finishes_the_in_flight_response_and_refuses_new_connections() {
         .expect("wait for strainer");
     assert!(status.success(), "clean exit: {status:?}");
 }
+
+/// A rule file rewritten in place by a slow writer: truncated, then refilled in pieces, each pause longer than the
+/// watcher's quiet time (300 ms) and shorter than the confirmation strainer waits before rules disappear.
+const SLOW_WRITER_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[tokio::test]
+async fn a_rule_file_rewritten_in_place_in_slow_pieces_never_leaves_requests_without_its_rules() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let rules = rules_dir(root.path());
+    let strainer = RunningStrainer::start(&rules, &root.path().join("certs")).await;
+    let client = strainer.client();
+    assert_eq!(client.get("http://ads.test/").send().await.expect("answer").status(), 403);
+
+    let before = strainer.log_len();
+    let path = rules.join("hosts.toml");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let pieces = [
+            "# ad servers, rewritten in place\n",
+            "[[block]]\nid = \"ad-servers\"\n",
+            "hosts = [\"@ad-hosts\"]\n",
+            "# end of file\n",
+        ];
+        // `File::create` truncates the file in place, as `>` in a shell or an editor writing in place does.
+        let mut file = std::fs::File::create(&path).expect("open in place");
+        for piece in pieces {
+            std::thread::sleep(SLOW_WRITER_PAUSE);
+            file.write_all(piece.as_bytes()).expect("write a piece");
+            file.flush().expect("flush");
+        }
+    });
+    let mut statuses = Vec::new();
+    while !writer.is_finished() {
+        statuses.push(client.get("http://ads.test/").send().await.expect("answer").status().as_u16());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    writer.join().expect("writer thread");
+    strainer
+        .wait_for_log("the reload of the finished file", before, |l| {
+            message_is(l, "rules reloaded")
+                && l["changed_files"] == "hosts.toml"
+                && l["removed"] == ""
+                && l["rules"] == 1
+        })
+        .await;
+    statuses.push(client.get("http://ads.test/").send().await.expect("answer").status().as_u16());
+    let unblocked = statuses.iter().filter(|s| **s != 403).count();
+    assert_eq!(
+        unblocked,
+        0,
+        "{unblocked} of {} requests ran without the block rule: {statuses:?}",
+        statuses.len()
+    );
+}

@@ -18,6 +18,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
 
+use super::budget::{self, Reservation, RewriteBudget};
 use super::decode::{self, OriginBody};
 use super::headers::strip_hop_by_hop;
 use super::log::RequestLog;
@@ -39,6 +40,8 @@ pub struct ResponseContext {
     pub client_accepts_gzip: bool,
     /// The rules snapshot taken for this request.
     pub rules: Arc<RuleSet>,
+    /// The global rewrite memory budget; a response that finds it spent passes through unfiltered.
+    pub budget: Arc<RewriteBudget>,
 }
 
 /// Headers that vouch for the exact bytes of a body, wrong once it is rewritten.
@@ -62,7 +65,10 @@ pub async fn respond(
 
     let codings = decode::codings(&parts.headers);
     let rewrite = match codings {
-        Some(codings) if should_rewrite(&ctx.method, &parts, ctx.rewrite_allowed) => Some(codings),
+        Some(codings) if should_rewrite(&ctx.method, &parts, ctx.rewrite_allowed) => {
+            // Reserved before the rewriter exists, given back when it is finished or dropped.
+            ctx.budget.try_reserve(budget::per_response(limits)).map(|reservation| (codings, reservation))
+        }
         _ => None,
     };
     let pipeline = match rewrite {
@@ -74,7 +80,7 @@ pub async fn respond(
             };
             Pipeline::new(origin, None, None, log).with_declared_length(declared)
         }
-        Some(codings) => {
+        Some((codings, reservation)) => {
             let options = RewriteOptions {
                 site: Some(ctx.site.clone()),
                 header_charset: header_charset(&parts.headers),
@@ -90,6 +96,7 @@ pub async fn respond(
             log.rewritten = true;
             let encoder = gzip.then(|| GzipEncoder::with_quality(Vec::new(), Level::Fastest));
             Pipeline::new(decoded, Some(Rewriter::new(ctx.rules, options)), encoder, log)
+                .with_reservation(reservation)
         }
     };
     let frames = pipeline.into_stream().map_ok(Frame::data).map_err(BoxError::from);
@@ -197,6 +204,8 @@ struct Pipeline {
     done: bool,
     /// The `Content-Length` sent to the browser: hyper stops polling once it has that many bytes.
     declared_length: Option<u64>,
+    /// The rewriter's share of the rewrite budget, given back as soon as the rewriter is finished.
+    reservation: Option<Reservation>,
 }
 
 impl Pipeline {
@@ -206,7 +215,12 @@ impl Pipeline {
         encoder: Option<GzipEncoder<Vec<u8>>>,
         log: RequestLog,
     ) -> Self {
-        Self { source, rewriter, encoder, log, done: false, declared_length: None }
+        Self { source, rewriter, encoder, log, done: false, declared_length: None, reservation: None }
+    }
+
+    fn with_reservation(mut self, reservation: Reservation) -> Self {
+        self.reservation = Some(reservation);
+        self
     }
 
     fn with_declared_length(mut self, length: Option<u64>) -> Self {
@@ -236,6 +250,7 @@ impl Pipeline {
                     match self.rewriter.take() {
                         Some(rewriter) => {
                             let (tail, report) = rewriter.finish();
+                            self.reservation = None;
                             self.log.report = report;
                             tail
                         }

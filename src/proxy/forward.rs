@@ -96,7 +96,14 @@ pub async fn forward(
     log.upstream_answered();
     let mut response = body::respond(
         upstream,
-        ResponseContext { method, site: host, rewrite_allowed, client_accepts_gzip, rules },
+        ResponseContext {
+            method,
+            site: host,
+            rewrite_allowed,
+            client_accepts_gzip,
+            rules,
+            budget: state.rewrite_budget.clone(),
+        },
         &state.config.limits,
         state.config.response_encoding,
         log,

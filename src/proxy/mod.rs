@@ -8,6 +8,7 @@
 //! [`forward`] (or [`websocket`] for an upgrade).
 
 pub mod body;
+pub mod budget;
 pub mod client;
 pub mod connect;
 pub mod decode;
@@ -17,6 +18,7 @@ pub mod headers;
 pub mod local;
 pub mod log;
 pub mod onboarding;
+pub mod refusals;
 pub mod relay;
 pub mod respond;
 pub mod websocket;
@@ -113,6 +115,8 @@ pub struct State {
     pub reload_status: Option<ReloadStatus>,
     /// Decrypted sessions inside CONNECT tunnels, drained at shutdown.
     pub sessions: drain::Drainable,
+    /// The global memory budget of rewriters in flight (`limits.rewrite_budget`).
+    pub rewrite_budget: Arc<budget::RewriteBudget>,
 }
 
 /// A bound, not yet running proxy. Tests bind to `127.0.0.1:0`, read [`Server::local_addr`], then
@@ -190,6 +194,7 @@ impl Server {
         let websocket_tls = Arc::new(websocket::tls_config(&config)?);
         let (ca, _) = CertificateAuthority::load_or_create(&config.certs_dir)?;
         let leaf_certs = Arc::new(LeafCerts::new(Arc::new(ca), config.limits.leaf_cache_size)?);
+        let rewrite_budget = budget::RewriteBudget::new(config.limits.rewrite_budget, metrics.clone());
         let state = State {
             config,
             rules,
@@ -201,6 +206,7 @@ impl Server {
             local_addr,
             reload_status: None,
             sessions: drain::Drainable::default(),
+            rewrite_budget,
         };
         Ok(Self { listener, state: Arc::new(state) })
     }
@@ -242,6 +248,7 @@ impl Server {
             .max_buf_size(limits.max_header_bytes)
             .max_headers(limits.max_headers);
         let mut connections: u64 = 0;
+        let mut refusals = refusals::RefusalLog::new(std::time::Instant::now());
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -266,7 +273,8 @@ impl Server {
                 },
             };
             if !state.config.allow_clients.permits(client.ip()) {
-                tracing::warn!(client = %client, "connection refused: client address not in allow_clients");
+                state.metrics.record_refused_connection();
+                let _ = refusals.refused(client, std::time::Instant::now());
                 continue;
             }
             connections += 1;
@@ -299,6 +307,7 @@ impl Server {
             );
         }
         drop(listener);
+        let _ = refusals.summarise(std::time::Instant::now());
         let grace = state.config.limits.shutdown_grace;
         tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down; draining connections");
         let both = async { tokio::join!(running.drain(), state.sessions.drain()) };

@@ -31,6 +31,8 @@ pub struct RuleDiff {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContentHashes {
     files: BTreeMap<String, u64>,
+    /// File → length in bytes.
+    lengths: BTreeMap<String, u64>,
     /// Rule id → (file, hash of its table).
     rules: BTreeMap<String, (String, u64)>,
 }
@@ -94,6 +96,7 @@ impl ContentHashes {
         for (name, path) in rule_files(dir) {
             let Ok(bytes) = std::fs::read(&path) else { continue };
             hashes.files.insert(name.clone(), hash_of(&bytes));
+            hashes.lengths.insert(name.clone(), bytes.len() as u64);
             if !name.ends_with(".toml") {
                 continue;
             }
@@ -103,6 +106,18 @@ impl ContentHashes {
             }
         }
         hashes
+    }
+
+    /// Files that held bytes in `self` and are now shorter, empty or gone in `now`: what a file rewritten in place
+    /// looks like half-way (truncated, then refilled), and what a real deletion looks like too.
+    pub fn shrunk_in(&self, now: &ContentHashes) -> Vec<String> {
+        self.lengths
+            .iter()
+            .filter(|(name, before)| {
+                **before > 0 && now.lengths.get(*name).is_none_or(|after| after < *before)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }
 

@@ -1,15 +1,15 @@
 //! The local certificate authority kept in `certs/`: created once, never overwritten, never silently replaced.
 //!
 //! Files: `strainer-ca.pem` (the public certificate users install in browsers) and `strainer-ca.key.pem` (its
-//! private key, mode 0600). Both are written to a temporary file first and then hard-linked into place, which fails
-//! if the target exists: a CA on disk is never overwritten, and a reader never sees a half-written file. A CA that is
-//! incomplete, unreadable, malformed, expired or whose key does not match its certificate is an error for the admin
-//! to resolve; strainer never regenerates one on its own (browsers trust the old one).
+//! private key, mode 0600). They are created crash-safely and never overwritten (see [`super::ca_files`]): a crash
+//! at any point leaves either no CA or a complete pair. A CA that is incomplete, unreadable, malformed, expired or
+//! whose key does not match its certificate is an error for the admin to resolve; strainer never regenerates one
+//! on its own (browsers trust the old one).
 //!
 //! This module knows files and certificates only; leaf minting lives in [`super::leaf`].
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
@@ -19,6 +19,8 @@ use rcgen::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
+
+use super::ca_files;
 use time::{Duration, OffsetDateTime};
 
 /// File name of the CA certificate (public).
@@ -37,12 +39,12 @@ const EXPIRY_WARNING: Duration = Duration::days(30);
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
     /// A file could not be read, created or linked into place.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
+        /// The I/O error (shown in the message, so not also a `source`: error chains would print it twice).
+        error: io::Error,
     },
     /// A file does not hold a usable certificate or key.
     #[error("{}: {reason}", .path.display())]
@@ -113,17 +115,8 @@ impl std::fmt::Debug for CertificateAuthority {
 impl CertificateAuthority {
     /// Loads the CA from `dir`, creating it first if neither file exists. Logs the outcome at `info`.
     pub fn load_or_create(dir: &Path) -> Result<(Self, CaInit), CaError> {
-        let outcome = match create_if_absent(dir) {
-            // A key without its certificate may be a creator caught between its two writes (the key goes first):
-            // wait for it as for a lost race; a CA that stays incomplete is still reported by `load_after_race`.
-            Err(CaError::Incomplete { missing, .. }) if missing.ends_with(CERT_FILE) => Outcome::LostRace,
-            other => other?,
-        };
-        let ca = match outcome {
-            Outcome::LostRace => Self::load_after_race(dir)?,
-            _ => Self::load(dir)?,
-        };
-        let outcome = if outcome == Outcome::Created { CaInit::Created } else { CaInit::AlreadyPresent };
+        let outcome = create_if_absent(dir)?;
+        let ca = Self::load(dir)?;
         match outcome {
             CaInit::Created => tracing::info!(
                 dir = %dir.display(),
@@ -135,20 +128,6 @@ impl CertificateAuthority {
             }
         }
         Ok((ca, outcome))
-    }
-
-    /// Loads a CA another process (or thread) is creating right now: its second file may lag by a moment.
-    fn load_after_race(dir: &Path) -> Result<Self, CaError> {
-        let mut attempts = 0;
-        loop {
-            match Self::load(dir) {
-                Err(CaError::Incomplete { .. } | CaError::Io { .. }) if attempts < RACE_RETRIES => {
-                    attempts += 1;
-                    std::thread::sleep(RACE_PAUSE);
-                }
-                other => return other,
-            }
-        }
     }
 
     /// Loads an existing CA from `dir`, checking that it is a valid CA certificate whose key matches.
@@ -233,43 +212,40 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
-/// What [`create_if_absent`] found or did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Created,
-    AlreadyPresent,
-    /// Another creator linked its key first; its certificate follows at once.
-    LostRace,
-}
-
-/// Loads after a lost creation race are retried this often…
-const RACE_RETRIES: u32 = 100;
-/// …this far apart (at most a second in all).
-const RACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// Writes a new CA into `dir` when neither file exists. With exactly one file present it refuses.
-fn create_if_absent(dir: &Path) -> Result<Outcome, CaError> {
+/// Writes a new CA into `dir` when neither file exists, under the CA lock (concurrent creators take turns, and the
+/// later ones find the CA in place). With exactly one file present it refuses. Finishes or discards what a crashed
+/// creator left first.
+fn create_if_absent(dir: &Path) -> Result<CaInit, CaError> {
     let cert_path = dir.join(CERT_FILE);
     let key_path = dir.join(KEY_FILE);
+    ca_files::create_private_dir(dir)?;
+    let lock = ca_files::lock(dir)?;
+    match ca_files::tidy(dir, &lock) {
+        // A complete CA in a directory strainer may not write to (provisioned read-only) is fine as it is.
+        Err(_) if exists(&cert_path)? && exists(&key_path)? => return Ok(CaInit::AlreadyPresent),
+        other => other?,
+    }
     match (exists(&cert_path)?, exists(&key_path)?) {
-        (true, true) => return Ok(Outcome::AlreadyPresent),
+        (true, true) => return Ok(CaInit::AlreadyPresent),
         (true, false) => return Err(CaError::Incomplete { present: cert_path, missing: key_path }),
         (false, true) => return Err(CaError::Incomplete { present: key_path, missing: cert_path }),
         (false, false) => {}
     }
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
-
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let cert = ca_params(OffsetDateTime::now_utc()).self_signed(&key)?;
-    // The key goes first: a crash in between leaves `Incomplete`, which is reported, never a CA without its key.
-    match write_new(&key_path, key.serialize_pem().as_bytes(), 0o600) {
-        Err(CaError::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
-            return Ok(Outcome::LostRace)
-        }
-        other => other?,
+    ca_files::install(dir, key.serialize_pem().as_bytes(), cert.pem().as_bytes(), &lock)?;
+    Ok(CaInit::Created)
+}
+
+/// Do `cert_pem` and `key_pem` hold a certificate and the private key of its public key?
+pub(super) fn matching_pair(cert_pem: &[u8], key_pem: &[u8]) -> bool {
+    let key = std::str::from_utf8(key_pem).ok().and_then(|pem| KeyPair::from_pem(pem).ok());
+    let cert = CertificateDer::from_pem_slice(cert_pem).ok();
+    match (key, cert) {
+        (Some(key), Some(cert)) => x509_parser::parse_x509_certificate(&cert)
+            .is_ok_and(|(_, parsed)| parsed.public_key().raw == key.subject_public_key_info().as_slice()),
+        _ => false,
     }
-    write_new(&cert_path, cert.pem().as_bytes(), 0o644)?;
-    Ok(Outcome::Created)
 }
 
 /// Certificate parameters of a new CA created at `now`.
@@ -317,39 +293,11 @@ fn hostname() -> String {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CaError + '_ {
-    move |source| CaError::Io { path: path.to_owned(), source }
+    move |error| CaError::Io { path: path.to_owned(), error }
 }
 
 fn exists(path: &Path) -> Result<bool, CaError> {
     path.try_exists().map_err(io_err(path))
-}
-
-/// Writes `contents` to a fresh temporary file created with `mode`, then hard-links it to `path`, which fails if
-/// `path` exists (no overwrite, no window with a partial file or wider permissions).
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), CaError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{:016x}.tmp", rand::random::<u64>()));
-    let result = (|| {
-        let mut file = create_new_with_mode(&tmp, mode).map_err(io_err(&tmp))?;
-        file.write_all(contents).map_err(io_err(&tmp))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        fs::hard_link(&tmp, path).map_err(io_err(path))
-    })();
-    // The temporary name is ours alone; failing to remove it leaves a stray file, not a broken CA.
-    let _ = fs::remove_file(&tmp);
-    result
-}
-
-#[cfg(unix)]
-fn create_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
-}
-
-#[cfg(not(unix))]
-fn create_new_with_mode(path: &Path, _mode: u32) -> io::Result<File> {
-    OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 #[cfg(unix)]

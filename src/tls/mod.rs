@@ -2,5 +2,6 @@
 
 pub mod accept;
 pub mod ca;
+pub mod ca_files;
 pub mod leaf;
 pub mod upstream;
