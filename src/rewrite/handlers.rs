@@ -16,6 +16,7 @@ use crate::rules::{Conditions, ElementAction, RuleSet};
 use super::regions::{self, Engine, Opened};
 use super::report::{PendingHit, ReportLog};
 use super::sink::{Sink, Verdicts, ABORT};
+use super::tree;
 use super::{styles, HitAction, RewriteOptions};
 
 /// Every element: the structural handler dispatches on the tag name itself, because one `*` item costs the
@@ -255,14 +256,9 @@ pub(super) fn build(
 fn template_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
     let shared = Arc::clone(shared);
     static_element(&TEMPLATE, move |el| {
-        open_template(&shared, el);
+        hide_contents(&shared, el);
         Ok(())
     })
-}
-
-/// A `<template>` starts: its contents are hidden until its end tag.
-fn open_template(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
-    hide_contents(shared, el);
 }
 
 /// The contents of `el` are hidden from the rules (counted in `Shared::hidden`) until its end tag, or the end
@@ -291,8 +287,11 @@ fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
     let shared = Arc::clone(shared);
     static_element(&EVERY, move |el| {
         let name = el.tag_name();
+        if !tree::involves(&name) {
+            return Ok(());
+        }
         if name == "template" {
-            open_template(&shared, el);
+            hide_contents(&shared, el);
         }
         let mut guard = lock(&shared);
         let state = &mut *guard;

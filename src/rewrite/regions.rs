@@ -90,13 +90,21 @@ struct Slot {
     scan: Option<Scan>,
 }
 
+/// One open element on the engine's stack: tracked for the implied-end-tag rules, a candidate, or both.
 #[derive(Debug)]
-struct Candidate {
+struct Open {
     id: u32,
     class: Class,
     name: TagName,
     /// Input offset of the start tag: tells a second rule on the same element from a new element.
     position: usize,
+    /// Its state as a candidate, once a conditional rule selected it.
+    candidate: Option<Candidate>,
+}
+
+/// What the engine knows of an element some conditional rule selected.
+#[derive(Debug)]
+struct Candidate {
     text_mark: TextMark,
     first_slot: usize,
     own: String,
@@ -111,52 +119,6 @@ struct Candidate {
     desc: String,
 }
 
-#[derive(Debug)]
-enum Entry {
-    Candidate(Candidate),
-    /// An open element the implied-end-tag rules involve, not (yet) a candidate.
-    Element(Tracked),
-}
-
-/// An open element tracked for the implied-end-tag rules.
-#[derive(Debug)]
-struct Tracked {
-    id: u32,
-    class: Class,
-    name: TagName,
-    position: usize,
-}
-
-impl Entry {
-    fn id(&self) -> u32 {
-        match self {
-            Entry::Candidate(c) => c.id,
-            Entry::Element(e) => e.id,
-        }
-    }
-
-    fn class(&self) -> Class {
-        match self {
-            Entry::Candidate(c) => c.class,
-            Entry::Element(e) => e.class,
-        }
-    }
-
-    fn name(&self) -> &TagName {
-        match self {
-            Entry::Candidate(c) => &c.name,
-            Entry::Element(e) => &e.name,
-        }
-    }
-
-    fn candidate(&self) -> Option<&Candidate> {
-        match self {
-            Entry::Candidate(c) => Some(c),
-            Entry::Element(_) => None,
-        }
-    }
-}
-
 /// The engine state of one response.
 #[derive(Debug)]
 pub(super) struct Engine {
@@ -164,7 +126,7 @@ pub(super) struct Engine {
     details: bool,
     marker: String,
     next_id: u32,
-    stack: Vec<Entry>,
+    stack: Vec<Open>,
     slots: Vec<Slot>,
     decoder: EntityDecoder,
     counter: TextCounter,
@@ -212,11 +174,11 @@ impl Engine {
         for closing in html_tree::closings(name) {
             let mut target = None;
             for (index, entry) in self.stack.iter().enumerate().rev() {
-                if closing.targets(entry.class()) {
+                if closing.targets(entry.class) {
                     target = Some(index);
                     break;
                 }
-                if closing.stops_at(entry.class()) {
+                if closing.stops_at(entry.class) {
                     break;
                 }
             }
@@ -229,7 +191,7 @@ impl Engine {
             return None;
         }
         let id = self.take_id();
-        self.stack.push(Entry::Element(Tracked { id, class, name: TagName::new(name), position }));
+        self.stack.push(Open { id, class, name: TagName::new(name), position, candidate: None });
         Some(id)
     }
 
@@ -244,20 +206,24 @@ impl Engine {
         desc: impl FnOnce() -> String,
     ) -> Option<Opened> {
         let opened = match self.stack.last() {
-            Some(Entry::Candidate(c)) if c.position == position => None,
-            Some(Entry::Element(e)) if e.position == position => {
-                let Some(Entry::Element(tracked)) = self.stack.pop() else {
-                    return None;
-                };
-                self.open_candidate(Some(tracked), position, tag_name, desc);
+            Some(open) if open.position == position && open.candidate.is_some() => None,
+            Some(open) if open.position == position => {
+                self.become_candidate(desc);
                 Some(Opened::Tracked)
             }
-            _ => Some(Opened::New(self.open_candidate(None, position, tag_name, desc))),
+            _ => {
+                let name = tag_name();
+                let id = self.take_id();
+                let (class, name) = (Class::of(&name), TagName::new(&name));
+                self.stack.push(Open { id, class, name, position, candidate: None });
+                self.become_candidate(desc);
+                Some(Opened::New(id))
+            }
         };
         let rules = Arc::clone(&self.rules);
         let element_rule = &rules.element_rules[rule];
         let conditions = element_rule.when.as_ref();
-        let Some(Entry::Candidate(candidate)) = self.stack.last_mut() else {
+        let Some(candidate) = self.stack.last_mut().and_then(|open| open.candidate.as_mut()) else {
             return opened;
         };
         if matches!(element_rule.action, ElementAction::Tag(_)) && !candidate.existing_checked {
@@ -273,29 +239,12 @@ impl Engine {
         opened
     }
 
-    /// Opens a candidate at `position`: the tracked element there, or a new entry.
-    fn open_candidate(
-        &mut self,
-        tracked: Option<Tracked>,
-        position: usize,
-        tag_name: impl FnOnce() -> String,
-        desc: impl FnOnce() -> String,
-    ) -> u32 {
-        let (id, class, name) = match tracked {
-            Some(tracked) => (tracked.id, tracked.class, tracked.name),
-            None => {
-                let name = tag_name();
-                (self.take_id(), Class::of(&name), TagName::new(&name))
-            }
-        };
+    /// The element on top of the stack becomes a candidate; its begin sentinel is left in `self.sentinels`.
+    fn become_candidate(&mut self, desc: impl FnOnce() -> String) {
         let mut own = self.pool.pop().unwrap_or_default();
         own.clear();
         self.decoder.reset();
-        self.stack.push(Entry::Candidate(Candidate {
-            id,
-            class,
-            name,
-            position,
+        let candidate = Candidate {
             text_mark: self.counter.mark(),
             first_slot: self.slots.len(),
             own,
@@ -306,11 +255,15 @@ impl Engine {
             existing_checked: false,
             existing_tags: None,
             desc: if self.details { desc() } else { String::new() },
-        }));
+        };
+        let Some(open) = self.stack.last_mut() else {
+            return;
+        };
+        open.candidate = Some(candidate);
+        let id = open.id;
         self.undecided += 1;
         self.sentinels.clear();
         self.push_sentinel(BEGIN, id);
-        id
     }
 
     fn take_id(&mut self) -> u32 {
@@ -338,13 +291,13 @@ impl Engine {
         watermark: Option<u32>,
         before: &mut String,
     ) -> Option<bool> {
-        let index = self.stack.iter().rposition(|e| e.id() == id)?;
+        let index = self.stack.iter().rposition(|e| e.id == id)?;
         self.sentinels.clear();
         self.close_down_to(index + 1, verdicts, watermark);
         before.clear();
         before.push_str(&self.sentinels);
-        let own = self.stack[index].name().is(end_tag_name);
-        let is_candidate = self.stack[index].candidate().is_some();
+        let own = self.stack[index].name.is(end_tag_name);
+        let is_candidate = self.stack[index].candidate.is_some();
         self.sentinels.clear();
         self.close_top(verdicts, watermark);
         is_candidate.then_some(own)
@@ -364,25 +317,25 @@ impl Engine {
 
     /// Pops the top entry; for a candidate, decides and appends its end sentinel to `self.sentinels`.
     fn close_top(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
-        let Some(Entry::Candidate(mut candidate)) = self.stack.pop() else {
+        let Some(Open { id, position, candidate: Some(mut candidate), .. }) = self.stack.pop() else {
             return;
         };
         if !candidate.decided {
             self.undecided -= 1;
-            let spilled = watermark.is_some_and(|w| candidate.id <= w);
+            let spilled = watermark.is_some_and(|w| id <= w);
             if !spilled {
-                if let Some(verdict) = self.judge(&candidate) {
-                    verdicts.insert(candidate.id, verdict);
+                if let Some(verdict) = self.judge(&candidate, position) {
+                    verdicts.insert(id, verdict);
                 }
             }
         }
         self.slots.truncate(candidate.first_slot);
-        self.push_sentinel(END, candidate.id);
+        self.push_sentinel(END, id);
         recycle(&mut self.pool, std::mem::take(&mut candidate.own));
     }
 
-    /// The final verdict of a closed candidate: `None` keeps it.
-    fn judge(&mut self, candidate: &Candidate) -> Option<Verdict> {
+    /// The final verdict of a closed candidate (its start tag at `position`): `None` keeps it.
+    fn judge(&mut self, candidate: &Candidate, position: usize) -> Option<Verdict> {
         let length = self.counter.since(&mut { candidate.text_mark });
         let rules = Arc::clone(&self.rules);
         let mut passing = Vec::new();
@@ -404,7 +357,7 @@ impl Engine {
             let rule = &rules.element_rules[slot.rule];
             match &rule.action {
                 ElementAction::Remove => {
-                    let hit = self.hit(rule, HitAction::Removed, candidate);
+                    let hit = self.hit(rule, HitAction::Removed, candidate, position);
                     return Some(Verdict { action: VerdictAction::Remove, hits: vec![hit] });
                 }
                 ElementAction::Tag(rule_tags) => {
@@ -413,7 +366,7 @@ impl Engine {
                             tags.push(tag);
                         }
                     }
-                    hits.push(self.hit(rule, HitAction::Tagged(rule_tags.join(" ")), candidate));
+                    hits.push(self.hit(rule, HitAction::Tagged(rule_tags.join(" ")), candidate, position));
                 }
             }
         }
@@ -435,7 +388,13 @@ impl Engine {
         ended.unwrap_or_else(|| regex.is_match(&candidate.own))
     }
 
-    fn hit(&self, rule: &ElementRule, action: HitAction, candidate: &Candidate) -> PendingHit {
+    fn hit(
+        &self,
+        rule: &ElementRule,
+        action: HitAction,
+        candidate: &Candidate,
+        position: usize,
+    ) -> PendingHit {
         let (element, excerpt) = if self.details {
             let mut path = self.ancestor_path();
             if !path.is_empty() {
@@ -446,14 +405,14 @@ impl Engine {
         } else {
             (String::new(), String::new())
         };
-        PendingHit { rule: rule.id.clone(), action, offset: candidate.position, element, excerpt }
+        PendingHit { rule: rule.id.clone(), action, offset: position, element, excerpt }
     }
 
     /// `div.entry > ul` for the open candidates, outermost first (only with details).
     pub(super) fn ancestor_path(&self) -> String {
         let mut path = String::new();
-        for entry in &self.stack {
-            if let Entry::Candidate(c) = entry {
+        for open in &self.stack {
+            if let Some(c) = &open.candidate {
                 if !path.is_empty() {
                     path.push_str(" > ");
                 }
@@ -488,10 +447,7 @@ impl Engine {
 
     /// Feeds one piece of a text chunk and takes the early verdicts it allows (sentinels appended).
     fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
-        let innermost = self.stack.iter_mut().rev().find_map(|e| match e {
-            Entry::Candidate(c) => Some(c),
-            Entry::Element(_) => None,
-        });
+        let innermost = self.stack.iter_mut().rev().find_map(|open| open.candidate.as_mut());
         let counter = &mut self.counter;
         let counted_before = counter.counted();
         let mut own_sink = innermost.filter(|c| !c.decided && c.wants_own);
@@ -506,7 +462,7 @@ impl Engine {
             // visible text or at the end tag gives the same output.
             return;
         }
-        let innermost_id = self.stack.iter().rev().find_map(|e| e.candidate().map(|c| c.id));
+        let innermost_id = self.stack.iter().rev().find(|open| open.candidate.is_some()).map(|open| open.id);
         for index in 0..self.stack.len() {
             self.early_verdict(index, innermost_id, watermark);
         }
@@ -515,12 +471,12 @@ impl Engine {
     /// The slots of the candidate at stack `index`: from its first slot to the first slot of the next candidate
     /// above it (the rules of nested candidates follow its own in `slots`).
     fn slot_range(&self, index: usize) -> std::ops::Range<usize> {
-        let Some(first) = self.stack[index].candidate().map(|c| c.first_slot) else {
+        let Some(first) = self.stack[index].candidate.as_ref().map(|c| c.first_slot) else {
             return 0..0;
         };
         let end = self.stack[index + 1..]
             .iter()
-            .find_map(|e| e.candidate().map(|c| c.first_slot))
+            .find_map(|open| open.candidate.as_ref().map(|c| c.first_slot))
             .unwrap_or(self.slots.len());
         first..end
     }
@@ -528,15 +484,16 @@ impl Engine {
     /// Keeps candidate `index` early when no rule can match any more.
     fn early_verdict(&mut self, index: usize, innermost: Option<u32>, watermark: Option<u32>) {
         let slots = self.slot_range(index);
-        let Entry::Candidate(candidate) = &mut self.stack[index] else {
+        let Open { id, candidate: Some(candidate), .. } = &mut self.stack[index] else {
             return;
         };
+        let id = *id;
         if candidate.decided {
             return;
         }
-        let spilled = watermark.is_some_and(|w| candidate.id <= w);
+        let spilled = watermark.is_some_and(|w| id <= w);
         let length = self.counter.since(&mut candidate.text_mark);
-        let is_innermost = innermost == Some(candidate.id);
+        let is_innermost = innermost == Some(id);
         let mut any_alive = false;
         for slot in &mut self.slots[slots] {
             if !slot.alive {
@@ -578,7 +535,6 @@ impl Engine {
         }
         if spilled || !any_alive {
             candidate.decided = true;
-            let id = candidate.id;
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
             self.undecided -= 1;
             if !spilled {
@@ -602,7 +558,7 @@ impl Engine {
         let mut hosts_of_link: Option<LinkHosts> = None;
         for index in 0..self.stack.len() {
             let slots = self.slot_range(index);
-            let Entry::Candidate(candidate) = &self.stack[index] else {
+            let Some(candidate) = &self.stack[index].candidate else {
                 continue;
             };
             if candidate.decided {

@@ -133,9 +133,10 @@ impl TextCounter {
         self.visible
     }
 
-    /// Settles whether the first visible character after `mark` came after a counted run. Must be called
-    /// before a later mark's first visible character arrives (the engine does it after every piece of text).
-    pub(super) fn settle(&self, mark: &mut TextMark) {
+    /// Settles whether the first visible character after `mark` came after a counted run. Must happen before
+    /// a later mark's first visible character arrives: the engine asks [`TextCounter::since`] of every open
+    /// undecided candidate after every piece of text.
+    fn settle(&self, mark: &mut TextMark) {
         if mark.leading_run.is_none()
             && self.visible > mark.visible
             && self.first_after_mark.0 == mark.visible

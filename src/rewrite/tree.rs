@@ -25,7 +25,10 @@ impl Class {
     /// Ends *table scope*: the search for an open cell or row stops at them.
     const TABLE_STOP: u16 = 1 << 7;
 
-    /// The class of an element by its (lower-case) tag name.
+    /// The class of an element by its (lower-case) tag name. Elements that never hold another element while
+    /// a start tag can arrive (raw-text elements such as `<script>` and `<title>`, void elements) and the
+    /// document's own `<html>`, `<head>` and `<body>` (nothing open outside them can be closed) are not tracked,
+    /// although the standard counts them special.
     pub(super) fn of(name: &str) -> Self {
         let flags = match name {
             "p" => Self::P,
@@ -35,13 +38,11 @@ impl Class {
             "tr" => Self::ROW | Self::LIST_STOP,
             "table" => Self::LIST_STOP | Self::BUTTON_STOP | Self::TABLE_STOP,
             "caption" | "marquee" | "object" | "applet" | "button" => Self::LIST_STOP | Self::BUTTON_STOP,
-            "template" | "html" => Self::LIST_STOP | Self::BUTTON_STOP | Self::TABLE_STOP,
+            "template" => Self::LIST_STOP | Self::BUTTON_STOP | Self::TABLE_STOP,
             "article" | "aside" | "blockquote" | "center" | "details" | "dir" | "dl" | "fieldset"
             | "figcaption" | "figure" | "footer" | "form" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
             | "header" | "hgroup" | "listing" | "main" | "menu" | "nav" | "ol" | "pre" | "search"
-            | "section" | "select" | "summary" | "tbody" | "tfoot" | "thead" | "ul" | "xmp" | "body"
-            | "frameset" | "iframe" | "noembed" | "noframes" | "noscript" | "plaintext" | "textarea"
-            | "title" | "style" | "script" | "colgroup" | "head" => Self::LIST_STOP,
+            | "section" | "select" | "summary" | "tbody" | "tfoot" | "thead" | "ul" => Self::LIST_STOP,
             _ => 0,
         };
         Self(flags)
@@ -77,55 +78,62 @@ impl Closing {
     }
 }
 
-/// Start tags that close an open `p` (in button scope).
-const P_CLOSERS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "center",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hgroup",
-    "hr",
-    "main",
-    "menu",
-    "nav",
-    "ol",
-    "p",
-    "search",
-    "section",
-    "summary",
-    "ul",
-    "pre",
-    "listing",
-    "xmp",
-    "plaintext",
-    "table",
-    "li",
-    "dd",
-    "dt",
-];
+/// Does the start tag `name` close an open `p` (in button scope)?
+fn closes_p(name: &str) -> bool {
+    matches!(
+        name,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "center"
+            | "details"
+            | "dialog"
+            | "dir"
+            | "div"
+            | "dl"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "form"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "header"
+            | "hgroup"
+            | "hr"
+            | "main"
+            | "menu"
+            | "nav"
+            | "ol"
+            | "p"
+            | "search"
+            | "section"
+            | "summary"
+            | "ul"
+            | "pre"
+            | "listing"
+            | "xmp"
+            | "plaintext"
+            | "table"
+            | "li"
+            | "dd"
+            | "dt"
+    )
+}
+
+/// Whether the start tag `name` matters to the engine's stack at all: it closes something, or is tracked.
+pub(super) fn involves(name: &str) -> bool {
+    closes_p(name) || Class::of(name).is_tracked()
+}
 
 /// The implied closings the start tag `name` asks for, in order.
 pub(super) fn closings(name: &str) -> impl Iterator<Item = Closing> {
-    let closes_p = P_CLOSERS.contains(&name);
-    let p = closes_p.then_some(Closing { target: Class::P, stop: Class::BUTTON_STOP });
+    let p = closes_p(name).then_some(Closing { target: Class::P, stop: Class::BUTTON_STOP });
     let own = match name {
         "li" => Some(Closing { target: Class::LI, stop: Class::LIST_STOP }),
         "dd" | "dt" => Some(Closing { target: Class::DD_DT, stop: Class::LIST_STOP }),
@@ -157,5 +165,13 @@ mod tests {
         assert!(p.stops_at(Class::of("td")));
         assert!(!p.stops_at(Class::of("section")));
         assert_eq!(closings("span").count(), 0);
+    }
+
+    #[test]
+    fn only_elements_that_can_hold_others_are_tracked() {
+        assert!(Class::of("section").is_tracked() && Class::of("p").is_tracked());
+        assert!(!Class::of("script").is_tracked() && !Class::of("body").is_tracked());
+        assert!(involves("div"), "closes a p");
+        assert!(!involves("span") && !involves("a"));
     }
 }
