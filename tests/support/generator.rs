@@ -42,7 +42,7 @@ min_text_length = 3
 id = "often-linked-box"
 selector = "aside, figure, div[class], section[id]"
 [remove.when]
-links_to = ["shop.example", "amzn.to"]
+links_to = ["shop.example", "amzn.to", "news.example"]
 max_text_length = 260
 
 [[tag]]

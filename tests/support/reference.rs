@@ -5,7 +5,7 @@
 //! Shared with the engine are only the rule compiler and pure predicates (`TextTest::holds`, `HostSet::matches`,
 //! `LinkRules::inspect`). Every fact is gathered here from the DOM: which elements exist and what contains what,
 //! their text (decoded by the HTML tokenizer), its length, the links inside and the host each leads to (parsed
-//! by the WHATWG URL parser of the `url` crate, relative links resolved against the site).
+//! by the WHATWG URL parser of the `url` crate, a relative link names no host of its own).
 //!
 //! The semantics, as `rules/README.md` states them:
 //! - an element removed by an unconditional rule is gone at once: its content is no element, text or link for
@@ -102,7 +102,7 @@ impl Reference {
         let html = Html::parse_document(&annotated);
         let active = active_rules(rules, site);
         let mut infos: HashMap<NodeId, Info> = HashMap::new();
-        classify(html.tree.root(), &active, false, &mut infos);
+        classify(html.tree.root(), &active, &mut infos);
         let mut outcomes = Outcomes::new();
         let mut parents = HashMap::new();
         let base = url::Url::parse(&format!("http://{}/", site.unwrap_or("site.invalid"))).ok();
@@ -230,12 +230,7 @@ fn is_conditional(conditions: Option<&Conditions>) -> bool {
 }
 
 /// First pass: removals and tags at the start tag, and which rules each element is a candidate of.
-fn classify(
-    node: NodeRef<'_, Node>,
-    active: &[ActiveRule<'_>],
-    hidden: bool,
-    infos: &mut HashMap<NodeId, Info>,
-) {
+fn classify(node: NodeRef<'_, Node>, active: &[ActiveRule<'_>], infos: &mut HashMap<NodeId, Info>) {
     for child in node.children() {
         let Some(el) = ElementRef::wrap(child) else {
             continue;
@@ -243,7 +238,7 @@ fn classify(
         let offset = element_offset(&el);
         let name = el.value().name();
         let mut info = Info { offset, ..Info::default() };
-        if hidden || name == "template" {
+        if name == "template" {
             info.gone = true;
             infos.insert(child.id(), info);
             continue;
@@ -273,7 +268,7 @@ fn classify(
         let gone = info.gone;
         infos.insert(child.id(), info);
         if !gone {
-            classify(child, active, false, infos);
+            classify(child, active, infos);
         }
     }
 }
@@ -327,12 +322,15 @@ fn collapse(text: &str) -> String {
     text.split(char::is_whitespace).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-/// The hosts a link leads to: its own (relative links: the site's) and its destination once unwrapped.
+/// The hosts a link leads to: its own as written (an absolute or scheme-relative URL; a relative link names
+/// none, as `rules/README.md` says) and its destination once unwrapped.
 fn link_hosts(rules: &RuleSet, site: Option<&str>, base: Option<&url::Url>, href: &str) -> Vec<String> {
     let mut hosts = Vec::new();
-    let parsed = match base {
-        Some(base) => base.join(href.trim()).ok(),
-        None => url::Url::parse(href.trim()).ok(),
+    let href_trimmed = href.trim();
+    let parsed = match (url::Url::parse(href_trimmed), base) {
+        (Ok(url), _) => Some(url),
+        (Err(_), Some(base)) if href_trimmed.starts_with("//") => base.join(href_trimmed).ok(),
+        (Err(_), _) => None,
     };
     if let Some(host) = parsed.as_ref().and_then(|u| u.host_str()) {
         hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase());
