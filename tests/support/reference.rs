@@ -103,10 +103,11 @@ impl Reference {
         let active = active_rules(rules, site);
         let mut infos: HashMap<NodeId, Info> = HashMap::new();
         classify(html.tree.root(), &active, &mut infos);
-        let mut outcomes = Outcomes::new();
-        let mut parents = HashMap::new();
         let base = url::Url::parse(&format!("http://{}/", site.unwrap_or("site.invalid"))).ok();
-        judge_all(html.tree.root(), None, rules, site, base.as_ref(), &infos, &mut outcomes, &mut parents);
+        let mut judge =
+            Judge { rules, site, base, infos: &infos, outcomes: Outcomes::new(), parents: HashMap::new() };
+        judge.walk(html.tree.root(), None);
+        let Judge { outcomes, parents, .. } = judge;
         let mut text = String::new();
         visible_text(html.tree.root(), &infos, &outcomes, &mut text);
         Self {
@@ -342,85 +343,90 @@ fn link_hosts(rules: &RuleSet, site: Option<&str>, base: Option<&url::Url>, href
 }
 
 /// Second pass: the verdict of every candidate and the fate of every link.
-#[allow(clippy::too_many_arguments)]
-fn judge_all(
-    node: NodeRef<'_, Node>,
-    parent_offset: Option<usize>,
-    rules: &RuleSet,
-    site: Option<&str>,
-    base: Option<&url::Url>,
-    infos: &HashMap<NodeId, Info>,
-    outcomes: &mut Outcomes,
-    parents: &mut HashMap<usize, Option<usize>>,
-) {
-    for child in node.children() {
-        let Some(el) = ElementRef::wrap(child) else {
-            continue;
-        };
-        let Some(info) = infos.get(&child.id()) else {
-            continue;
-        };
-        if let Some(offset) = info.offset {
-            parents.insert(offset, parent_offset);
-        }
-        if info.removed {
+struct Judge<'a> {
+    rules: &'a RuleSet,
+    site: Option<&'a str>,
+    /// The site's root, to resolve scheme-relative links against.
+    base: Option<url::Url>,
+    infos: &'a HashMap<NodeId, Info>,
+    outcomes: Outcomes,
+    parents: HashMap<usize, Option<usize>>,
+}
+
+impl Judge<'_> {
+    /// Judges every element below `node`, whose nearest ancestor with an offset is at `parent_offset`.
+    fn walk(&mut self, node: NodeRef<'_, Node>, parent_offset: Option<usize>) {
+        for child in node.children() {
+            let Some(el) = ElementRef::wrap(child) else {
+                continue;
+            };
+            let Some(info) = self.infos.get(&child.id()) else {
+                continue;
+            };
             if let Some(offset) = info.offset {
-                outcomes.insert((offset, false), Outcome::Removed);
-            }
-        }
-        if info.gone {
-            continue;
-        }
-        if let Some(offset) = info.offset {
-            let mut tags: Vec<String> = info.tags.clone();
-            let mut removed = false;
-            if !info.candidate_of.is_empty() {
-                let mut facts = Facts::default();
-                gather(child, infos, false, &mut facts);
-                let own = collapse(&facts.own);
-                let length = collapse(&facts.all).chars().count();
-                let mut hosts: Option<Vec<String>> = None;
-                for &index in &info.candidate_of {
-                    let rule = &rules.element_rules[index];
-                    let Some(conditions) = rule.when.as_ref() else {
-                        continue;
-                    };
-                    let mut holds = conditions.min_text_len.is_none_or(|min| length >= min)
-                        && conditions.max_text_len.is_none_or(|max| length <= max)
-                        && conditions.text.iter().all(|test: &TextTest| test.holds(&own));
-                    if holds {
-                        if let Some(wanted) = &conditions.links_to {
-                            let hosts = hosts.get_or_insert_with(|| {
-                                facts
-                                    .links
-                                    .iter()
-                                    .flat_map(|href| link_hosts(rules, site, base, href))
-                                    .collect()
-                            });
-                            holds = hosts.iter().any(|host| wanted.matches(host));
-                        }
-                    }
-                    if !holds {
-                        continue;
-                    }
-                    match &rule.action {
-                        ElementAction::Remove => removed = true,
-                        ElementAction::Tag(rule_tags) => tags.extend(rule_tags.iter().map(|t| t.to_string())),
-                    }
+                self.parents.insert(offset, parent_offset);
+                if info.removed {
+                    self.outcomes.insert((offset, false), Outcome::Removed);
+                }
+                if !info.gone {
+                    self.judge(child, &el, info, offset);
                 }
             }
-            if removed {
-                outcomes.insert((offset, false), Outcome::Removed);
-            } else if !tags.is_empty() {
-                outcomes.insert((offset, false), Outcome::Tagged(tags.into_iter().collect()));
+            if !info.gone {
+                self.walk(child, info.offset.or(parent_offset));
             }
-            if let Some(href) = link_href(el.value()) {
-                if let Some(cleaned) = rules.links.inspect(href, site).cleaned {
-                    outcomes.insert((offset, true), Outcome::Link(cleaned.url));
+        }
+    }
+
+    /// The outcome of one element and of its link.
+    fn judge(&mut self, node: NodeRef<'_, Node>, el: &ElementRef<'_>, info: &Info, offset: usize) {
+        let mut tags: Vec<String> = info.tags.clone();
+        let mut removed = false;
+        if !info.candidate_of.is_empty() {
+            let mut facts = Facts::default();
+            gather(node, self.infos, false, &mut facts);
+            let own = collapse(&facts.own);
+            let length = collapse(&facts.all).chars().count();
+            let mut hosts: Option<Vec<String>> = None;
+            for &index in &info.candidate_of {
+                let rule = &self.rules.element_rules[index];
+                let Some(conditions) = rule.when.as_ref() else {
+                    continue;
+                };
+                let mut holds = conditions.min_text_len.is_none_or(|min| length >= min)
+                    && conditions.max_text_len.is_none_or(|max| length <= max)
+                    && conditions.text.iter().all(|test: &TextTest| test.holds(&own));
+                if holds {
+                    if let Some(wanted) = &conditions.links_to {
+                        let hosts = hosts.get_or_insert_with(|| {
+                            facts
+                                .links
+                                .iter()
+                                .flat_map(|href| link_hosts(self.rules, self.site, self.base.as_ref(), href))
+                                .collect()
+                        });
+                        holds = hosts.iter().any(|host| wanted.matches(host));
+                    }
+                }
+                if !holds {
+                    continue;
+                }
+                match &rule.action {
+                    ElementAction::Remove => removed = true,
+                    ElementAction::Tag(rule_tags) => tags.extend(rule_tags.iter().map(|t| t.to_string())),
                 }
             }
         }
-        judge_all(child, info.offset.or(parent_offset), rules, site, base, infos, outcomes, parents);
+        if removed {
+            self.outcomes.insert((offset, false), Outcome::Removed);
+        } else if !tags.is_empty() {
+            self.outcomes.insert((offset, false), Outcome::Tagged(tags.into_iter().collect()));
+        }
+        if let Some(href) = link_href(el.value()) {
+            if let Some(cleaned) = self.rules.links.inspect(href, self.site).cleaned {
+                self.outcomes.insert((offset, true), Outcome::Link(cleaned.url));
+            }
+        }
     }
 }
 
