@@ -229,11 +229,31 @@ fn tracking_and_affiliate_parameters_are_stripped_only_where_meant() {
     };
     let tracking = strip("strip-tracking");
     assert!(tracking.hosts.is_none(), "tracking parameters go everywhere");
-    for param in ["utm_source", "utm_medium", "fbclid", "gclid", "mc_eid", "_ga", "igshid", "ttclid"] {
-        assert!(tracking.params.is_match(param), "{param} is tracking");
+    for param in [
+        "utm_source",
+        "utm_medium",
+        "fbclid",
+        "gclid",
+        "mc_eid",
+        "_ga",
+        "igshid",
+        "ttclid",
+        "UTM_CAMPAIGN",
+        "Fbclid",
+        "MC_EID",
+    ] {
+        assert!(tracking.params.is_match(param), "{param} is tracking, in any letter case");
     }
-    for param in ["ref", "tag", "id", "page", "q", "variant", "UTM_SOURCE"] {
+    for param in ["ref", "tag", "id", "page", "q", "variant", "utmost", "source"] {
         assert!(!tracking.params.is_match(param), "{param} is not stripped everywhere");
+    }
+    let affiliate = strip("strip-affiliate-ids");
+    assert!(affiliate.hosts.is_none(), "generic affiliate identifiers go everywhere");
+    for param in ["aff_sub", "AFF_SUB3", "affiliate_id", "irclickid", "clickref", "cjevent", "ranSiteID"] {
+        assert!(affiliate.params.is_match(param), "{param} is a generic affiliate identifier");
+    }
+    for param in ["ref", "tag", "source", "subid", "clickid", "affinity", "id"] {
+        assert!(!affiliate.params.is_match(param), "{param} is ambiguous and stays outside shops");
     }
     let amazon = strip("strip-amazon-affiliate");
     assert!(amazon

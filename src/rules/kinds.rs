@@ -5,7 +5,7 @@
 use super::element::check_tag_name;
 use super::raw::{RawBlock, RawEmbedded, RawExemptFrom, RawPass, RawStrip, RawStyle, RawUnwrap, Text};
 use super::source::{Diagnostics, Pos};
-use super::values::Ctx;
+use super::values::{Case, Ctx};
 use super::{HostRule, HostSet, PassKind, PassRule, RuleId, StripRule, TagStyle, UnwrapRule, UnwrapTarget};
 
 /// A compiled `[[exception]]`, applied once every file is loaded (it may name rules of later files).
@@ -22,7 +22,8 @@ pub(crate) struct Exception {
 /// Compiles a `[[strip]]` rule.
 pub(crate) fn strip(raw: RawStrip, ctx: &Ctx<'_, '_>, diags: &mut Diagnostics) -> Option<StripRule> {
     let id = raw.id.get_ref();
-    let params = ctx.values.non_empty_params(&raw.params, "params", id, ctx.src, diags);
+    let case = if raw.case_sensitive == Some(true) { Case::Sensitive } else { Case::Insensitive };
+    let params = ctx.values.non_empty_params(&raw.params, "params", case, id, ctx.src, diags);
     let hosts =
         raw.hosts.as_ref().map(|hosts| ctx.values.non_empty_hosts(hosts, "hosts", id, ctx.src, diags));
     let scope = ctx.scope(raw.sites.as_deref(), raw.except_sites.as_deref(), diags);

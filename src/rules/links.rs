@@ -48,7 +48,7 @@ pub struct LinkRules {
 pub struct StripRule {
     /// Unique rule id.
     pub id: RuleId,
-    /// Parameter names or globs (`utm_*`), matched case-sensitively.
+    /// Parameter names or globs (`utm_*`), compared as the rule's `case_sensitive` says (default: any ASCII case).
     pub params: globset::GlobSet,
     /// Only links to these hosts; `None` means links to any host, relative links included.
     pub hosts: Option<HostSet>,

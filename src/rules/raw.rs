@@ -93,6 +93,8 @@ pub struct RawStrip {
     pub params: TextList,
     /// Only links to these hosts.
     pub hosts: Option<TextList>,
+    /// Match parameter names case-sensitively (default: ASCII case-insensitively).
+    pub case_sensitive: Option<bool>,
     /// Sites the rule applies to.
     pub sites: Option<Texts>,
     /// Sites the rule never applies to.

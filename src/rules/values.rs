@@ -3,7 +3,7 @@
 //! An entry is either written in the rule (`"amazon.*"`) or names a list (`"@shops"`), whose entries are
 //! expanded in place. Every bad entry is reported at the place it is written (the rule file or the list file).
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::hosts::entry_hosts;
 use super::lists::NamedLists;
@@ -72,12 +72,13 @@ impl<'a> Values<'a> {
         &self,
         list: &TextList,
         key: &str,
+        case: Case,
         rule: &str,
         src: &Source<'_>,
         diags: &mut Diagnostics,
     ) -> Option<GlobSet> {
         non_empty(list, key, rule, src, diags)?;
-        self.params(list.get_ref(), src, diags)
+        self.params(list.get_ref(), case, src, diags)
     }
 
     /// Compiles host patterns (and `@lists` of them). `None` when an entry is bad (already reported).
@@ -98,12 +99,18 @@ impl<'a> Values<'a> {
         ok.then(|| HostSet::new(patterns))
     }
 
-    /// Compiles parameter names and globs (and `@lists` of them), case-sensitive. `None` when an entry is bad.
-    pub fn params(&self, entries: &[Text], src: &Source<'_>, diags: &mut Diagnostics) -> Option<GlobSet> {
+    /// Compiles parameter names and globs (and `@lists` of them). `None` when an entry is bad.
+    pub fn params(
+        &self,
+        entries: &[Text],
+        case: Case,
+        src: &Source<'_>,
+        diags: &mut Diagnostics,
+    ) -> Option<GlobSet> {
         let mut ok = true;
         let mut builder = GlobSetBuilder::new();
         for entry in self.expand(entries, src, diags, &mut ok) {
-            match param_glob(&entry.text) {
+            match param_glob(&entry.text, case) {
                 Ok(glob) => {
                     builder.add(glob);
                 }
@@ -157,8 +164,17 @@ impl<'a> Values<'a> {
     }
 }
 
+/// How parameter names are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// Byte for byte.
+    Sensitive,
+    /// ASCII letters in either case (`UTM_Source` is `utm_source`).
+    Insensitive,
+}
+
 /// A query-parameter name or glob: no `=`, `&`, `#`, `@` or whitespace.
-fn param_glob(text: &str) -> Result<Glob, String> {
+fn param_glob(text: &str, case: Case) -> Result<Glob, String> {
     if text.is_empty() {
         return Err("empty parameter name".to_owned());
     }
@@ -167,7 +183,10 @@ fn param_glob(text: &str) -> Result<Glob, String> {
             "parameter name {text:?} contains {c:?}, which cannot appear in a parameter name"
         ));
     }
-    Glob::new(text).map_err(|err| format!("parameter glob {text:?} is invalid: {}", err.kind()))
+    GlobBuilder::new(text)
+        .case_insensitive(case == Case::Insensitive)
+        .build()
+        .map_err(|err| format!("parameter glob {text:?} is invalid: {}", err.kind()))
 }
 
 /// Reports `key` of `rule` when it is an empty array; `None` then.
@@ -217,17 +236,30 @@ mod tests {
     }
 
     #[test]
-    fn params_are_case_sensitive_globs() {
+    fn params_are_globs_compared_in_the_case_asked_for() {
         let name: Arc<str> = Arc::from("a.toml");
         let text = "params = [\"utm_*\", \"Tag\"]";
         let src = Source::new(&name, text);
         let lists = NamedLists::default();
+        let values = Values::new(&lists);
         let mut diags = Diagnostics::default();
-        let Some(set) = Values::new(&lists).params(&texts(text, &["utm_*", "Tag"]), &src, &mut diags) else {
+        let entries = texts(text, &["utm_*", "Tag"]);
+        let Some(sensitive) = values.params(&entries, Case::Sensitive, &src, &mut diags) else {
             panic!("params are valid: {:?}", diags.errors);
         };
-        assert!(set.is_match("utm_source") && set.is_match("Tag"));
-        assert!(!set.is_match("tag") && !set.is_match("xutm_a"));
-        assert!(Values::new(&lists).params(&texts("[\"a=b\"]", &["a=b"]), &src, &mut diags).is_none());
+        assert!(sensitive.is_match("utm_source") && sensitive.is_match("Tag"));
+        assert!(
+            !sensitive.is_match("tag") && !sensitive.is_match("UTM_source") && !sensitive.is_match("xutm_a")
+        );
+        let Some(insensitive) = values.params(&entries, Case::Insensitive, &src, &mut diags) else {
+            panic!("params are valid: {:?}", diags.errors);
+        };
+        assert!(
+            insensitive.is_match("UTM_Campaign")
+                && insensitive.is_match("tag")
+                && insensitive.is_match("TAG")
+        );
+        assert!(!insensitive.is_match("xutm_a") && !insensitive.is_match("tags"));
+        assert!(values.params(&texts("[\"a=b\"]", &["a=b"]), Case::Insensitive, &src, &mut diags).is_none());
     }
 }
