@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, RunArgs};
 use crate::rewrite::{HitAction, RewriteOptions, Rewriter};
 use crate::rules::HostDecision;
-use crate::{proxy, rules, telemetry, tls};
+use crate::{eval, proxy, rules, telemetry, tls};
 
 /// strainer: a filtering web proxy that rewrites HTML in a stream.
 #[derive(Parser, Debug)]
@@ -36,6 +36,10 @@ pub enum Command {
         /// Rules directory.
         #[arg(default_value = "rules")]
         dir: PathBuf,
+        /// Also score the rules on a folder of labelled pages and print recall and precision per family
+        /// (format: tests/fixtures/labelled/README.md).
+        #[arg(long, value_name = "DIR")]
+        eval: Option<PathBuf>,
     },
     /// Run the rules offline on a page and print the result.
     Rewrite {
@@ -86,7 +90,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         None => run(cli.run),
         Some(Command::Run(args)) => run(args),
-        Some(Command::Check { dir }) => check(&dir),
+        Some(Command::Check { dir, eval }) => check(&dir, eval.as_deref()),
         Some(Command::Rewrite { file, site, explain, rules, charset }) => {
             rewrite(&file, site, explain, &rules, charset)
         }
@@ -109,7 +113,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(dir: &Path) -> anyhow::Result<ExitCode> {
+fn check(dir: &Path, eval_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let report = rules::check_dir(dir);
     for warning in &report.warnings {
         eprintln!("{warning}");
@@ -125,6 +129,12 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
         println!("{file}: {count} rule(s)");
     }
     println!("ok: {} file(s), {} warning(s)", report.files.len(), report.warnings.len());
+    if let Some(eval_dir) = eval_dir {
+        let (set, _) =
+            rules::load_dir(dir).map_err(|_| anyhow::anyhow!("rules in {} do not load", dir.display()))?;
+        let scores = eval::evaluate_dir(&Arc::new(set), eval_dir)?;
+        println!("\nlabelled pages in {}: {scores}", eval_dir.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,6 +23,7 @@ pub mod access;
 pub mod cli;
 pub mod config;
 pub mod csp;
+pub mod eval;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;
