@@ -124,11 +124,7 @@ struct Walk {
 
 /// Surveys a numbered document: each labelled element as it appears, and (when `labels` is given) the context of
 /// every element by start-tag offset.
-pub(super) fn survey(
-    html: &str,
-    labels: Option<&[Label]>,
-    spliced: bool,
-) -> Result<Survey, String> {
+pub(super) fn survey(html: &str, labels: Option<&[Label]>, spliced: bool) -> Result<Survey, String> {
     let walk: Rc<RefCell<Walk>> = Rc::default();
     let counting = Rc::new(RefCell::new(!spliced));
     let labels: Rc<Vec<Label>> = Rc::new(labels.map(<[Label]>::to_vec).unwrap_or_default());
