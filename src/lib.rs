@@ -6,6 +6,7 @@
 //!
 //! Module map (imports point downwards only: `rules` and `rewrite` know nothing of sockets):
 //! - [`cli`]: subcommands `run`, `check`, `rewrite`, `ca`;
+//! - [`settings`]: the one list of settings-file keys, defaults and docs;
 //! - [`config`]: runtime settings from flags and `strainer.toml`;
 //! - [`access`]: allowed client networks and proxy credentials;
 //! - [`telemetry`]: the tracing subscriber and the shared log field names;
@@ -28,6 +29,7 @@ pub mod proxy;
 pub mod reload;
 pub mod rewrite;
 pub mod rules;
+pub mod settings;
 pub mod telemetry;
 pub mod tls;
 pub mod url_host;
