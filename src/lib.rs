@@ -12,6 +12,7 @@
 //! - [`telemetry`]: the tracing subscriber and the shared log field names;
 //! - [`metrics`]: counters for the status page and `/metrics`;
 //! - [`reload`]: the live rule store and its directory watcher;
+//! - [`service`]: readiness and stopping notices to systemd;
 //! - [`proxy`]: the HTTP server, forwarding, CONNECT, local pages;
 //! - [`tls`]: the CA, leaf certificates and upstream TLS;
 //! - [`rules`]: rule files → compiled `RuleSet`;
@@ -29,6 +30,7 @@ pub mod proxy;
 pub mod reload;
 pub mod rewrite;
 pub mod rules;
+pub mod service;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;
