@@ -486,7 +486,8 @@ async fn serve(state: Arc<State>, ctx: RequestContext, request: Request<Incoming
 /// While draining, asks the client to close the connection after this response (hyper then closes it), so its
 /// next request opens a new connection, which a load balancer sends to another instance.
 fn closing_if_draining(state: &State, mut response: Response<ProxyBody>) -> Response<ProxyBody> {
-    if state.draining.is_draining() {
+    // A 101 keeps its `Connection: upgrade`: the WebSocket it opens is drained like a tunnel.
+    if state.draining.is_draining() && response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
     }
     response
