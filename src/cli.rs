@@ -1,4 +1,4 @@
-//! The command line: `run` (default), `check`, `rewrite`, `ca`. The only module that uses `anyhow`.
+//! The command line: `run` (default), `check`, `rewrite`, `settings`, `ca`. The only module that uses `anyhow`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -59,6 +59,8 @@ pub enum Command {
         #[arg(long, value_name = "LABEL")]
         charset: Option<String>,
     },
+    /// Print every settings-file key with its default and documentation (the shipped `strainer.example.toml`).
+    Settings,
     /// Manage the local CA in `certs/`.
     Ca {
         /// What to do with the CA.
@@ -93,6 +95,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Check { dir, eval }) => check(&dir, eval.as_deref()),
         Some(Command::Rewrite { file, site, explain, rules, charset }) => {
             rewrite(&file, site, explain, &rules, charset)
+        }
+        Some(Command::Settings) => {
+            print!("{}", crate::settings::example_toml());
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Ca { action, certs }) => ca(action, &certs),
     };
@@ -222,4 +228,23 @@ fn ca(action: CaAction, dir: &Path) -> anyhow::Result<ExitCode> {
         CaAction::Fingerprint => println!("{}", tls::ca::fingerprint(dir)?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_shows_the_defaults_of_the_settings_list() {
+        let mut command = Cli::command();
+        let help = command.find_subcommand_mut("run").expect("run subcommand").render_long_help().to_string();
+        for (flag, key) in [("--listen", "listen"), ("--rules", "rules"), ("--certs", "certs")] {
+            let default = crate::settings::find(key).and_then(|s| s.default).expect("listed with a default");
+            let shown = format!("[default: {}]", default.trim_matches('"'));
+            let at = help.find(&format!("{flag} <")).unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+            let next = help[at..].find("\n  -").map_or(help.len(), |n| at + n);
+            assert!(help[at..next].contains(&shown), "{flag}: expected {shown}:\n{help}");
+        }
+    }
 }

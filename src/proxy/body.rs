@@ -241,7 +241,12 @@ impl Pipeline {
         while !self.done {
             let output = match self.source.next().await {
                 Some(Ok(chunk)) => match &mut self.rewriter {
-                    Some(rewriter) => rewriter.write(&chunk),
+                    Some(rewriter) => {
+                        let started = std::time::Instant::now();
+                        let output = rewriter.write(&chunk);
+                        *self.log.engine.get_or_insert_default() += started.elapsed();
+                        output
+                    }
                     None => chunk,
                 },
                 Some(Err(error)) => return Some(Err(self.failed(error))),
@@ -249,7 +254,9 @@ impl Pipeline {
                     self.done = true;
                     match self.rewriter.take() {
                         Some(rewriter) => {
+                            let started = std::time::Instant::now();
                             let (tail, report) = rewriter.finish();
+                            *self.log.engine.get_or_insert_default() += started.elapsed();
                             self.reservation = None;
                             self.log.report = report;
                             tail
