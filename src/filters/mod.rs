@@ -1,0 +1,376 @@
+//! Adblock-syntax filter lists (EasyList, EasyPrivacy, uBlock Origin's, AdGuard's) from `rules/filters/*.txt`.
+//!
+//! Every line is classified ([`lines`]) and goes where strainer can honour it:
+//! - network rules and `@@` exceptions → Brave's `adblock` engine, asked once per proxied request
+//!   ([`FilterLists::check_request`]);
+//! - `$removeparam` → [`params::RemoveParams`], consulted by the link rules after `[[strip]]` (links in pages and
+//!   navigations alike);
+//! - `##selector` / `#@#selector` → a stylesheet per site ([`FilterLists::stylesheet`]), injected where the
+//!   page's CSP allows, as tag styles are;
+//! - site-specific uBO HTML filters (`##^selector`) and `:has-text()` rules → ordinary element remove rules in
+//!   the [`RuleSet`](crate::rules::RuleSet), removed in the stream.
+//!
+//! Anything else is skipped and counted with its reason ([`FileReport`]); a list never stops strainer from
+//! loading. This module knows nothing of sockets: the proxy asks it, `strainer check` reports it.
+
+pub mod lines;
+pub mod params;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use adblock::lists::{FilterSet, ParseOptions};
+use adblock::request::Request;
+use adblock::Engine;
+
+use self::lines::Line;
+use self::params::RemoveParams;
+use crate::rules::{Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, TextTest};
+
+/// The subdirectory of the rules directory that holds filter lists.
+pub const FILTERS_DIR: &str = "filters";
+
+/// How many selectors go into one `:is(…)` rule of the stylesheet. `:is()` takes a forgiving selector list, so a
+/// selector a browser does not know drops alone instead of taking its whole rule with it.
+const SELECTORS_PER_RULE: usize = 500;
+
+/// Sites whose stylesheet is kept built (cleared when full).
+const STYLESHEET_CACHE: usize = 4096;
+
+/// What strainer took from one list file and what it skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// File name relative to the rules directory (`filters/easylist.txt`).
+    pub file: String,
+    /// Lines taken, by kind (`network`, `network exception`, `removeparam`, `hide generic`, …).
+    pub taken: BTreeMap<&'static str, usize>,
+    /// Lines skipped, with their 1-based line number and the reason.
+    pub skipped: Vec<(usize, String)>,
+}
+
+impl FileReport {
+    /// Lines taken, all kinds together.
+    pub fn taken_total(&self) -> usize {
+        self.taken.values().sum()
+    }
+
+    /// `network=123, hide generic=45, …` for logs and `strainer check`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self.taken.iter().map(|(kind, n)| format!("{kind}={n}")).collect();
+        parts.push(format!("skipped={}", self.skipped.len()));
+        parts.join(", ")
+    }
+}
+
+/// A request the network rules block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// The list the blocking rule comes from (`filters/easylist.txt`), or `filter lists` when unknown.
+    pub list: String,
+    /// The rule as written in the list.
+    pub rule: String,
+}
+
+/// The compiled filter lists of a rules directory.
+pub struct FilterLists {
+    engine: Engine,
+    /// Reports, in load order (the engine's source index is a position in this list).
+    files: Vec<FileReport>,
+    /// Generic single class/id selectors (`.ad`, `#ad`): the engine keeps these for a class/id survey in the
+    /// page, which a stream proxy cannot do before `</head>`, so strainer lists them itself.
+    generic_simple: Vec<String>,
+    /// The stylesheet of those generic selectors, for sites no exception touches.
+    generic_css: Arc<str>,
+    params: Arc<RemoveParams>,
+    css_cache: Mutex<HashMap<String, Vec<Arc<str>>>>,
+}
+
+impl std::fmt::Debug for FilterLists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilterLists")
+            .field("files", &self.files.len())
+            .field("generic_simple", &self.generic_simple.len())
+            .field("removeparam", &self.params.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What loading the filter lists of a rules directory produced.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The lists; `None` when `filters/` is missing or holds no `*.txt`.
+    pub lists: Option<FilterLists>,
+    /// Stream rules (site-specific `##^` and `:has-text()`), for the rule set.
+    pub element_rules: Vec<ElementRule>,
+    /// Problems with whole files (unreadable), as `(file, message)`.
+    pub file_errors: Vec<(String, String)>,
+}
+
+/// Loads every `filters/*.txt` of the rules directory `dir` (file-name order; hidden files skipped).
+pub fn load(dir: &Path) -> Loaded {
+    let mut loaded = Loaded::default();
+    let names = match crate::rules::compile::file_names(&dir.join(FILTERS_DIR), "txt") {
+        Ok(names) => names,
+        Err(_) => return loaded,
+    };
+    if names.is_empty() {
+        return loaded;
+    }
+    let mut set = FilterSet::new(true);
+    let mut files = Vec::new();
+    let mut generic_simple = Vec::new();
+    let mut param_rules = Vec::new();
+    for name in names {
+        let file: Arc<str> = Arc::from(format!("{FILTERS_DIR}/{name}"));
+        let text = match std::fs::read(dir.join(FILTERS_DIR).join(&name)) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(err) => {
+                loaded.file_errors.push((file.to_string(), format!("cannot read filter list: {err}")));
+                String::new()
+            }
+        };
+        let mut report = FileReport { file: file.to_string(), ..FileReport::default() };
+        // The engine gets the lines strainer takes for it, with every other line blanked to a comment so that
+        // its line numbers stay the file's.
+        let mut engine_text = String::with_capacity(text.len());
+        for (index, line) in text.lines().enumerate() {
+            let number = index + 1;
+            let for_engine = match lines::classify(line, &file, number) {
+                Line::Comment => false,
+                Line::Network { exception } => {
+                    count(&mut report, if exception { "network exception" } else { "network" });
+                    true
+                }
+                Line::RemoveParam(rule) => {
+                    count(&mut report, if rule.exception { "removeparam exception" } else { "removeparam" });
+                    param_rules.push(rule);
+                    false
+                }
+                Line::Hide { generic, simple } => {
+                    count(&mut report, if generic { "hide generic" } else { "hide site" });
+                    match simple {
+                        Some(selector) => {
+                            generic_simple.push(selector);
+                            false
+                        }
+                        None => true,
+                    }
+                }
+                Line::HideException => {
+                    count(&mut report, "hide exception");
+                    true
+                }
+                Line::Stream(rule) => {
+                    count(
+                        &mut report,
+                        if rule.has_text.is_some() { "stream has-text" } else { "stream html" },
+                    );
+                    loaded.element_rules.push(stream_rule(rule, &file, number));
+                    false
+                }
+                Line::Unsupported(reason) => {
+                    report.skipped.push((number, reason));
+                    false
+                }
+            };
+            if for_engine {
+                engine_text.push_str(line.trim());
+            } else {
+                engine_text.push('!');
+            }
+            engine_text.push('\n');
+        }
+        set.add_filter_list(engine_text, ParseOptions::default());
+        files.push(report);
+    }
+    generic_simple.sort_unstable();
+    generic_simple.dedup();
+    let generic_css = Arc::from(css_of(generic_simple.iter().map(String::as_str)));
+    loaded.lists = Some(FilterLists {
+        engine: Engine::new_with_filter_set(set),
+        files,
+        generic_simple,
+        generic_css,
+        params: Arc::new(RemoveParams::new(param_rules)),
+        css_cache: Mutex::new(HashMap::new()),
+    });
+    loaded
+}
+
+fn count(report: &mut FileReport, kind: &'static str) {
+    *report.taken.entry(kind).or_default() += 1;
+}
+
+/// A stream rule as an ordinary element remove rule.
+fn stream_rule(rule: lines::StreamRule, file: &Arc<str>, number: usize) -> ElementRule {
+    let when = rule.has_text.map(|text| Conditions {
+        text: vec![TextTest::Contains { any_of: vec![text], case_insensitive: false }],
+        ..Conditions::default()
+    });
+    // The classifier parsed the selector already; a second parse of the same text cannot fail, but an
+    // unparsable one would only mean a rule that never matches.
+    let selector = rule.selector.parse::<lol_html::Selector>().unwrap_or_else(|_| never_matching_selector());
+    ElementRule {
+        id: RuleId::new(&format!("{file}:{number}")),
+        origin: RuleOrigin { file: Arc::clone(file), line: number },
+        selector_text: rule.selector,
+        selector,
+        action: ElementAction::Remove,
+        when,
+        scope: rule.scope,
+    }
+}
+
+#[allow(clippy::expect_used)]
+fn never_matching_selector() -> lol_html::Selector {
+    // A type selector of a name no HTML element has; a literal, valid selector (the unit tests parse it).
+    "strainer-never-matches".parse().expect("a literal type selector parses")
+}
+
+/// `:is(a,b,…){display:none!important}` rules for `selectors`, [`SELECTORS_PER_RULE`] at a time.
+fn css_of<'a>(selectors: impl Iterator<Item = &'a str>) -> String {
+    let mut css = String::new();
+    let mut in_rule = 0;
+    for selector in selectors {
+        if in_rule == 0 {
+            css.push_str(":is(");
+        } else {
+            css.push(',');
+        }
+        css.push_str(selector);
+        in_rule += 1;
+        if in_rule == SELECTORS_PER_RULE {
+            css.push_str("){display:none!important}\n");
+            in_rule = 0;
+        }
+    }
+    if in_rule > 0 {
+        css.push_str("){display:none!important}\n");
+    }
+    css
+}
+
+/// The `adblock` request type of a request, from `Sec-Fetch-Dest` (what browsers say) or, without it, from
+/// whether it is a navigation and what it accepts.
+pub fn request_type(sec_fetch_dest: Option<&str>, navigation: bool, accept: &str) -> &'static str {
+    match sec_fetch_dest.map(str::to_ascii_lowercase).as_deref() {
+        Some("document") => "document",
+        Some("iframe" | "frame" | "fencedframe") => "sub_frame",
+        Some("script" | "worker" | "sharedworker" | "serviceworker" | "audioworklet" | "paintworklet") => {
+            "script"
+        }
+        Some("style") => "stylesheet",
+        Some("image") => "image",
+        Some("font") => "font",
+        Some("audio" | "video" | "track") => "media",
+        Some("object" | "embed") => "object",
+        Some("empty") => "xhr",
+        Some(_) => "other",
+        None if navigation => "document",
+        None if accept.starts_with("image/") => "image",
+        None if accept.starts_with("text/css") => "stylesheet",
+        None => "other",
+    }
+}
+
+// === impl FilterLists ===
+
+impl FilterLists {
+    /// Per-file reports, in load order.
+    pub fn files(&self) -> &[FileReport] {
+        &self.files
+    }
+
+    /// The `$removeparam` rules, for the link rules.
+    pub fn params(&self) -> Arc<RemoveParams> {
+        Arc::clone(&self.params)
+    }
+
+    /// Does a network rule block `url`, requested as `request_type` (an `adblock` type: `document`, `script`,
+    /// `image`, …) by a page at `source_url` (the URL itself for a navigation)? Exceptions and `$important`
+    /// are the engine's.
+    pub fn check_request(&self, url: &str, source_url: &str, request_type: &str) -> Option<Blocked> {
+        let request = Request::new(url, source_url, request_type, "get").ok()?;
+        let result = self.engine.check_network_request(&request);
+        if !result.should_block() {
+            return None;
+        }
+        let info = result.filter.as_ref();
+        let list = info
+            .and_then(|i| i.source_location.as_ref())
+            .and_then(|location| self.files.get(location.source_index as usize))
+            .map_or_else(|| "filter lists".to_owned(), |report| report.file.clone());
+        let rule = info.and_then(|i| i.raw_line.clone()).unwrap_or_else(|| "(a combined rule)".to_owned());
+        Some(Blocked { list, rule })
+    }
+
+    /// The hiding stylesheet for pages of `site`, in parts: its site-specific selectors with the generic ones
+    /// that need no class/id survey, then every generic class/id selector that no `#@#` exception (or
+    /// `$generichide`) takes off for this site. Built once per site and cached (the generic part is shared by
+    /// every site without such an exception); empty when nothing applies.
+    pub fn stylesheet(&self, site: &str) -> Vec<Arc<str>> {
+        let mut cache = self.css_cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(parts) = cache.get(site) {
+            return parts.clone();
+        }
+        let parts = self.build_site_css(site);
+        if cache.len() >= STYLESHEET_CACHE {
+            cache.clear();
+        }
+        cache.insert(site.to_owned(), parts.clone());
+        parts
+    }
+
+    fn build_site_css(&self, site: &str) -> Vec<Arc<str>> {
+        let resources = self.engine.url_cosmetic_resources(&format!("https://{site}/"));
+        let mut selectors: Vec<&str> = resources.hide_selectors.iter().map(String::as_str).collect();
+        selectors.sort_unstable();
+        let mut parts = Vec::new();
+        if !selectors.is_empty() {
+            parts.push(Arc::from(css_of(selectors.into_iter())));
+        }
+        if !resources.generichide && !self.generic_simple.is_empty() {
+            let excepted: HashSet<&str> = resources.exceptions.iter().map(String::as_str).collect();
+            let touched =
+                excepted.iter().any(|e| self.generic_simple.binary_search_by(|s| s.as_str().cmp(e)).is_ok());
+            if touched {
+                let kept = self.generic_simple.iter().map(String::as_str).filter(|s| !excepted.contains(s));
+                parts.push(Arc::from(css_of(kept)));
+            } else {
+                parts.push(Arc::clone(&self.generic_css));
+            }
+        }
+        parts
+    }
+
+    /// Lines taken across all files.
+    pub fn taken_total(&self) -> usize {
+        self.files.iter().map(FileReport::taken_total).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_selector_parses() {
+        let _ = never_matching_selector();
+    }
+
+    #[test]
+    fn stylesheets_group_selectors_in_forgiving_lists() {
+        assert_eq!(css_of(["a", ".b"].into_iter()), ":is(a,.b){display:none!important}\n");
+        let many: Vec<String> = (0..SELECTORS_PER_RULE + 1).map(|i| format!(".c{i}")).collect();
+        assert_eq!(css_of(many.iter().map(String::as_str)).lines().count(), 2);
+    }
+
+    #[test]
+    fn request_types_follow_sec_fetch_dest() {
+        assert_eq!(request_type(Some("script"), false, "*/*"), "script");
+        assert_eq!(request_type(Some("iframe"), false, "*/*"), "sub_frame");
+        assert_eq!(request_type(None, true, "text/html"), "document");
+        assert_eq!(request_type(None, false, "image/avif,*/*"), "image");
+    }
+}
