@@ -124,7 +124,14 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     for (file, count) in &report.files {
         println!("{file}: {count} rule(s)");
     }
-    println!("ok: {} file(s), {} warning(s)", report.files.len(), report.warnings.len());
+    for list in &report.filters {
+        for (line, reason) in &list.skipped {
+            eprintln!("{}:{line}: skipped: {reason}", list.file);
+        }
+        println!("{}: {} line(s) taken ({})", list.file, list.taken_total(), list.summary());
+    }
+    let files = report.files.len() + report.filters.len();
+    println!("ok: {files} file(s), {} warning(s)", report.warnings.len());
     Ok(ExitCode::SUCCESS)
 }
 

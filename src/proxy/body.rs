@@ -87,6 +87,7 @@ pub async fn respond(
                 hold_cap: limits.hold_cap,
                 memory_limit: limits.rewrite_memory,
                 inject_styles: csp_allows_inline_styles(&parts.headers),
+                extra_css: ctx.rules.filters.as_ref().map(|f| f.stylesheet(&ctx.site)).unwrap_or_default(),
                 explain: false,
                 record_hits: false,
             };

@@ -73,6 +73,21 @@ pub async fn forward(
         log.mode = Mode::Blocked;
         return log.answer(respond::blocked(&host, rule.as_str(), is_navigation(request.headers())));
     }
+    if let Some(filters) = &rules.filters {
+        let url = request.uri().to_string();
+        let headers = request.headers();
+        let navigation = is_navigation(headers);
+        let dest = headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok());
+        let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let request_type = crate::filters::request_type(dest, navigation, accept);
+        let referer = headers.get(http::header::REFERER).and_then(|v| v.to_str().ok());
+        let source = if request_type == "document" { &url } else { referer.unwrap_or(&url) };
+        if let Some(blocked) = filters.check_request(&url, source, request_type) {
+            log.mode = Mode::Blocked;
+            tracing::debug!(host, list = blocked.list, rule = blocked.rule, "blocked by a filter list");
+            return log.answer(respond::filtered(&url, &blocked.list, &blocked.rule, request_type));
+        }
+    }
     let rewrite_allowed = decision == HostDecision::Normal;
     if rewrite_allowed && request.method() == Method::GET && is_navigation(request.headers()) {
         let url = request.uri().to_string();
