@@ -274,6 +274,24 @@ pub fn request_type(sec_fetch_dest: Option<&str>, navigation: bool, accept: &str
     }
 }
 
+/// `url` without the `:port` of its authority (userinfo and IPv6 brackets kept as written).
+fn without_port(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://") else { return url.into() };
+    let start = scheme_end + 3;
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    let authority = &url[start..end];
+    let host_start = authority.rfind('@').map_or(0, |i| i + 1);
+    let host_end = if authority[host_start..].starts_with('[') {
+        authority[host_start..].find(']').map_or(authority.len(), |i| host_start + i + 1)
+    } else {
+        authority[host_start..].find(':').map_or(authority.len(), |i| host_start + i)
+    };
+    if host_end == authority.len() {
+        return url.into();
+    }
+    format!("{}{}", &url[..start + host_end], &url[end..]).into()
+}
+
 // === impl FilterLists ===
 
 impl FilterLists {
@@ -290,8 +308,12 @@ impl FilterLists {
     /// Does a network rule block `url`, requested as `request_type` (an `adblock` type: `document`, `script`,
     /// `image`, …) by a page at `source_url` (the URL itself for a navigation)? Exceptions and `$important`
     /// are the engine's.
+    ///
+    /// Ports are left out of both URLs: list patterns are written for default ports (`||host/path` would not
+    /// match `host:8080/path`, while `||host^` would), so a site on another port is judged as on its default one.
     pub fn check_request(&self, url: &str, source_url: &str, request_type: &str) -> Option<Blocked> {
-        let request = Request::new(url, source_url, request_type, "get").ok()?;
+        let request =
+            Request::new(&without_port(url), &without_port(source_url), request_type, "get").ok()?;
         let result = self.engine.check_network_request(&request);
         if !result.should_block() {
             return None;
@@ -367,10 +389,43 @@ mod tests {
     }
 
     #[test]
+    fn ports_are_left_out() {
+        assert_eq!(without_port("http://a.example:8080/x?y"), "http://a.example/x?y");
+        assert_eq!(without_port("https://u:p@[::1]:443"), "https://u:p@[::1]");
+        assert_eq!(without_port("https://a.example/p:1"), "https://a.example/p:1");
+    }
+
+    #[test]
     fn request_types_follow_sec_fetch_dest() {
         assert_eq!(request_type(Some("script"), false, "*/*"), "script");
         assert_eq!(request_type(Some("iframe"), false, "*/*"), "sub_frame");
         assert_eq!(request_type(None, true, "text/html"), "document");
         assert_eq!(request_type(None, false, "image/avif,*/*"), "image");
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+
+    fn lists(files: &[(&str, &str)]) -> FilterLists {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join(FILTERS_DIR)).expect("filters dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(FILTERS_DIR).join(name), text).expect("write list");
+        }
+        load(dir.path()).lists.expect("lists load")
+    }
+
+    #[test]
+    fn blocks_name_their_list_and_rule_and_exceptions_win() {
+        let lists = lists(&[("a.txt", "! title\n||ads.example^\n"), ("b.txt", "@@||ads.example/allowed/\n")]);
+        let blocked = lists.check_request("http://ads.example:8080/x.js", "http://news.example/", "script");
+        assert_eq!(blocked, Some(Blocked { list: "filters/a.txt".into(), rule: "||ads.example^".into() }));
+        assert_eq!(
+            lists.check_request("http://ads.example:81/allowed/x", "http://news.example/", "script"),
+            None
+        );
+        assert_eq!(lists.check_request("http://news.example/", "http://news.example/", "document"), None);
     }
 }
