@@ -15,6 +15,7 @@
 
 pub mod lines;
 pub mod params;
+pub mod subscriptions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
