@@ -125,6 +125,8 @@ pub struct Config {
     /// The PAC file sends plain host names, `.local` names and loopback, private and link-local addresses
     /// `DIRECT` (routers and NAS boxes with certificates of their own), strainer's own names excepted.
     pub pac_direct_local: bool,
+    /// Filter lists downloaded into `rules/filters/` and kept current (`[[subscriptions]]`).
+    pub subscriptions: Vec<crate::filters::subscriptions::Subscription>,
 }
 
 /// Default interception ports: HTTPS only.
@@ -288,6 +290,8 @@ struct FileSettings {
     pac_direct_local: Option<bool>,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    subscriptions: Vec<crate::filters::subscriptions::Subscription>,
 }
 
 /// `[limits]` of the settings file; durations in milliseconds.
@@ -340,6 +344,7 @@ impl Config {
             allow_clients: ClientNetworks::default(),
             proxy_auth: None,
             pac_direct_local: true,
+            subscriptions: Vec::new(),
         }
     }
 
@@ -380,6 +385,7 @@ impl Config {
             allow_clients,
             proxy_auth,
             pac_direct_local: file.pac_direct_local.unwrap_or(true),
+            subscriptions: file.subscriptions,
         })
     }
 }
@@ -532,6 +538,18 @@ mod tests {
         assert_eq!(config.proxy_auth.map(|c| c.user_count()), Some(1));
         let file: FileSettings = toml::from_str("allow_clients = [\"everyone\"]").expect("valid toml");
         assert!(matches!(Config::merge(&RunArgs::default(), file), Err(ConfigError::Access(_))));
+    }
+
+    #[test]
+    fn filter_list_subscriptions_are_read_and_checked() {
+        let file: FileSettings = toml::from_str(
+            "[[subscriptions]]\nname = \"easylist\"\nurl = \"https://lists.example/easylist.txt\"\n",
+        )
+        .expect("parses");
+        let config = Config::merge(&RunArgs::default(), file).expect("valid");
+        assert_eq!(config.subscriptions[0].refresh_minutes, 24 * 60);
+        assert!(toml::from_str::<FileSettings>("[[subscriptions]]\nname = \"../x\"\nurl = \"https://a/\"\n")
+            .is_err());
     }
 
     #[test]
