@@ -3,8 +3,8 @@
 //! real client and real loopback origins: an EasyList host is blocked over HTTP and HTTPS (block page naming
 //! list and rule for navigations, an empty answer of the right kind for subresources), an `@@` exception lets its
 //! target through, a uBO `$removeparam` parameter goes from a link and from a navigation, a generic EasyList
-//! hiding selector lands in the injected stylesheet, a site-specific `:has-text()` rule removes its element in
-//! the stream, and `strainer check` summarises every file.
+//! class selector the page uses is hidden by the style appended after the page survey, a site-specific
+//! `:has-text()` rule removes its element in the stream, and `strainer check` summarises every file.
 //!
 //! Without the Debian package the tests skip loudly; with `CI=true` they fail (`.ci/run` installs it).
 
@@ -282,11 +282,15 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
         .text()
         .await
         .expect("text");
-    let style_start = html.find("<style data-strainer>").expect("a stylesheet is injected");
-    let style = &html[style_start..html[style_start..].find("</style>").expect("closed") + style_start];
-    assert!(style.contains(&format!(",.{GENERIC_CLASS},")), "generic EasyList selector in the stylesheet");
-    assert!(style.contains("{display:none!important}"));
-    assert!(html.find("</head>").expect("head kept") > style_start, "injected in the head");
+    let head_style = html.find("<style data-strainer>").expect("a head stylesheet is injected");
+    assert!(html.find("</head>").expect("head kept") > head_style, "injected in the head");
+    let tail = &html[html.find("</html>").expect("page end")..];
+    assert!(
+        tail.contains(&format!(
+            "<style data-strainer>\n:is(.{GENERIC_CLASS}){{display:none!important}}\n</style>"
+        )),
+        "the generic EasyList selector the page uses is hidden by a style after the page: {tail}"
+    );
     assert!(!html.contains("Advertisement: buy now"), "the :has-text() element is gone: {html}");
     assert!(html.contains("Further reading"), "its look-alike without the text stays");
     assert!(html.contains("generic ad"), "the generic one is hidden, not removed");
@@ -306,6 +310,22 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
         .await
         .expect("text");
     assert!(!html.contains("<style data-strainer>"), "CSP respected: {html}");
+
+    // A CSP <meta> (not parsed by the survey) means no appended style either.
+    let meta_page = "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"style-src 'self'\">\
+                     </head><body><div class=\"ad--300x250\">generic ad</div></body></html>";
+    let meta =
+        Origin::start(move |_| async move { full(200, &[("content-type", "text/html")], meta_page) }).await;
+    let html = client
+        .get(meta.url("news.test", "/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(!html.contains("<style data-strainer>"), "CSP meta respected: {html}");
 }
 
 #[test]

@@ -16,6 +16,7 @@
 pub mod lines;
 pub mod params;
 pub mod subscriptions;
+pub mod survey;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -78,20 +79,29 @@ pub struct FilterLists {
     engine: Engine,
     /// Reports, in load order (the engine's source index is a position in this list).
     files: Vec<FileReport>,
-    /// Generic single class/id selectors (`.ad`, `#ad`): the engine keeps these for a class/id survey in the
-    /// page, which a stream proxy cannot do before `</head>`, so strainer lists them itself.
-    generic_simple: Vec<String>,
-    /// The stylesheet of those generic selectors, for sites no exception touches.
-    generic_css: Arc<str>,
+    /// Generic single class/id selectors (`.ad`, `#ad`) by name, for the page survey ([`survey`]).
+    generic_names: survey::GenericNames,
     params: Arc<RemoveParams>,
-    css_cache: Mutex<HashMap<String, Vec<Arc<str>>>>,
+    site_cache: Mutex<HashMap<String, Arc<SiteCosmetics>>>,
+}
+
+/// The cosmetic rules of one site, built once and cached.
+#[derive(Debug, Default)]
+pub struct SiteCosmetics {
+    /// The stylesheet for the `<head>`: site-specific selectors and the generic ones no survey can narrow.
+    head: Vec<Arc<str>>,
+    /// Generic class/id selectors that `#@#` exceptions take off this site.
+    excepted: HashSet<String>,
+    /// `$generichide`: no generic rule on this site.
+    generichide: bool,
 }
 
 impl std::fmt::Debug for FilterLists {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FilterLists")
             .field("files", &self.files.len())
-            .field("generic_simple", &self.generic_simple.len())
+            .field("generic_classes", &self.generic_names.classes.len())
+            .field("generic_ids", &self.generic_names.ids.len())
             .field("removeparam", &self.params.len())
             .finish_non_exhaustive()
     }
@@ -185,16 +195,19 @@ pub fn load(dir: &Path) -> Loaded {
         set.add_filter_list(engine_text, ParseOptions::default());
         files.push(report);
     }
-    generic_simple.sort_unstable();
-    generic_simple.dedup();
-    let generic_css = Arc::from(css_of(generic_simple.iter().map(String::as_str)));
+    let mut generic_names = survey::GenericNames::default();
+    for selector in generic_simple {
+        match selector.split_at(1) {
+            (".", name) => generic_names.classes.insert(name.into()),
+            (_, name) => generic_names.ids.insert(name.into()),
+        };
+    }
     loaded.lists = Some(FilterLists {
         engine: Engine::new_with_filter_set(set),
         files,
-        generic_simple,
-        generic_css,
+        generic_names,
         params: Arc::new(RemoveParams::new(param_rules)),
-        css_cache: Mutex::new(HashMap::new()),
+        site_cache: Mutex::new(HashMap::new()),
     });
     loaded
 }
@@ -328,43 +341,41 @@ impl FilterLists {
         Some(Blocked { list, rule })
     }
 
-    /// The hiding stylesheet for pages of `site`, in parts: its site-specific selectors with the generic ones
-    /// that need no class/id survey, then every generic class/id selector that no `#@#` exception (or
-    /// `$generichide`) takes off for this site. Built once per site and cached (the generic part is shared by
-    /// every site without such an exception); empty when nothing applies.
+    /// The hiding stylesheet for the `<head>` of pages of `site`: its site-specific selectors and the generic
+    /// ones that are not a single class or id (those come from the page survey, [`FilterLists::survey`]),
+    /// exceptions applied. Built once per site and cached; empty when nothing applies.
     pub fn stylesheet(&self, site: &str) -> Vec<Arc<str>> {
-        let mut cache = self.css_cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(parts) = cache.get(site) {
-            return parts.clone();
+        self.site(site).head.clone()
+    }
+
+    /// A survey of one page of `site` for the generic class and id rules, or `None` when the site is exempt
+    /// from generic rules (`$generichide`) or none is loaded. Feed it the page and append what it finishes with.
+    pub fn survey(self: &Arc<Self>, site: &str) -> Option<survey::Survey> {
+        let cosmetics = self.site(site);
+        let none = self.generic_names.classes.is_empty() && self.generic_names.ids.is_empty();
+        (!none && !cosmetics.generichide).then(|| survey::Survey::new(Arc::clone(self), cosmetics))
+    }
+
+    fn site(&self, site: &str) -> Arc<SiteCosmetics> {
+        let mut cache = self.site_cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cosmetics) = cache.get(site) {
+            return Arc::clone(cosmetics);
         }
-        let parts = self.build_site_css(site);
+        let cosmetics = Arc::new(self.build_site(site));
         if cache.len() >= STYLESHEET_CACHE {
             cache.clear();
         }
-        cache.insert(site.to_owned(), parts.clone());
-        parts
+        cache.insert(site.to_owned(), Arc::clone(&cosmetics));
+        cosmetics
     }
 
-    fn build_site_css(&self, site: &str) -> Vec<Arc<str>> {
+    fn build_site(&self, site: &str) -> SiteCosmetics {
         let resources = self.engine.url_cosmetic_resources(&format!("https://{site}/"));
         let mut selectors: Vec<&str> = resources.hide_selectors.iter().map(String::as_str).collect();
         selectors.sort_unstable();
-        let mut parts = Vec::new();
-        if !selectors.is_empty() {
-            parts.push(Arc::from(css_of(selectors.into_iter())));
-        }
-        if !resources.generichide && !self.generic_simple.is_empty() {
-            let excepted: HashSet<&str> = resources.exceptions.iter().map(String::as_str).collect();
-            let touched =
-                excepted.iter().any(|e| self.generic_simple.binary_search_by(|s| s.as_str().cmp(e)).is_ok());
-            if touched {
-                let kept = self.generic_simple.iter().map(String::as_str).filter(|s| !excepted.contains(s));
-                parts.push(Arc::from(css_of(kept)));
-            } else {
-                parts.push(Arc::clone(&self.generic_css));
-            }
-        }
-        parts
+        let head =
+            if selectors.is_empty() { Vec::new() } else { vec![Arc::from(css_of(selectors.into_iter()))] };
+        SiteCosmetics { head, excepted: resources.exceptions, generichide: resources.generichide }
     }
 
     /// Lines taken across all files.

@@ -23,10 +23,10 @@ pub(super) fn style_element(rules: &RuleSet, active: &[usize], extra: &[Arc<str>
         css.push('\n');
     }
     for part in extra {
-        if part.to_ascii_lowercase().contains("</style") {
-            continue;
+        // Filter-list CSS holds no `<` (the classifier refuses such selectors); checked again, cheaply.
+        if memchr::memchr(b'<', part.as_bytes()).is_none() {
+            css.push_str(part);
         }
-        css.push_str(part);
     }
     if css.is_empty() {
         return None;
