@@ -15,6 +15,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
 use memchr::memmem;
 
 use super::{css_of, SiteCosmetics};
@@ -31,9 +32,9 @@ const MAX_HITS: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct GenericNames {
     /// Class names of `##.name` rules.
-    pub classes: HashSet<Box<str>>,
+    pub classes: HashSet<Box<str>, RandomState>,
     /// Ids of `###name` rules.
-    pub ids: HashSet<Box<str>>,
+    pub ids: HashSet<Box<str>, RandomState>,
 }
 
 /// The survey of one page: fed every output chunk, finished with the `<style>` to append.
@@ -43,6 +44,8 @@ pub struct Survey {
     buffer: Vec<u8>,
     hits: HashSet<String>,
     csp_meta: bool,
+    /// No `<body` seen yet: a CSP `<meta>` only counts in the head, so only the head is searched for one.
+    in_head: bool,
 }
 
 /// Finders for the attribute names and the CSP meta, built once.
@@ -50,6 +53,7 @@ struct Finders {
     class: memmem::Finder<'static>,
     id: memmem::Finder<'static>,
     csp: [memmem::Finder<'static>; 3],
+    body: [memmem::Finder<'static>; 2],
 }
 
 static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finders {
@@ -60,11 +64,12 @@ static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finde
         memmem::Finder::new(b"-Security-Policy"),
         memmem::Finder::new(b"-SECURITY-POLICY"),
     ],
+    body: [memmem::Finder::new(b"<body"), memmem::Finder::new(b"<BODY")],
 });
 
 impl Survey {
     pub(crate) fn new(names: Arc<super::FilterLists>, site: Arc<SiteCosmetics>) -> Self {
-        Self { names, site, buffer: Vec::new(), hits: HashSet::new(), csp_meta: false }
+        Self { names, site, buffer: Vec::new(), hits: HashSet::new(), csp_meta: false, in_head: true }
     }
 
     /// Reads the `class` and `id` values of the next chunk of the page.
@@ -74,9 +79,14 @@ impl Survey {
         }
         self.buffer.extend_from_slice(chunk);
         let finders = &*FINDERS;
-        if finders.csp.iter().any(|f| f.find(&self.buffer).is_some()) {
-            self.csp_meta = true;
-            return;
+        if self.in_head {
+            let head_end = finders.body.iter().filter_map(|f| f.find(&self.buffer)).min();
+            let head = &self.buffer[..head_end.unwrap_or(self.buffer.len())];
+            if finders.csp.iter().any(|f| f.find(head).is_some()) {
+                self.csp_meta = true;
+                return;
+            }
+            self.in_head = head_end.is_none();
         }
         let buffer = std::mem::take(&mut self.buffer);
         let mut keep_from = buffer.len().saturating_sub(CARRY_MIN);
@@ -178,7 +188,9 @@ mod tests {
     fn a_csp_meta_stops_the_survey() {
         let lists = lists("##.ad-box\n");
         let mut survey = lists.survey("news.example").expect("a survey");
-        survey.feed(b"<meta http-equiv=Content-Security-Policy content=\"style-src 'self'\"><div class=ad-box>");
+        survey.feed(
+            b"<meta http-equiv=Content-Security-Policy content=\"style-src 'self'\"><div class=ad-box>",
+        );
         assert_eq!(survey.finish(), None);
     }
 
