@@ -165,6 +165,15 @@ async fn an_easylist_host_is_blocked_over_http_and_an_exception_lets_its_target_
 
     let other = client.get(origin.url("news.test", "/")).send().await.expect("other host answered");
     assert_eq!(other.status(), StatusCode::OK, "hosts no rule names pass");
+
+    let status = client.get("http://strainer.internal/").send().await.expect("status page");
+    let status = status.text().await.expect("text");
+    assert!(status.contains("<h2>Filter lists</h2>"), "{status}");
+    for list in
+        ["filters/easylist.txt", "filters/easyprivacy.txt", "filters/privacy.min.txt", "filters/local.txt"]
+    {
+        assert!(status.contains(&format!("<tr><td>{list}</td>")), "the status page counts {list}");
+    }
 }
 
 #[tokio::test]
