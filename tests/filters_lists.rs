@@ -150,6 +150,12 @@ async fn an_easylist_host_is_blocked_over_http_and_an_exception_lets_its_target_
         .expect("image answered");
     assert_eq!(image.headers()["content-type"], "image/gif");
     assert!(image.bytes().await.expect("body").starts_with(b"GIF89a"));
+    let socket = common::websocket_upgrade(client.get(origin.url(EASYLIST_HOST, "/live")))
+        .header("origin", "http://news.test")
+        .send()
+        .await
+        .expect("upgrade answered");
+    assert_eq!(socket.status(), StatusCode::FORBIDDEN, "a WebSocket to the host is refused too");
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing blocked reached the origin");
 
     let allowed = client
