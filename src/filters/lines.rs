@@ -69,10 +69,6 @@ const UNSUPPORTED_OPTIONS: &[&str] = &[
     "responseheader",
     "ipaddress",
     "reason",
-    "cname",
-    "genericblock",
-    "empty",
-    "mp4",
 ];
 
 /// Procedural cosmetic operators (uBO, ABP): they need a script in the page, except `:has-text()`, which the
@@ -177,9 +173,7 @@ fn cosmetic(domains: &str, separator: &str, body: &str) -> Line {
         }
         return Line::Unsupported(format!("procedural filter (`{op}…)`) needs a script in the page"));
     }
-    if separator == "#?#" || separator == "#@?#" {
-        // Extended syntax with no procedural operator: plain CSS after all.
-    }
+    // `#?#` (extended syntax) without a procedural operator is plain CSS after all: hidden like `##`.
     if let Err(reason) = safe_selector(body) {
         return Line::Unsupported(reason);
     }

@@ -319,15 +319,20 @@ impl FilterLists {
         Arc::clone(&self.params)
     }
 
-    /// Does a network rule block `url`, requested as `request_type` (an `adblock` type: `document`, `script`,
-    /// `image`, …) by a page at `source_url` (the URL itself for a navigation)? Exceptions and `$important`
-    /// are the engine's.
+    /// Does a network rule block a GET of `url`, requested as `request_type` (an `adblock` type: `document`,
+    /// `script`, `image`, …) by a page at `source_url` (the URL itself for a navigation)? Exceptions and
+    /// `$important` are the engine's. See [`FilterLists::check`].
+    pub fn check_request(&self, url: &str, source_url: &str, request_type: &str) -> Option<Blocked> {
+        self.check(url, source_url, request_type, "get")
+    }
+
+    /// [`FilterLists::check_request`] for any method (`$method=` rules), given lower-case.
     ///
     /// Ports are left out of both URLs: list patterns are written for default ports (`||host/path` would not
     /// match `host:8080/path`, while `||host^` would), so a site on another port is judged as on its default one.
-    pub fn check_request(&self, url: &str, source_url: &str, request_type: &str) -> Option<Blocked> {
+    pub fn check(&self, url: &str, source_url: &str, request_type: &str, method: &str) -> Option<Blocked> {
         let request =
-            Request::new(&without_port(url), &without_port(source_url), request_type, "get").ok()?;
+            Request::new(&without_port(url), &without_port(source_url), request_type, method).ok()?;
         let result = self.engine.check_network_request(&request);
         if !result.should_block() {
             return None;
