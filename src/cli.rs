@@ -169,7 +169,13 @@ fn rewrite(
         }
         Some(HostDecision::Normal) | None => {}
     }
-    let options = RewriteOptions { site, header_charset: charset, explain, ..RewriteOptions::default() };
+    // Filter lists' hiding rules for the site, as the proxy applies them: the head stylesheet and the page survey.
+    let (extra_css, mut survey) = match (&set.filters, site.as_deref()) {
+        (Some(filters), Some(site)) => (filters.stylesheet(site), filters.survey(site)),
+        _ => (Vec::new(), None),
+    };
+    let options =
+        RewriteOptions { site, header_charset: charset, explain, extra_css, ..RewriteOptions::default() };
     let mut rewriter = Rewriter::new(Arc::new(set), options);
     let mut stdout = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
@@ -178,10 +184,20 @@ fn rewrite(
         if n == 0 {
             break;
         }
-        stdout.write_all(&rewriter.write(&buf[..n]))?;
+        let output = rewriter.write(&buf[..n]);
+        if let Some(survey) = &mut survey {
+            survey.feed(&output);
+        }
+        stdout.write_all(&output)?;
     }
     let (tail, report) = rewriter.finish();
     stdout.write_all(&tail)?;
+    if let Some(mut survey) = survey {
+        survey.feed(&tail);
+        if let Some(style) = survey.finish() {
+            stdout.write_all(style.as_bytes())?;
+        }
+    }
     stdout.flush()?;
     if explain {
         let mut stderr = io::stderr().lock();

@@ -369,4 +369,22 @@ fn strainer_check_summarises_every_list_and_exits_0() {
         stderr.contains("filters/local.txt:1: skipped: option `$popup` cannot be honoured by a proxy"),
         "every skipped line with file:line and why: {stderr}"
     );
+
+    // `strainer rewrite` applies the lists' cosmetic rules for the site as the proxy does.
+    let page = dir.path().join("page.html");
+    std::fs::write(
+        &page,
+        "<html><head></head><body><div class=\"ad--300x250\">x</div>\
+         <div class=\"article-sidebar\">Advertisement here</div></body></html>",
+    )
+    .expect("page");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strainer"))
+        .args(["rewrite", page.to_str().expect("utf-8 path"), "--site", "historic-uk.com", "--rules"])
+        .arg(dir.path())
+        .output()
+        .expect("strainer rewrite runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(stdout.contains(":is(.ad--300x250){display:none!important}"), "{stdout}");
+    assert!(!stdout.contains("Advertisement here"), "{stdout}");
 }
