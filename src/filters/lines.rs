@@ -362,6 +362,26 @@ mod tests {
     }
 
     #[test]
+    fn garbage_lines_never_panic() {
+        use rand::{Rng, SeedableRng};
+        const ALPHABET: &[char] = &[
+            '#', '@', '$', '|', '^', '~', ',', '=', '/', '*', '.', ':', '(', ')', '[', ']', '"', '\'', '{',
+            '}', '<', '>', '!', '?', '%', '+', '&', '\\', ' ', 'a', 'd', 'x', '-', '_', '1', 'é', '€',
+        ];
+        let file: Arc<str> = Arc::from("filters/garbage.txt");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        for number in 0..20_000 {
+            let len = rng.random_range(0..40);
+            let mut line: String = (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]).collect();
+            if number % 3 == 0 {
+                let prefix = ["##", "example.com##", "##^", "#@#", "||a.com^$", "$removeparam=", "@@"];
+                line.insert_str(0, prefix[number % prefix.len()]);
+            }
+            let _ = classify(&line, &file, number);
+        }
+    }
+
+    #[test]
     fn options_split_at_the_last_dollar_or_after_a_regex() {
         assert_eq!(split_options("||a.com^$script"), ("||a.com^", Some("script")));
         assert_eq!(split_options("/ad$/$image"), ("/ad$/", Some("image")));

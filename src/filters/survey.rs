@@ -185,6 +185,39 @@ mod tests {
     }
 
     #[test]
+    fn garbage_pages_at_random_chunkings_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let lists = lists("##.a\n###b\n");
+        let pieces: [&[u8]; 10] = [
+            b"class=",
+            b" id=",
+            b"\"",
+            b"'",
+            b"a",
+            b" b",
+            b">",
+            b"<body",
+            b"-security-policy",
+            &[0xff, 0xc3],
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        for _ in 0..2_000 {
+            let page: Vec<u8> = (0..rng.random_range(0..200))
+                .flat_map(|_| pieces[rng.random_range(0..pieces.len())])
+                .copied()
+                .collect();
+            let mut survey = lists.survey("x.example").expect("a survey");
+            let mut rest = &page[..];
+            while !rest.is_empty() {
+                let cut = rng.random_range(0..=rest.len());
+                survey.feed(&rest[..cut]);
+                rest = &rest[cut..];
+            }
+            let _ = survey.finish();
+        }
+    }
+
+    #[test]
     fn a_csp_meta_stops_the_survey() {
         let lists = lists("##.ad-box\n");
         let mut survey = lists.survey("news.example").expect("a survey");
