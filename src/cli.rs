@@ -176,7 +176,12 @@ fn rewrite(
     };
     let options =
         RewriteOptions { site, header_charset: charset, explain, extra_css, ..RewriteOptions::default() };
-    let mut rewriter = Rewriter::new(Arc::new(set), options);
+    let set = Arc::new(set);
+    let rules = match (&set.filters, options.site.as_deref()) {
+        (Some(filters), Some(site)) => filters.rules_for(&set, site),
+        _ => Arc::clone(&set),
+    };
+    let mut rewriter = Rewriter::new(rules, options);
     let mut stdout = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -31,6 +31,8 @@ const EASYLIST_HOST: &str = "0019x.com";
 const UBO_PARAM: &str = "gad_source";
 /// A generic EasyList hiding rule (`##.ad--300x250`).
 const GENERIC_CLASS: &str = "ad--300x250";
+/// A site-specific EasyList hiding rule, removed in the stream on its site.
+const SITE_RULE: (&str, &str) = ("olympics.com", "-adv");
 /// A site-specific EasyList `:has-text()` rule.
 const HAS_TEXT_RULE: &str = "historic-uk.com#?#.article-sidebar:has-text(Advertisement)";
 
@@ -79,7 +81,10 @@ fn rules_dir(extra: &str) -> tempfile::TempDir {
 /// The lists really hold the lines these tests rely on.
 fn assert_list_lines() {
     let easylist = std::fs::read_to_string(Path::new(ASSETS).join(LISTS[0])).expect("easylist");
-    for line in [format!("||{EASYLIST_HOST}^"), format!("##.{GENERIC_CLASS}"), HAS_TEXT_RULE.to_owned()] {
+    let site_rule = format!("{}##.{}", SITE_RULE.0, SITE_RULE.1);
+    for line in
+        [format!("||{EASYLIST_HOST}^"), format!("##.{GENERIC_CLASS}"), HAS_TEXT_RULE.to_owned(), site_rule]
+    {
         assert!(easylist.lines().any(|l| l == line), "EasyList no longer has {line}");
     }
     let privacy = std::fs::read_to_string(Path::new(ASSETS).join(LISTS[2])).expect("uBO privacy");
@@ -309,6 +314,30 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
     assert!(!html.contains("Advertisement: buy now"), "the :has-text() element is gone: {html}");
     assert!(html.contains("Further reading"), "its look-alike without the text stays");
     assert!(html.contains("generic ad"), "the generic one is hidden, not removed");
+
+    // A site-specific `site##.class` rule: the element is removed in the stream on that site only.
+    let site_page = "<!DOCTYPE html><html><head><title>t</title></head><body>\
+                     <div class=\"-adv\">site ad</div><div class=\"-adv-not\">kept</div></body></html>";
+    let site_origin =
+        Origin::start(move |_| async move { full(200, &[("content-type", "text/html")], site_page) }).await;
+    let strainer = strainer_for(dir.path(), &[SITE_RULE.0, "other.test"]).await;
+    let client = strainer.client();
+    let get = |host: &'static str| {
+        let url = site_origin.url(host, "/");
+        let client = client.clone();
+        async move {
+            let response = client.get(url).header("accept", "text/html").send().await.expect("page");
+            response.text().await.expect("text")
+        }
+    };
+    let on_site = get(SITE_RULE.0).await;
+    assert!(!on_site.contains("site ad"), "removed in the stream: {on_site}");
+    assert!(on_site.contains("kept"), "{on_site}");
+    let head = &on_site[..on_site.find("</head>").expect("head")];
+    for after in [',', ')'] {
+        assert!(!head.contains(&format!(".{}{after}", SITE_RULE.1)), "not also in the stylesheet: {head}");
+    }
+    assert!(get("other.test").await.contains("site ad"), "other sites keep it");
 
     // A page whose CSP forbids inline styles gets no stylesheet, as with tag styles.
     let strict = Origin::start(move |_| async move {

@@ -30,6 +30,11 @@ pub(crate) enum Line {
         generic: bool,
         /// A generic rule that is a single class or id (`##.ad`, `###ad`), listed by strainer itself.
         simple: Option<String>,
+        /// The sites a site-specific rule names (plain host names; globs and `~` exclusions left to the engine),
+        /// with its selector: candidates for removal in the stream on those sites.
+        sites: Vec<String>,
+        /// The selector as written.
+        selector: String,
     },
     /// A `#@#selector` exception to hiding rules.
     HideException,
@@ -181,7 +186,9 @@ fn cosmetic(domains: &str, separator: &str, body: &str) -> Line {
         return Line::HideException;
     }
     let simple = (generic && domains.is_empty() && is_simple_class_or_id(body)).then(|| body.to_owned());
-    Line::Hide { generic, simple }
+    let sites =
+        scope.include.patterns().iter().map(|p| p.as_str()).filter(|p| !p.contains('*')).map(str::to_owned);
+    Line::Hide { generic, simple, sites: sites.collect(), selector: body.to_owned() }
 }
 
 /// `##^selector` or `selector:has-text(text)` → a stream rule, if the engine can match it.
@@ -328,7 +335,9 @@ mod tests {
             Line::Comment => "comment".into(),
             Line::Network { exception } => format!("network{}", if exception { " exception" } else { "" }),
             Line::RemoveParam(_) => "removeparam".into(),
-            Line::Hide { generic, simple } => format!("hide generic={generic} simple={}", simple.is_some()),
+            Line::Hide { generic, simple, .. } => {
+                format!("hide generic={generic} simple={}", simple.is_some())
+            }
             Line::HideException => "hide exception".into(),
             Line::Stream(rule) => format!("stream {} {:?}", rule.selector, rule.has_text),
             Line::Unsupported(reason) => format!("unsupported: {reason}"),

@@ -28,7 +28,11 @@ use adblock::Engine;
 
 use self::lines::Line;
 use self::params::RemoveParams;
-use crate::rules::{Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, TextTest};
+use foldhash::fast::RandomState;
+
+use crate::rules::{
+    Conditions, ElementAction, ElementRule, HostSet, RuleId, RuleOrigin, RuleSet, SiteScope, TextTest,
+};
 
 /// The subdirectory of the rules directory that holds filter lists.
 pub const FILTERS_DIR: &str = "filters";
@@ -39,6 +43,10 @@ const SELECTORS_PER_RULE: usize = 500;
 
 /// Sites whose stylesheet is kept built (cleared when full).
 const STYLESHEET_CACHE: usize = 4096;
+
+/// Sites whose rule set with stream selectors is kept built (cleared when full; each holds a copy of the TOML
+/// rules, about 160 KB with the shipped ones).
+const DERIVED_CACHE: usize = 256;
 
 /// What strainer took from one list file and what it skipped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,7 +90,21 @@ pub struct FilterLists {
     /// Generic single class/id selectors (`.ad`, `#ad`) by name, for the page survey ([`survey`]).
     generic_names: survey::GenericNames,
     params: Arc<RemoveParams>,
+    /// Site-specific `##selector` rules the engine can match, by the site they name: removed in the stream
+    /// on that site (when the engine's cosmetic resources for the site still hold them, i.e. no exception).
+    site_selectors: HashMap<String, Vec<SiteSelector>, RandomState>,
     site_cache: Mutex<HashMap<String, Arc<SiteCosmetics>>>,
+    /// Rule sets with a site's stream selectors added, by site ([`FilterLists::rules_for`]).
+    derived: Mutex<HashMap<String, Arc<RuleSet>>>,
+}
+
+/// A site-specific selector removed in the stream.
+#[derive(Clone, Debug)]
+struct SiteSelector {
+    id: RuleId,
+    origin: RuleOrigin,
+    text: String,
+    selector: lol_html::Selector,
 }
 
 /// The cosmetic rules of one site, built once and cached.
@@ -92,6 +114,8 @@ pub struct SiteCosmetics {
     head: Vec<Arc<str>>,
     /// Generic class/id selectors that `#@#` exceptions take off this site.
     excepted: HashSet<String>,
+    /// Site-specific selectors removed in the stream on this site (left out of `head`).
+    stream: Vec<SiteSelector>,
     /// `$generichide`: no generic rule on this site.
     generichide: bool,
 }
@@ -132,6 +156,7 @@ pub fn load(dir: &Path) -> Loaded {
     let mut files = Vec::new();
     let mut generic_simple = Vec::new();
     let mut param_rules = Vec::new();
+    let mut site_selectors: HashMap<String, Vec<SiteSelector>, RandomState> = HashMap::default();
     for name in names {
         let file: Arc<str> = Arc::from(format!("{FILTERS_DIR}/{name}"));
         let text = match std::fs::read(dir.join(FILTERS_DIR).join(&name)) {
@@ -158,8 +183,23 @@ pub fn load(dir: &Path) -> Loaded {
                     param_rules.push(rule);
                     false
                 }
-                Line::Hide { generic, simple } => {
-                    count(&mut report, if generic { "hide generic" } else { "hide site" });
+                Line::Hide { generic, simple, sites, selector } => {
+                    let stream =
+                        if sites.is_empty() { None } else { selector.parse::<lol_html::Selector>().ok() };
+                    let kind = match (generic, &stream) {
+                        (true, _) => "hide generic",
+                        (false, Some(_)) => "hide site (stream)",
+                        (false, None) => "hide site (stylesheet)",
+                    };
+                    count(&mut report, kind);
+                    if let Some(parsed) = stream {
+                        let id = RuleId::new(&format!("{file}:{number}"));
+                        let origin = RuleOrigin { file: Arc::clone(&file), line: number };
+                        let entry = SiteSelector { id, origin, text: selector, selector: parsed };
+                        for site in sites {
+                            site_selectors.entry(site).or_default().push(entry.clone());
+                        }
+                    }
                     match simple {
                         Some(selector) => {
                             generic_simple.push(selector);
@@ -207,7 +247,9 @@ pub fn load(dir: &Path) -> Loaded {
         files,
         generic_names,
         params: Arc::new(RemoveParams::new(param_rules)),
+        site_selectors,
         site_cache: Mutex::new(HashMap::new()),
+        derived: Mutex::new(HashMap::new()),
     });
     loaded
 }
@@ -376,11 +418,66 @@ impl FilterLists {
 
     fn build_site(&self, site: &str) -> SiteCosmetics {
         let resources = self.engine.url_cosmetic_resources(&format!("https://{site}/"));
-        let mut selectors: Vec<&str> = resources.hide_selectors.iter().map(String::as_str).collect();
+        // Site-specific selectors the engine can match go to the stream, if the engine still has them for this
+        // site (an exception or a `~site` takes them off there as it takes them off the stylesheet).
+        let parents = std::iter::successors(Some(site), |h| h.split_once('.').map(|(_, rest)| rest));
+        let mut stream: Vec<SiteSelector> = parents
+            .filter_map(|domain| self.site_selectors.get(domain))
+            .flatten()
+            .filter(|s| resources.hide_selectors.contains(&s.text))
+            .cloned()
+            .collect();
+        stream.sort_by(|a, b| a.text.cmp(&b.text));
+        stream.dedup_by(|a, b| a.text == b.text);
+        let streamed: HashSet<&str> = stream.iter().map(|s| s.text.as_str()).collect();
+        let mut selectors: Vec<&str> =
+            resources.hide_selectors.iter().map(String::as_str).filter(|s| !streamed.contains(s)).collect();
         selectors.sort_unstable();
         let head =
             if selectors.is_empty() { Vec::new() } else { vec![Arc::from(css_of(selectors.into_iter()))] };
-        SiteCosmetics { head, excepted: resources.exceptions, generichide: resources.generichide }
+        SiteCosmetics { head, excepted: resources.exceptions, stream, generichide: resources.generichide }
+    }
+
+    /// The rules to rewrite a page of `site` with: `base` (the rule set these lists belong to) plus the site's
+    /// stream selectors as element remove rules, or `base` itself when the site has none. A rule set per site
+    /// keeps the cost of site-specific rules on their own sites: in `base`, every response would check the site
+    /// scope of all of them. Built once per site, at most [`DERIVED_CACHE`] kept.
+    pub fn rules_for(&self, base: &Arc<RuleSet>, site: &str) -> Arc<RuleSet> {
+        let cosmetics = self.site(site);
+        if cosmetics.stream.is_empty() {
+            return Arc::clone(base);
+        }
+        let mut derived = self.derived.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(rules) = derived.get(site) {
+            return Arc::clone(rules);
+        }
+        let Ok(pattern) = crate::rules::HostPattern::new(site) else {
+            return Arc::clone(base);
+        };
+        let scope = SiteScope { include: HostSet::new(vec![pattern]), exclude: HostSet::default() };
+        let mut element_rules = base.element_rules.clone();
+        element_rules.extend(cosmetics.stream.iter().map(|s| ElementRule {
+            id: s.id.clone(),
+            origin: s.origin.clone(),
+            selector_text: s.text.clone(),
+            selector: s.selector.clone(),
+            action: ElementAction::Remove,
+            when: None,
+            scope: scope.clone(),
+        }));
+        // Only what the engine reads: element rules, links and styles (no hosts, files or lists, so no cycle
+        // back to these lists through the cache).
+        let rules = Arc::new(RuleSet {
+            element_rules,
+            links: base.links.clone(),
+            styles: base.styles.clone(),
+            ..RuleSet::default()
+        });
+        if derived.len() >= DERIVED_CACHE {
+            derived.clear();
+        }
+        derived.insert(site.to_owned(), Arc::clone(&rules));
+        rules
     }
 
     /// Lines taken across all files.

@@ -107,7 +107,12 @@ pub async fn respond(
             let decoded = decode::decode(origin, &codings).await;
             log.rewritten = true;
             let encoder = gzip.then(|| GzipEncoder::with_quality(Vec::new(), Level::Fastest));
-            Pipeline::new(decoded, Some(Rewriter::new(ctx.rules, options)), encoder, log)
+            // With filter lists, the site's stream selectors join the rules for this page.
+            let rules = match &ctx.rules.filters {
+                Some(filters) => filters.rules_for(&ctx.rules, &ctx.site),
+                None => ctx.rules,
+            };
+            Pipeline::new(decoded, Some(Rewriter::new(rules, options)), encoder, log)
                 .with_reservation(reservation)
                 .with_survey(survey)
         }
