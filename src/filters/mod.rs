@@ -532,6 +532,24 @@ mod engine_tests {
     }
 
     #[test]
+    fn site_selectors_join_a_rule_set_for_their_site_only() {
+        let lists = Arc::new(lists(&[(
+            "a.txt",
+            "news.example,shop.example##div.promo\nnews.example##.x + .y\nshop.example#@#div.promo\n",
+        )]));
+        let base = Arc::new(RuleSet { filters: Some(Arc::clone(&lists)), ..RuleSet::default() });
+        let news = lists.rules_for(&base, "www.news.example");
+        let ids: Vec<&str> = news.element_rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["filters/a.txt:1"], "the matchable selector, not the `+` one");
+        assert!(news.filters.is_none(), "no cycle back to the lists");
+        let css: String = lists.stylesheet("www.news.example").concat();
+        assert!(css.contains(".x + .y") && !css.contains("div.promo"), "{css}");
+        assert!(Arc::ptr_eq(&lists.rules_for(&base, "shop.example"), &base), "the exception holds");
+        assert!(Arc::ptr_eq(&lists.rules_for(&base, "other.example"), &base));
+        assert!(Arc::ptr_eq(&lists.rules_for(&base, "www.news.example"), &news), "built once");
+    }
+
+    #[test]
     fn blocks_name_their_list_and_rule_and_exceptions_win() {
         let lists = lists(&[("a.txt", "! title\n||ads.example^\n"), ("b.txt", "@@||ads.example/allowed/\n")]);
         let blocked = lists.check_request("http://ads.example:8080/x.js", "http://news.example/", "script");
