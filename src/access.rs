@@ -62,6 +62,16 @@ impl ClientNetworks {
         Ok(Self { networks })
     }
 
+    /// No network at all: permits nobody.
+    pub fn none() -> Self {
+        Self { networks: Vec::new() }
+    }
+
+    /// Does this list name no network?
+    pub fn is_empty(&self) -> bool {
+        self.networks.is_empty()
+    }
+
     /// Is a client at `ip` allowed? IPv4 clients reaching an IPv6 socket (`::ffff:a.b.c.d`) count as IPv4.
     pub fn permits(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();

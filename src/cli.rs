@@ -1,4 +1,4 @@
-//! The command line: `run` (default), `check`, `rewrite`, `ca`. The only module that uses `anyhow`.
+//! The command line: `run` (default), `check`, `rewrite`, `settings`, `ca`. The only module that uses `anyhow`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, RunArgs};
 use crate::rewrite::{HitAction, RewriteOptions, Rewriter};
 use crate::rules::HostDecision;
-use crate::{proxy, rules, telemetry, tls};
+use crate::{eval, proxy, rules, telemetry, tls};
 
 /// strainer: a filtering web proxy that rewrites HTML in a stream.
 #[derive(Parser, Debug)]
@@ -36,6 +36,10 @@ pub enum Command {
         /// Rules directory.
         #[arg(default_value = "rules")]
         dir: PathBuf,
+        /// Also score the rules on a folder of labelled pages and print recall and precision per family
+        /// (format: tests/fixtures/labelled/README.md).
+        #[arg(long, value_name = "DIR")]
+        eval: Option<PathBuf>,
     },
     /// Run the rules offline on a page and print the result.
     Rewrite {
@@ -55,6 +59,8 @@ pub enum Command {
         #[arg(long, value_name = "LABEL")]
         charset: Option<String>,
     },
+    /// Print every settings-file key with its default and documentation (the shipped `strainer.example.toml`).
+    Settings,
     /// Manage the local CA in `certs/`.
     Ca {
         /// What to do with the CA.
@@ -86,9 +92,13 @@ pub fn main(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         None => run(cli.run),
         Some(Command::Run(args)) => run(args),
-        Some(Command::Check { dir }) => check(&dir),
+        Some(Command::Check { dir, eval }) => check(&dir, eval.as_deref()),
         Some(Command::Rewrite { file, site, explain, rules, charset }) => {
             rewrite(&file, site, explain, &rules, charset)
+        }
+        Some(Command::Settings) => {
+            print!("{}", crate::settings::example_toml());
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Ca { action, certs }) => ca(action, &certs),
     };
@@ -109,7 +119,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(dir: &Path) -> anyhow::Result<ExitCode> {
+fn check(dir: &Path, eval_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let report = rules::check_dir(dir);
     for warning in &report.warnings {
         eprintln!("{warning}");
@@ -132,6 +142,12 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let files = report.files.len() + report.filters.len();
     println!("ok: {files} file(s), {} warning(s)", report.warnings.len());
+    if let Some(eval_dir) = eval_dir {
+        let (set, _) =
+            rules::load_dir(dir).map_err(|_| anyhow::anyhow!("rules in {} do not load", dir.display()))?;
+        let scores = eval::evaluate_dir(&Arc::new(set), eval_dir)?;
+        println!("\nlabelled pages in {}: {scores}", eval_dir.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -240,4 +256,23 @@ fn ca(action: CaAction, dir: &Path) -> anyhow::Result<ExitCode> {
         CaAction::Fingerprint => println!("{}", tls::ca::fingerprint(dir)?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_shows_the_defaults_of_the_settings_list() {
+        let mut command = Cli::command();
+        let help = command.find_subcommand_mut("run").expect("run subcommand").render_long_help().to_string();
+        for (flag, key) in [("--listen", "listen"), ("--rules", "rules"), ("--certs", "certs")] {
+            let default = crate::settings::find(key).and_then(|s| s.default).expect("listed with a default");
+            let shown = format!("[default: {}]", default.trim_matches('"'));
+            let at = help.find(&format!("{flag} <")).unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+            let next = help[at..].find("\n  -").map_or(help.len(), |n| at + n);
+            assert!(help[at..next].contains(&shown), "{flag}: expected {shown}:\n{help}");
+        }
+    }
 }

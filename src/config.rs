@@ -3,44 +3,10 @@
 //! Owns every tunable of the running proxy (addresses, directories, limits, timeouts) and its documented default.
 //! Knows nothing about sockets: the proxy reads a finished [`Config`].
 //!
-//! The settings file (`--config FILE`; unknown keys are errors; every key optional; flags win):
-//!
-//! ```toml
-//! listen = "127.0.0.1:8080"        # a non-loopback address also needs allow_non_loopback = true
-//! allow_non_loopback = false
-//! allow_clients = ["192.168.1.0/24"] # who may connect; default: loopback, private and link-local networks
-//! proxy_auth = ["alice:secret"]    # require Proxy-Authorization: Basic (USER:PASSWORD); default: none
-//! rules = "rules"
-//! certs = "certs"
-//! upstream_ca = ["origin-ca.pem"]  # extra trusted roots for origins, added to --upstream-ca
-//! log = "info"                     # RUST_LOG syntax
-//! log_format = "pretty"            # or "json"
-//! response_encoding = "identity"   # or "gzip": how rewritten HTML is sent to the browser
-//! log_query = false                # include query strings in the `path` log field
-//! via = false                      # add `Via: 1.1 strainer`
-//! mitm_ports = [443]               # CONNECT ports that are decrypted; other ports are tunnelled blind
-//! rules_watch = "auto"             # file events with a polling fallback, or "poll" (NFS, some container mounts)
-//! pac_direct_local = true          # PAC file: plain names, .local, loopback/private/link-local addresses DIRECT
-//!
-//! [resolve]                        # fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP
-//! "news.test" = "127.0.0.1"
-//!
-//! [limits]                         # defaults shown
-//! max_header_bytes = 65536         # request head; larger heads get 431 (at least 8192)
-//! max_headers = 100
-//! header_read_timeout_ms = 30000   # accept (or the previous response) → complete request head; else closed
-//! connect_timeout_ms = 10000
-//! first_byte_timeout_ms = 60000    # request sent → response head; else 504
-//! idle_timeout_ms = 60000          # longest pause inside a response body; else the response is cut
-//! tunnel_idle_timeout_ms = 300000  # tunnels, WebSockets, decrypted sessions with no byte either way are closed
-//! max_connections = 1024           # further connections wait to be accepted
-//! hold_cap = 65536                 # bytes held back for undecided elements, per response
-//! rewrite_memory = 8388608         # lol_html memory limit per response
-//! # rewrite_budget = 1073741824     # all rewriters together; default 1/16 of RAM, 128 MiB..1 GiB
-//! shutdown_grace_ms = 10000        # in-flight requests may finish for this long after SIGTERM
-//! tls_handshake_timeout_ms = 10000 # ClientHello + handshake with the browser on intercepted CONNECTs
-//! leaf_cache_size = 10000          # leaf certificates kept (one per host)
-//! ```
+//! The settings file: `--config FILE`, else `$STRAINER_CONFIG`, else `/etc/strainer/strainer.toml` when present.
+//! Its keys, defaults and documentation are listed once, in [`crate::settings::SETTINGS`]; unknown keys are
+//! errors, every key is optional and flags win. Relative paths in the file (`rules`, `certs`, `upstream_ca`, and
+//! the default `rules` and `certs` when a file is in use) resolve against the file's folder.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -67,8 +33,8 @@ pub struct RunArgs {
     /// Directory of the local CA [default: certs].
     #[arg(long, value_name = "DIR")]
     pub certs: Option<PathBuf>,
-    /// Optional settings file (TOML).
-    #[arg(long, value_name = "FILE")]
+    /// Settings file (TOML) [default: /etc/strainer/strainer.toml when present].
+    #[arg(long, value_name = "FILE", env = "STRAINER_CONFIG")]
     pub config: Option<PathBuf>,
     /// Extra trusted root for origins (PEM), repeatable.
     #[arg(long = "upstream-ca", value_name = "FILE")]
@@ -125,6 +91,12 @@ pub struct Config {
     /// The PAC file sends plain host names, `.local` names and loopback, private and link-local addresses
     /// `DIRECT` (routers and NAS boxes with certificates of their own), strainer's own names excepted.
     pub pac_direct_local: bool,
+    /// A second listener serving only `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Load balancers whose connections start with a PROXY protocol v2 header naming the real client.
+    pub proxy_protocol_from: ClientNetworks,
+    /// The settings file in use, if any.
+    pub config_file: Option<PathBuf>,
     /// Filter lists downloaded into `rules/filters/` and kept current (`[[subscriptions]]`).
     pub subscriptions: Vec<crate::filters::subscriptions::Subscription>,
 }
@@ -160,7 +132,10 @@ pub struct Limits {
     /// Memory all rewriters in flight may reserve together (each its worst case); past it, HTML passes through
     /// unfiltered. See [`crate::proxy::budget`].
     pub rewrite_budget: usize,
-    /// How long in-flight requests may run on after a shutdown signal.
+    /// How long after a shutdown signal the listener keeps serving (not ready, `Connection: close`) before it
+    /// closes, so a load balancer moves new connections elsewhere first.
+    pub drain_delay: Duration,
+    /// How long in-flight requests may run on after the listener closed.
     pub shutdown_grace: Duration,
     /// Time a client has for the whole TLS handshake with strainer, ClientHello included.
     pub tls_handshake_timeout: Duration,
@@ -206,6 +181,7 @@ impl Default for Limits {
             hold_cap: DEFAULT_HOLD_CAP,
             rewrite_memory: DEFAULT_MEMORY_LIMIT,
             rewrite_budget: crate::proxy::budget::default_budget(),
+            drain_delay: Duration::ZERO,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             leaf_cache_size: crate::tls::leaf::DEFAULT_CACHE_SIZE,
@@ -247,6 +223,15 @@ pub enum ConfigError {
     /// A `--resolve` / `resolve` entry is not `HOST=IP`.
     #[error("resolve entry {0:?} is not HOST=IP")]
     BadResolve(String),
+    /// The metrics address is not loopback and `allow_non_loopback` is not set.
+    #[error(
+        "serving metrics on {0} would expose them to the network; set `allow_non_loopback = true` in the \
+         settings file to do so on purpose"
+    )]
+    MetricsNonLoopback(SocketAddr),
+    /// A `proxy_protocol_from` entry is not an address or network.
+    #[error("proxy_protocol_from entry {0:?} is not an IP address or network")]
+    BadBalancer(String),
     /// The listen address is not loopback and `allow_non_loopback` is not set.
     #[error(
         "listening on {0} would expose the proxy to the network; set `allow_non_loopback = true` in the \
@@ -288,6 +273,9 @@ struct FileSettings {
     #[serde(default)]
     rules_watch: WatchMode,
     pac_direct_local: Option<bool>,
+    metrics_listen: Option<SocketAddr>,
+    #[serde(default)]
+    proxy_protocol_from: Vec<String>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -309,6 +297,7 @@ struct FileLimits {
     hold_cap: Option<usize>,
     rewrite_memory: Option<usize>,
     rewrite_budget: Option<usize>,
+    drain_delay_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     tls_handshake_timeout_ms: Option<u64>,
     leaf_cache_size: Option<u64>,
@@ -319,11 +308,18 @@ struct FileLimits {
 impl Config {
     /// Merges `args` over the settings file (if any) and validates the result.
     pub fn load(args: &RunArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileSettings::default(),
+        let system = Path::new(crate::settings::SYSTEM_CONFIG);
+        let path = match &args.config {
+            Some(path) => Some(path.clone()),
+            None if system.is_file() => Some(system.to_owned()),
+            None => None,
         };
-        Self::merge(args, file)
+        let Some(path) = path else { return Self::merge(args, FileSettings::default()) };
+        let mut file = read_file(&path)?;
+        file.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        let mut config = Self::merge(args, file)?;
+        config.config_file = Some(path);
+        Ok(config)
     }
 
     /// Settings for tests and embedding: every default, with `listen` and `rules_dir` given.
@@ -344,6 +340,9 @@ impl Config {
             allow_clients: ClientNetworks::default(),
             proxy_auth: None,
             pac_direct_local: true,
+            metrics_listen: None,
+            proxy_protocol_from: ClientNetworks::none(),
+            config_file: None,
             subscriptions: Vec::new(),
         }
     }
@@ -364,6 +363,15 @@ impl Config {
             None => ClientNetworks::default(),
         };
         let proxy_auth = ProxyCredentials::parse(&file.proxy_auth)?;
+        let consent = file.allow_non_loopback.unwrap_or(false);
+        if let Some(addr) = file.metrics_listen.filter(|a| !a.ip().is_loopback() && !consent) {
+            return Err(ConfigError::MetricsNonLoopback(addr));
+        }
+        let proxy_protocol_from =
+            ClientNetworks::parse(&file.proxy_protocol_from).map_err(|error| match error {
+                AccessError::BadNetwork(entry) => ConfigError::BadBalancer(entry),
+                other => ConfigError::Access(other),
+            })?;
         let mut upstream_ca = file.upstream_ca;
         upstream_ca.extend(args.upstream_ca.iter().cloned());
         Ok(Self {
@@ -385,8 +393,27 @@ impl Config {
             allow_clients,
             proxy_auth,
             pac_direct_local: file.pac_direct_local.unwrap_or(true),
+            metrics_listen: file.metrics_listen,
+            proxy_protocol_from,
+            config_file: None,
             subscriptions: file.subscriptions,
         })
+    }
+}
+
+// === impl FileSettings ===
+
+impl FileSettings {
+    /// Resolves the file's relative paths against `folder` (the settings file's own folder); the default `rules`
+    /// and `certs` directories too, so a file means the same whether it spells a default out or not.
+    fn resolve_paths(&mut self, folder: &Path) {
+        let rules = self.rules.take().unwrap_or_else(|| PathBuf::from(DEFAULT_RULES_DIR));
+        let certs = self.certs.take().unwrap_or_else(|| PathBuf::from(DEFAULT_CERTS_DIR));
+        self.rules = Some(folder.join(rules));
+        self.certs = Some(folder.join(certs));
+        for ca in &mut self.upstream_ca {
+            *ca = folder.join(&*ca);
+        }
     }
 }
 
@@ -408,6 +435,7 @@ impl FileLimits {
             hold_cap: self.hold_cap.unwrap_or(d.hold_cap),
             rewrite_memory: self.rewrite_memory.unwrap_or(d.rewrite_memory),
             rewrite_budget: self.rewrite_budget.unwrap_or(d.rewrite_budget),
+            drain_delay: ms(self.drain_delay_ms, d.drain_delay),
             shutdown_grace: ms(self.shutdown_grace_ms, d.shutdown_grace),
             tls_handshake_timeout: ms(self.tls_handshake_timeout_ms, d.tls_handshake_timeout),
             leaf_cache_size: self.leaf_cache_size.unwrap_or(d.leaf_cache_size),
@@ -566,6 +594,92 @@ mod tests {
         }
         let file: FileSettings = toml::from_str("[limits]\nshutdown_grace_ms = 0").expect("valid toml");
         assert!(Config::merge(&RunArgs::default(), file).is_ok(), "a zero grace means: stop at once");
+    }
+
+    /// The keys a table of the settings file accepts, read from the parser's own complaint about an unknown key.
+    fn accepted_keys(table: &str) -> Vec<String> {
+        let text =
+            if table.is_empty() { "not_a_key = 1".to_owned() } else { format!("[{table}]\nnot_a_key = 1") };
+        let message = toml::from_str::<FileSettings>(&text).map(|_| ()).expect_err("unknown key").to_string();
+        let (_, expected) = message.split_once("expected one of").expect("serde lists the expected keys");
+        let prefix = if table.is_empty() { String::new() } else { format!("{table}.") };
+        expected.split('`').skip(1).step_by(2).map(|key| format!("{prefix}{key}")).collect()
+    }
+
+    #[test]
+    fn the_parser_accepts_exactly_the_documented_keys() {
+        let mut parsed = accepted_keys("");
+        parsed.retain(|k| k != "limits");
+        parsed.extend(accepted_keys("limits"));
+        parsed.sort();
+        let mut listed: Vec<String> = crate::settings::SETTINGS.iter().map(|s| s.key.to_owned()).collect();
+        listed.sort();
+        assert_eq!(parsed, listed, "src/settings.rs and FileSettings disagree");
+    }
+
+    #[test]
+    fn the_documented_defaults_are_the_defaults_in_force() {
+        let example: FileSettings = toml::from_str(&crate::settings::example_toml()).expect("example parses");
+        let written = Config::merge(&RunArgs::default(), example).expect("example is valid");
+        let empty = Config::merge(&RunArgs::default(), FileSettings::default()).expect("defaults are valid");
+        assert_eq!(format!("{written:?}"), format!("{empty:?}"));
+        // Each commented-out example is valid too (uncommented, one at a time).
+        for setting in crate::settings::SETTINGS.iter().filter(|s| s.default.is_none()) {
+            let text = match setting.key.split_once('.') {
+                Some((table, key)) => format!("[{table}]\n{key} = {}", setting.example),
+                None => format!("{} = {}", setting.key, setting.example),
+            };
+            let file: FileSettings = toml::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(Config::merge(&RunArgs::default(), file).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_example_and_the_readme_are_generated_from_the_list() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let example = crate::settings::example_toml();
+        let shipped =
+            std::fs::read_to_string(root.join("strainer.example.toml")).expect("strainer.example.toml");
+        assert!(
+            shipped == example,
+            "strainer.example.toml is stale: `cargo run -- settings > strainer.example.toml`"
+        );
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        assert!(
+            readme.contains(&format!("```toml\n{example}```\n")),
+            "the README's settings block differs from `strainer settings`"
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_settings_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("strainer.toml");
+        std::fs::write(&path, "certs = \"state/ca\"\nupstream_ca = [\"ca.pem\", \"/abs/ca.pem\"]\n")
+            .expect("write");
+        let args = RunArgs { config: Some(path.clone()), ..RunArgs::default() };
+        let config = Config::load(&args).expect("valid");
+        assert_eq!(config.rules_dir, dir.path().join("rules"));
+        assert_eq!(config.certs_dir, dir.path().join("state/ca"));
+        assert_eq!(config.upstream_ca, vec![dir.path().join("ca.pem"), PathBuf::from("/abs/ca.pem")]);
+        assert_eq!(config.config_file, Some(path.clone()));
+        // Flags stay relative to the working directory.
+        let args = RunArgs { config: Some(path), rules: Some(PathBuf::from("mine")), ..RunArgs::default() };
+        assert_eq!(Config::load(&args).expect("valid").rules_dir, PathBuf::from("mine"));
+    }
+
+    #[test]
+    fn balancers_and_metrics_address_are_checked() {
+        let file: FileSettings = toml::from_str("proxy_protocol_from = [\"lb\"]").expect("valid toml");
+        assert!(matches!(Config::merge(&RunArgs::default(), file), Err(ConfigError::BadBalancer(_))));
+        let file: FileSettings = toml::from_str("metrics_listen = \"0.0.0.0:9100\"").expect("valid toml");
+        assert!(matches!(Config::merge(&RunArgs::default(), file), Err(ConfigError::MetricsNonLoopback(_))));
+        let file: FileSettings =
+            toml::from_str("proxy_protocol_from = [\"127.0.0.1\"]\nmetrics_listen = \"127.0.0.1:9100\"")
+                .expect("valid toml");
+        let config = Config::merge(&RunArgs::default(), file).expect("valid");
+        assert!(config.proxy_protocol_from.permits("127.0.0.1".parse().expect("literal")));
+        assert_eq!(config.metrics_listen.map(|a| a.port()), Some(9100));
     }
 
     #[test]

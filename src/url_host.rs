@@ -95,6 +95,19 @@ pub fn same_host(a: &str, b: &str) -> bool {
     normalise_host(a) == normalise_host(b)
 }
 
+/// Whether a link's host belongs to the page's site: the same host, or one a subdomain of the other, once a
+/// leading `www.` is set aside (`shop.example.com` and `www.example.com` are one site).
+pub fn same_site(host: &str, site: &str) -> bool {
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let site = site.strip_prefix("www.").unwrap_or(site);
+    let within = |inner: &str, outer: &str| {
+        inner.len() > outer.len()
+            && inner.ends_with(outer)
+            && inner.as_bytes()[inner.len() - outer.len() - 1] == b'.'
+    };
+    host == site || within(host, site) || within(site, host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +168,15 @@ mod tests {
         assert!(matches!(normalise_host("news.example"), Cow::Borrowed(_)));
         assert!(same_host("Strainer.Internal.", "strainer.internal"));
         assert!(!same_host("strainer.internal", "strainer.internal.evil"));
+    }
+
+    #[test]
+    fn one_site_spans_www_and_subdomains_only() {
+        assert!(same_site("www.example.com", "example.com"));
+        assert!(same_site("shop.example.com", "www.example.com"));
+        assert!(same_site("example.com", "news.example.com"));
+        assert!(!same_site("example.com.evil.net", "example.com"));
+        assert!(!same_site("notexample.com", "example.com"));
+        assert!(!same_site("amazon.com", "news.example"));
     }
 }

@@ -138,3 +138,89 @@ fn rewrite_follows_the_host_rules_of_the_site_as_the_proxy_does() {
     assert!(blocked.stdout.is_empty());
     assert!(String::from_utf8_lossy(&blocked.stderr).contains("blocked by rule blocked"));
 }
+
+fn check_eval(rules: &Path, labelled: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strainer"))
+        .arg("check")
+        .arg(rules)
+        .arg("--eval")
+        .arg(labelled)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run strainer: {e}"))
+}
+
+const EVAL_RULES: &str = r#"
+[[remove]]
+id = "pitch"
+selector = "p"
+[remove.when]
+own_text_starts_with = "Buy:"
+
+[[tag]]
+id = "related"
+selector = "p"
+tag = "related"
+[tag.when]
+own_text_starts_with = "Related:"
+
+[[strip]]
+id = "utm"
+params = ["utm_*"]
+"#;
+
+/// One page with a found promo, a missed promo, a tagged related label, a look-alike left alone, a look-alike
+/// changed (wrongly tagged), a cleaned link and an unlabelled element removed.
+const EVAL_PAGE: &str = r#"<!-- eval: site="news.example" -->
+<html><body>
+<p data-label="remove" data-family="pitch">Buy: a lantern at <a href="https://shop.example/l">Shop</a></p>
+<p data-label="remove" data-family="pitch">Lantern – £19 at Argos</p>
+<p data-label="related" data-family="related">Related: <a href="/a">Another story</a></p>
+<p data-label="keep" data-family="pitch">Buying a lantern is easy.</p>
+<p data-label="keep" data-family="related">Related: this sentence is only prose.</p>
+<p><a data-label="link" data-family="tracking" href="https://x.example/?utm_source=a&amp;id=2" data-expect-href="https://x.example/?id=2">x</a></p>
+<p>Buy: something nobody labelled</p>
+</body></html>
+"#;
+
+#[test]
+fn check_eval_prints_recall_and_precision_per_family_and_every_failure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    let labelled = dir.path().join("labelled");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::create_dir_all(&labelled).expect("labelled dir");
+    std::fs::write(rules.join("r.toml"), EVAL_RULES).expect("write rules");
+    std::fs::write(labelled.join("page.html"), EVAL_PAGE).expect("write page");
+
+    let output = check_eval(&rules, &labelled);
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let lines = stdout_lines(&output);
+    let row = |family: &str| {
+        lines
+            .iter()
+            .find(|line| line.starts_with(&format!("| {family} |")))
+            .unwrap_or_else(|| panic!("no row for {family} in {lines:#?}"))
+            .clone()
+    };
+    assert_eq!(row("pitch"), "| pitch | 2 | 1 | 0.500 | 1 | 0 | 1.000 |");
+    assert_eq!(row("related"), "| related | 1 | 1 | 1.000 | 1 | 1 | 0.500 |");
+    assert_eq!(row("tracking"), "| tracking | 1 | 1 | 1.000 | 0 | 0 | 1.000 |");
+    assert!(lines.iter().any(|l| l == "| unlabelled changes | | | | | 1 | |"), "{lines:#?}");
+    let text = lines.join("\n");
+    assert!(text.contains("missed <p > (still shown): \"Lantern – £19 at Argos\""), "{text}");
+    assert!(text.contains("look-alike <p > was tagged \"related\""), "{text}");
+    assert!(text.contains("rule `pitch` removed an unlabelled element"), "{text}");
+}
+
+#[test]
+fn check_eval_refuses_a_page_with_an_unusable_label() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let labelled = dir.path().join("labelled");
+    std::fs::create_dir_all(&labelled).expect("labelled dir");
+    std::fs::write(labelled.join("page.html"), "<p data-label=\"remove\">no family</p>").expect("write page");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let output = check_eval(&shipped, &labelled);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("page.html") && stderr.contains("no data-family"), "{stderr}");
+}

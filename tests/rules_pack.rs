@@ -260,10 +260,10 @@ fn tracking_and_affiliate_parameters_are_stripped_only_where_meant() {
         .hosts
         .as_ref()
         .is_some_and(|h| h.matches("www.amazon.co.uk") && !h.matches("example.com")));
-    for param in ["tag", "linkCode", "ref_", "ascsubtag", "pd_rd_w"] {
+    for param in ["tag", "linkCode", "ref_", "ascsubtag", "asc_source"] {
         assert!(amazon.params.is_match(param), "{param} is an Amazon affiliate parameter");
     }
-    for param in ["th", "psc", "smid", "keywords"] {
+    for param in ["th", "psc", "smid", "keywords", "qid", "crid"] {
         assert!(!amazon.params.is_match(param), "{param} is functional on Amazon");
     }
     let wrappers: Vec<_> = set.links.unwrap.iter().map(|r| r.id.as_str()).collect();

@@ -287,7 +287,9 @@ impl Pipeline {
             let output = match self.source.next().await {
                 Some(Ok(chunk)) => match &mut self.rewriter {
                     Some(rewriter) => {
+                        let started = std::time::Instant::now();
                         let output = rewriter.write(&chunk);
+                        *self.log.engine.get_or_insert_default() += started.elapsed();
                         if let Some(survey) = &mut self.survey {
                             survey.feed(&output);
                         }
@@ -300,7 +302,9 @@ impl Pipeline {
                     self.done = true;
                     match self.rewriter.take() {
                         Some(rewriter) => {
+                            let started = std::time::Instant::now();
                             let (tail, report) = rewriter.finish();
+                            *self.log.engine.get_or_insert_default() += started.elapsed();
                             self.reservation = None;
                             self.log.report = report;
                             self.append_survey_style(tail)

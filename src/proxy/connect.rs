@@ -38,7 +38,7 @@ use super::log::RequestLog;
 use super::relay::{splice, Activity, Watched};
 use super::respond::{self, Failure};
 use super::{dispatch, ProxyBody, State};
-use crate::metrics::Mode;
+use crate::metrics::{Mode, Open};
 use crate::rules::HostDecision;
 use crate::tls::accept::accept;
 use crate::url_host::normalise_host;
@@ -95,9 +95,11 @@ pub async fn handle(
     log.status = StatusCode::OK.as_u16();
     let upgrade = hyper::upgrade::on(request);
     let idle = state.config.limits.tunnel_idle_timeout;
+    let open = state.metrics.open(Open::Tunnel);
     tokio::spawn(
         async move {
             let _slot = ctx.slot;
+            let _open = open;
             match upgrade.await {
                 Ok(upgraded) => splice(TokioIo::new(upgraded), origin, idle, &mut log, "tunnel").await,
                 Err(error) => log.fail(format!("CONNECT upgrade failed: {error}")),
@@ -198,6 +200,7 @@ async fn serve_decrypted<IO>(state: Arc<State>, ctx: RequestContext, target: Tar
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let _open = state.metrics.open(Open::MitmSession);
     let stopping = state.sessions.stopping();
     let idle = state.config.limits.tunnel_idle_timeout;
     let max_header_bytes = state.config.limits.max_header_bytes;
@@ -272,7 +275,10 @@ async fn tunnel_not_tls(state: &State, client: SocketAddr, target: &Target, io: 
     log.mode = Mode::Tunnel;
     log.status = StatusCode::OK.as_u16();
     match connect_tcp(state, &target.host, target.port).await {
-        Ok(origin) => splice(io, origin, state.config.limits.tunnel_idle_timeout, &mut log, "tunnel").await,
+        Ok(origin) => {
+            let _open = state.metrics.open(Open::Tunnel);
+            splice(io, origin, state.config.limits.tunnel_idle_timeout, &mut log, "tunnel").await;
+        }
         Err(failure) => log.fail(failure),
     }
 }

@@ -4,7 +4,7 @@
 //! Pages: `/` (status: where strainer listens, how to trust its CA, rules loaded per file, counters, last reload
 //! error), `/proxy.pac` (a PAC file sending http and https through this listener, local destinations DIRECT unless
 //! `pac_direct_local = false`), `/metrics` (Prometheus text format) and the CA certificate as `/ca.pem` and
-//! `/ca.der` ([`super::onboarding`]).
+//! `/ca.der` ([`super::onboarding`]), `/healthz` and `/readyz` ([`super::health`]).
 //!
 //! The primary name is under `.internal` (reserved for private use, never in public DNS): macOS bypasses proxies
 //! for `*.local` by default, so `strainer.local` cannot reach the onboarding page there.
@@ -64,10 +64,8 @@ pub fn answer<B>(state: &State, client: SocketAddr, request: &Request<B>) -> Res
             "application/x-ns-proxy-autoconfig",
             pac(&proxy_address(state, request), state.config.pac_direct_local),
         ),
-        "/metrics" => respond::ok(
-            metrics::PROMETHEUS_CONTENT_TYPE,
-            metrics::render_prometheus(&state.metrics.snapshot()),
-        ),
+        "/metrics" => respond::ok(metrics::PROMETHEUS_CONTENT_TYPE, state.metrics.render()),
+        "/healthz" | "/readyz" => super::health::answer(state, request.uri().path()),
         "/ca.pem" => onboarding::ca_pem(state.leaf_certs.ca()),
         "/ca.der" => onboarding::ca_der(state.leaf_certs.ca()),
         path => respond::not_found(path),

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::Uri;
 
@@ -40,8 +40,10 @@ pub struct RequestLog {
     pub bytes_in: Arc<AtomicU64>,
     /// Body bytes sent to the client.
     pub bytes_out: u64,
-    /// Milliseconds until the origin's response head arrived.
-    pub upstream_ms: Option<u64>,
+    /// Time until the origin's response head arrived.
+    pub upstream: Option<Duration>,
+    /// Time spent in the rewrite engine on this response.
+    pub engine: Option<Duration>,
     /// What the rewriter did.
     pub report: RewriteReport,
     /// What went wrong, if anything.
@@ -63,6 +65,7 @@ impl RequestLog {
             (true, Some(pq)) => pq.as_str().to_owned(),
             _ => uri.path().to_owned(),
         };
+        metrics.request_started();
         Self {
             metrics,
             started: Instant::now(),
@@ -77,7 +80,8 @@ impl RequestLog {
             rewritten: false,
             bytes_in: Arc::new(AtomicU64::new(0)),
             bytes_out: 0,
-            upstream_ms: None,
+            upstream: None,
+            engine: None,
             report: RewriteReport::default(),
             error: None,
         }
@@ -85,7 +89,7 @@ impl RequestLog {
 
     /// Marks that the origin's response head has arrived now.
     pub fn upstream_answered(&mut self) {
-        self.upstream_ms = Some(elapsed_ms(self.started));
+        self.upstream = Some(self.started.elapsed());
     }
 
     /// Records a response strainer answered itself (error page, block, local page) and emits the record: the
@@ -105,6 +109,7 @@ impl RequestLog {
 
     fn emit(&self) {
         let bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        let total = self.started.elapsed();
         tracing::info!(
             client = %self.client,
             method = %self.method,
@@ -120,8 +125,8 @@ impl RequestLog {
             links_cleaned = self.report.links_cleaned,
             bytes_in,
             bytes_out = self.bytes_out,
-            upstream_ms = self.upstream_ms,
-            total_ms = elapsed_ms(self.started),
+            upstream_ms = self.upstream.map(millis),
+            total_ms = millis(total),
             error = self.error.as_deref(),
             "request"
         );
@@ -145,6 +150,9 @@ impl RequestLog {
             links_cleaned: u64::from(self.report.links_cleaned),
             error: self.error.is_some(),
             client_error: self.is_client_error(),
+            total,
+            first_byte: self.upstream,
+            engine: self.engine,
         });
         self.metrics.record_rule_hits(&self.report.hits_by_rule);
     }
@@ -164,6 +172,6 @@ impl Drop for RequestLog {
     }
 }
 
-fn elapsed_ms(since: Instant) -> u64 {
-    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -15,9 +15,11 @@ pub mod decode;
 pub mod drain;
 pub mod forward;
 pub mod headers;
+pub mod health;
 pub mod local;
 pub mod log;
 pub mod onboarding;
+pub mod proxy_header;
 pub mod refusals;
 pub mod relay;
 pub mod respond;
@@ -42,7 +44,7 @@ use tracing::Instrument;
 
 use self::log::RequestLog;
 use crate::config::Config;
-use crate::metrics::{Metrics, Mode};
+use crate::metrics::{Metrics, Mode, Open};
 use crate::reload::{self, RuleStore};
 use crate::tls::ca::{CaError, CertificateAuthority};
 use crate::tls::leaf::{LeafCerts, LeafError};
@@ -117,12 +119,15 @@ pub struct State {
     pub sessions: drain::Drainable,
     /// The global memory budget of rewriters in flight (`limits.rewrite_budget`).
     pub rewrite_budget: Arc<budget::RewriteBudget>,
+    /// Set when a shutdown signal arrived: `/readyz` answers 503 and responses close their connection.
+    pub draining: health::Draining,
 }
 
 /// A bound, not yet running proxy. Tests bind to `127.0.0.1:0`, read [`Server::local_addr`], then
 /// [`Server::run_until`] a shutdown future.
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: Arc<State>,
 }
 
@@ -172,6 +177,14 @@ pub async fn run(config: Config) -> Result<(), ProxyError> {
     if auth_users > 0 {
         println!("  proxy login required ({auth_users} user(s) in proxy_auth)");
     }
+    if let Some(metrics_addr) = server.metrics_addr() {
+        tracing::info!(metrics_listen = %metrics_addr, "metrics listening");
+        println!("  metrics and health: http://{metrics_addr}/metrics, /healthz, /readyz");
+    }
+    crate::service::notify(
+        crate::service::ServiceState::Ready,
+        &format!("listening on {addr} with {rule_count} rule(s)"),
+    );
     server.run_until(shutdown_signal()).await
 }
 
@@ -182,7 +195,15 @@ impl Server {
     pub async fn bind(config: Config, rules: RuleStore, metrics: Arc<Metrics>) -> Result<Self, ProxyError> {
         let addr = config.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| ProxyError::Bind { addr, source })?;
-        Self::from_listener(listener, config, rules, metrics)
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.map_err(|source| ProxyError::Bind { addr, source })?)
+            }
+            None => None,
+        };
+        let mut server = Self::from_listener(listener, config, rules, metrics)?;
+        server.metrics_listener = metrics_listener;
+        Ok(server)
     }
 
     /// Prepares to serve on an already bound `listener` (its address wins over `config.listen`).
@@ -199,6 +220,7 @@ impl Server {
         let websocket_tls = Arc::new(websocket::tls_config(&config)?);
         let (ca, _) = CertificateAuthority::load_or_create(&config.certs_dir)?;
         let leaf_certs = Arc::new(LeafCerts::new(Arc::new(ca), config.limits.leaf_cache_size)?);
+        metrics.register(Box::new(leaf_certs.cache_counter()));
         let rewrite_budget = budget::RewriteBudget::new(config.limits.rewrite_budget, metrics.clone());
         let state = State {
             config,
@@ -212,8 +234,10 @@ impl Server {
             reload_status: None,
             sessions: drain::Drainable::default(),
             rewrite_budget,
+            draining: health::Draining::default(),
         };
-        Ok(Self { listener, state: Arc::new(state) })
+        state.metrics.set_ready(health::not_ready(&state).is_none());
+        Ok(Self { listener, metrics_listener: None, state: Arc::new(state) })
     }
 
     /// Shows `status` (the last reload error) on the status page.
@@ -229,6 +253,11 @@ impl Server {
         self.state.local_addr
     }
 
+    /// The address of the `metrics_listen` listener, when one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The counters this server updates.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.state.metrics.clone()
@@ -237,10 +266,14 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting and lets in-flight connections finish for up to
     /// the configured grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
-        let Server { listener, state } = self;
+        let Server { listener, metrics_listener, state } = self;
         let limits = &state.config.limits;
         let permits = Arc::new(Semaphore::new(limits.max_connections));
         let running = drain::Drainable::default();
+        let side = drain::Drainable::default();
+        if let Some(listener) = metrics_listener {
+            side.spawn(serve_metrics(listener, state.clone(), side.stopping()));
+        }
         // HTTP/1.1 only: the listener never speaks cleartext HTTP/2, whose connections would escape the header
         // limits and the header read timeout. The timeout runs from the accept, so a silent client cannot hold its
         // slot (and, between requests, bounds a kept-alive connection's idleness).
@@ -252,21 +285,36 @@ impl Server {
             .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes)
             .max_headers(limits.max_headers);
+        let builder = Arc::new(builder);
         let mut connections: u64 = 0;
-        let mut refusals = refusals::RefusalLog::new(std::time::Instant::now());
-        tokio::pin!(shutdown);
+        let refusals = Arc::new(std::sync::Mutex::new(refusals::RefusalLog::new(std::time::Instant::now())));
+        // A shutdown signal first makes the proxy draining (not ready; responses close their connections) while it
+        // still accepts for `drain_delay`, so a load balancer's health checks move new clients elsewhere first.
+        let drain_delay = limits.drain_delay;
+        let stop_state = state.clone();
+        let stop_accepting = async move {
+            shutdown.await;
+            stop_state.draining.start();
+            stop_state.metrics.set_ready(false);
+            crate::service::notify(crate::service::ServiceState::Stopping, "draining");
+            if !drain_delay.is_zero() {
+                tracing::info!(drain_delay_ms = millis(drain_delay), "draining: not ready, still serving");
+                tokio::time::sleep(drain_delay).await;
+            }
+        };
+        tokio::pin!(stop_accepting);
         loop {
             let permit = tokio::select! {
                 biased;
-                () = &mut shutdown => break,
+                () = &mut stop_accepting => break,
                 permit = permits.clone().acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
                 },
             };
-            let (stream, client) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 biased;
-                () = &mut shutdown => break,
+                () = &mut stop_accepting => break,
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
@@ -277,24 +325,49 @@ impl Server {
                     }
                 },
             };
-            if !state.config.allow_clients.permits(client.ip()) {
-                state.metrics.record_refused_connection();
-                let _ = refusals.refused(client, std::time::Instant::now());
+            let from_balancer = state.config.proxy_protocol_from.permits(peer.ip());
+            if !from_balancer && !state.config.allow_clients.permits(peer.ip()) {
+                refuse(&state, &refusals, peer);
                 continue;
             }
             connections += 1;
             let _ = stream.set_nodelay(true);
             let conn_state = state.clone();
-            let slot: ConnectionSlot = Arc::new(permit);
-            let service = service_fn(move |request| {
-                let ctx = RequestContext { client, mode: Mode::Plain, slot: slot.clone() };
-                let state = conn_state.clone();
-                async move { Ok::<_, Infallible>(serve(state, ctx, request).await) }
-            });
-            let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let refusals = refusals.clone();
+            let builder = builder.clone();
             let stop = running.stopping();
-            let span = tracing::info_span!("connection", client = %client);
-            running.spawn(
+            running.spawn(async move {
+                let mut stream = stream;
+                let client = if from_balancer {
+                    let timeout = conn_state.config.limits.header_read_timeout;
+                    match proxy_header::read_client(&mut stream, peer, timeout).await {
+                        Ok(client) => client,
+                        Err(error) => {
+                            conn_state.metrics.record_refused_connection();
+                            tracing::warn!(balancer = %peer, error = %error, "connection from a load balancer refused");
+                            return;
+                        }
+                    }
+                } else {
+                    peer
+                };
+                if from_balancer && !conn_state.config.allow_clients.permits(client.ip()) {
+                    refuse(&conn_state, &refusals, client);
+                    return;
+                }
+                let _open = conn_state.metrics.open(Open::Connection);
+                let slot: ConnectionSlot = Arc::new(permit);
+                let service_state = conn_state.clone();
+                let service = service_fn(move |request| {
+                    let ctx = RequestContext { client, mode: Mode::Plain, slot: slot.clone() };
+                    let state = service_state.clone();
+                    async move { Ok::<_, Infallible>(serve(state, ctx, request).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+                let span = match from_balancer {
+                    true => tracing::info_span!("connection", client = %client, balancer = %peer),
+                    false => tracing::info_span!("connection", client = %client),
+                };
                 async move {
                     tokio::pin!(connection);
                     let outcome = tokio::select! {
@@ -308,15 +381,20 @@ impl Server {
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
                 }
-                .instrument(span),
-            );
+                .instrument(span)
+                .await;
+            });
         }
         drop(listener);
-        let _ = refusals.summarise(std::time::Instant::now());
+        {
+            let mut refusals = refusals.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _ = refusals.summarise(std::time::Instant::now());
+        }
         let grace = state.config.limits.shutdown_grace;
-        tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down; draining connections");
+        tracing::info!(grace_ms = millis(grace), "shutting down; draining connections");
         let both = async { tokio::join!(running.drain(), state.sessions.drain()) };
         let drained = tokio::time::timeout(grace, both).await.is_ok();
+        let _ = tokio::time::timeout(ACCEPT_BACKOFF, side.drain()).await;
         let counters = state.metrics.snapshot();
         tracing::info!(
             connections,
@@ -329,6 +407,62 @@ impl Server {
     }
 }
 
+/// Counts and logs (rate-limited) a connection refused because `client` is not in `allow_clients`.
+fn refuse(state: &State, refusals: &std::sync::Mutex<refusals::RefusalLog>, client: SocketAddr) {
+    state.metrics.record_refused_connection();
+    // A poisoned lock only means a thread panicked mid-update of the refusal log: keep using it.
+    let mut refusals = refusals.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _ = refusals.refused(client, std::time::Instant::now());
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` (nothing else) on the `metrics_listen` listener to clients in
+/// `allow_clients`, without proxy credentials, until `stop` is cancelled.
+async fn serve_metrics(listener: TcpListener, state: Arc<State>, stop: tokio_util::sync::CancellationToken) {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(state.config.limits.header_read_timeout);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(error = %error, "metrics accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        if !state.config.allow_clients.permits(peer.ip()) {
+            state.metrics.record_refused_connection();
+            continue;
+        }
+        let service_state = state.clone();
+        let service = service_fn(move |request: Request<Incoming>| {
+            let state = service_state.clone();
+            async move {
+                let path = request.uri().path();
+                let response = match path {
+                    "/metrics" => {
+                        respond::ok(crate::metrics::PROMETHEUS_CONTENT_TYPE, state.metrics.render())
+                    }
+                    _ => health::answer(&state, path),
+                };
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "metrics connection ended with an error");
+            }
+        });
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Pause after a failed `accept` (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -336,6 +470,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 async fn serve(state: Arc<State>, ctx: RequestContext, request: Request<Incoming>) -> Response<ProxyBody> {
     let span = tracing::info_span!("request", method = %request.method(), uri_host = request.uri().host().unwrap_or(""));
     async move {
+        if health::is_health(request.uri()) {
+            return closing_if_draining(&state, health::answer(&state, request.uri().path()));
+        }
         if let Some(credentials) = &state.config.proxy_auth {
             if !credentials.accepts(request.headers()) && !local::is_public(request.uri()) {
                 return deny(&state, ctx.client, &request);
@@ -344,10 +481,21 @@ async fn serve(state: Arc<State>, ctx: RequestContext, request: Request<Incoming
         if request.method() == Method::CONNECT {
             return connect::handle(state, ctx, request).await;
         }
-        dispatch(state, ctx, request).await
+        let response = dispatch(state.clone(), ctx, request).await;
+        closing_if_draining(&state, response)
     }
     .instrument(span)
     .await
+}
+
+/// While draining, asks the client to close the connection after this response (hyper then closes it), so its
+/// next request opens a new connection, which a load balancer sends to another instance.
+fn closing_if_draining(state: &State, mut response: Response<ProxyBody>) -> Response<ProxyBody> {
+    // A 101 keeps its `Connection: upgrade`: the WebSocket it opens is drained like a tunnel.
+    if state.draining.is_draining() && response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The 407 answer (and its log record) to a request without accepted proxy credentials.

@@ -20,7 +20,7 @@ use super::relay::splice;
 use super::respond::{self, Failure};
 use super::{ProxyBody, State};
 use crate::config::Config;
-use crate::metrics::Mode;
+use crate::metrics::{Mode, Open};
 use crate::rules::HostDecision;
 use crate::tls::upstream::{client_config, UpstreamTlsError};
 
@@ -116,9 +116,11 @@ pub async fn relay(
     *switching.headers_mut() = response.headers().clone();
     log.status = StatusCode::SWITCHING_PROTOCOLS.as_u16();
     let idle = state.config.limits.tunnel_idle_timeout;
+    let open = state.metrics.open(Open::WebSocket);
     tokio::spawn(
         async move {
             let _slot = ctx.slot;
+            let _open = open;
             match tokio::try_join!(client_upgrade, origin_upgrade) {
                 Ok((client_io, origin_io)) => {
                     splice(TokioIo::new(client_io), TokioIo::new(origin_io), idle, &mut log, "WebSocket")

@@ -50,7 +50,7 @@ impl Plan {
                 continue;
             }
             // Rules decided by the start tag alone (no conditions, or only class/id ones) act natively.
-            let at_start_tag = rule.when.as_ref().is_none_or(decided_at_start_tag);
+            let at_start_tag = rule.when.as_ref().is_none_or(|when| !when.needs_content());
             match (&rule.action, at_start_tag) {
                 (_, false) => conditional.push(index),
                 (ElementAction::Remove, true) => removes.push(index),
@@ -60,7 +60,7 @@ impl Plan {
         let clean_links = !rules.links.is_empty();
         let links_to = conditional
             .iter()
-            .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(|c| c.links_to.is_some()));
+            .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(Conditions::reads_links));
         let style = if options.inject_styles {
             let active: Vec<usize> = tags.iter().chain(&conditional).copied().collect();
             styles::style_element(&rules, &active, &options.extra_css).map(Arc::from)
@@ -85,7 +85,12 @@ impl Plan {
         let marker = format!("<!--{nonce:032x}:");
         let abort = format!("{marker}{}0-->", char::from(ABORT));
         let log = ReportLog::new(self.options.explain, self.options.record_hits);
-        let engine = Engine::new(Arc::clone(&self.rules), log.wants_details(), marker.clone());
+        let engine = Engine::new(
+            Arc::clone(&self.rules),
+            self.options.site.as_deref(),
+            log.wants_details(),
+            marker.clone(),
+        );
         let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
         let shared = Shared {
             engine,
@@ -99,14 +104,6 @@ impl Plan {
         };
         (shared, abort)
     }
-}
-
-/// Conditions that only read the start tag (`class_matches`, `id_matches`).
-fn decided_at_start_tag(conditions: &Conditions) -> bool {
-    conditions.text.is_empty()
-        && conditions.min_text_len.is_none()
-        && conditions.max_text_len.is_none()
-        && conditions.links_to.is_none()
 }
 
 /// Do the start-tag conditions (`class_matches`, `id_matches`) of `conditions` hold for `el`?

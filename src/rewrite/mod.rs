@@ -27,6 +27,7 @@ use crate::rules::{RuleId, RuleSet};
 
 use self::charset::Charset;
 use self::handlers::{lock, OutputHandle, Plan, Shared};
+pub use self::text::excerpt;
 
 /// Per-response settings of a rewriter.
 #[derive(Clone, Debug)]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use lol_html::html_content::{TextChunk, TextType};
 
 use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet, Scan, ScanCache, TextRegex, TextTest};
-use crate::url_host::{normalise_host, url_host};
+use crate::url_host::{normalise_host, same_site, url_host};
 
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
@@ -88,6 +88,39 @@ struct Slot {
     linked: bool,
     /// The scan of the rule's `own_text_matches` regex over the own text so far (`None`: the rule has none).
     scan: Option<Scan>,
+    /// All `text_starts_with` tests passed already.
+    whole_prefix_passed: bool,
+    /// The scan of the rule's `text_matches` regex over all the text so far (`None`: the rule has none).
+    whole_scan: Option<Scan>,
+    /// A link inside leads to another site.
+    elsewhere: bool,
+    /// A link inside leads to the page's own site.
+    on_site: bool,
+}
+
+/// Where an enclosing candidate's own text stood when a phrasing candidate inside it started.
+#[derive(Clone, Copy, Debug)]
+struct OwnCut {
+    index: usize,
+    len: usize,
+    space: bool,
+}
+
+/// Which text of a candidate a test reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// Its own text (`own_text_*`).
+    Own,
+    /// All the text inside it (`text_*`).
+    Whole,
+}
+
+/// The rules that hit the last candidate judged, while no visible text has followed it: what `follows` reads.
+#[derive(Debug)]
+struct LastHit {
+    rules: Vec<crate::rules::RuleId>,
+    /// Start-tag offset of the first candidate opened after it (the only one that follows it).
+    first_candidate: Option<usize>,
 }
 
 /// One open element on the engine's stack: tracked for the implied-end-tag rules, a candidate, or both.
@@ -102,6 +135,16 @@ struct Open {
     candidate: Option<Candidate>,
 }
 
+impl Candidate {
+    /// The text a test in `scope` reads.
+    fn text(&self, scope: Scope) -> &str {
+        match scope {
+            Scope::Own => &self.own,
+            Scope::Whole => &self.all,
+        }
+    }
+}
+
 /// What the engine knows of an element some conditional rule selected.
 #[derive(Debug)]
 struct Candidate {
@@ -112,6 +155,15 @@ struct Candidate {
     scanned: usize,
     own_space: bool,
     wants_own: bool,
+    /// All the text inside (only when some rule tests it), and how much of it the regex scans have seen.
+    all: String,
+    all_scanned: usize,
+    all_space: bool,
+    wants_all: bool,
+    /// A phrasing element (`span`, `a`, …): its text is also its enclosing candidates' own text, unless it is
+    /// removed: then `cuts` gives, for each of them (by stack index), where their own text stood when it started.
+    phrasing: bool,
+    cuts: Vec<OwnCut>,
     decided: bool,
     existing_checked: bool,
     existing_tags: Option<String>,
@@ -123,6 +175,9 @@ struct Candidate {
 #[derive(Debug)]
 pub(super) struct Engine {
     rules: Arc<RuleSet>,
+    /// The page's site, lower-cased (for `links_elsewhere`).
+    site: Option<String>,
+    last_hit: Option<LastHit>,
     details: bool,
     marker: String,
     next_id: u32,
@@ -142,9 +197,11 @@ pub(super) struct Engine {
 
 impl Engine {
     /// The engine for one response; `marker` is `<!--NONCE:`.
-    pub(super) fn new(rules: Arc<RuleSet>, details: bool, marker: String) -> Self {
+    pub(super) fn new(rules: Arc<RuleSet>, site: Option<&str>, details: bool, marker: String) -> Self {
         Self {
             rules,
+            site: site.map(|site| normalise_host(site).into_owned()),
+            last_hit: None,
             details,
             marker,
             next_id: 1,
@@ -208,21 +265,28 @@ impl Engine {
         let opened = match self.stack.last() {
             Some(open) if open.position == position && open.candidate.is_some() => None,
             Some(open) if open.position == position => {
-                self.become_candidate(desc);
+                self.become_candidate(false, desc);
                 Some(Opened::Tracked)
             }
             _ => {
                 let name = tag_name();
                 let id = self.take_id();
+                let phrasing = html_tree::is_phrasing(&name);
                 let (class, name) = (Class::of(&name), TagName::new(&name));
                 self.stack.push(Open { id, class, name, position, candidate: None });
-                self.become_candidate(desc);
+                self.become_candidate(phrasing, desc);
                 Some(Opened::New(id))
             }
         };
+        if opened.is_some() {
+            if let Some(last) = &mut self.last_hit {
+                last.first_candidate.get_or_insert(position);
+            }
+        }
         let rules = Arc::clone(&self.rules);
         let element_rule = &rules.element_rules[rule];
         let conditions = element_rule.when.as_ref();
+        let follows = conditions.is_none_or(|c| c.follows.is_empty() || self.follows(position, &c.follows));
         let Some(candidate) = self.stack.last_mut().and_then(|open| open.candidate.as_mut()) else {
             return opened;
         };
@@ -231,19 +295,52 @@ impl Engine {
             candidate.existing_tags = existing_tags();
         }
         candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
-        let scan = conditions.and_then(own_text_regex).map(|regex| {
-            let cache = scan_cache(&mut self.scan_caches, rule, regex);
-            cache.map_or(Scan::GaveUp, |cache| regex.scan_start(cache))
+        candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
+        let mut start_scan = |scope: Scope, tests: Option<&Vec<TextTest>>| {
+            let regex = text_regex(tests?)?;
+            let cache = scan_cache(&mut self.scan_caches, rule, scope, regex);
+            Some(cache.map_or(Scan::GaveUp, |cache| regex.scan_start(cache)))
+        };
+        let scan = start_scan(Scope::Own, conditions.map(|c| &c.text));
+        let whole_scan = start_scan(Scope::Whole, conditions.map(|c| &c.whole_text));
+        self.slots.push(Slot {
+            rule,
+            alive: follows,
+            prefix_passed: false,
+            linked: false,
+            scan,
+            whole_prefix_passed: false,
+            whole_scan,
+            elsewhere: false,
+            on_site: false,
         });
-        self.slots.push(Slot { rule, alive: true, prefix_passed: false, linked: false, scan });
         opened
     }
 
+    /// Whether the candidate at `position` is the first to open since a hit by one of `rules`, with no visible
+    /// text in between.
+    fn follows(&self, position: usize, rules: &[crate::rules::RuleId]) -> bool {
+        self.last_hit.as_ref().is_some_and(|last| {
+            last.first_candidate == Some(position) && last.rules.iter().any(|hit| rules.contains(hit))
+        })
+    }
+
     /// The element on top of the stack becomes a candidate; its begin sentinel is left in `self.sentinels`.
-    fn become_candidate(&mut self, desc: impl FnOnce() -> String) {
+    fn become_candidate(&mut self, phrasing: bool, desc: impl FnOnce() -> String) {
         let mut own = self.pool.pop().unwrap_or_default();
         own.clear();
         self.decoder.reset();
+        let mut cuts = Vec::new();
+        if phrasing {
+            // The enclosing candidates that will take its text as their own (the element itself is on top).
+            for (index, open) in self.stack.iter().enumerate().rev().skip(1) {
+                let Some(outer) = &open.candidate else { continue };
+                cuts.push(OwnCut { index, len: outer.own.len(), space: outer.own_space });
+                if !outer.phrasing {
+                    break;
+                }
+            }
+        }
         let candidate = Candidate {
             text_mark: self.counter.mark(),
             first_slot: self.slots.len(),
@@ -251,6 +348,12 @@ impl Engine {
             scanned: 0,
             own_space: false,
             wants_own: self.details,
+            all: String::new(),
+            all_scanned: 0,
+            all_space: false,
+            wants_all: false,
+            phrasing,
+            cuts,
             decided: false,
             existing_checked: false,
             existing_tags: None,
@@ -325,6 +428,11 @@ impl Engine {
             let spilled = watermark.is_some_and(|w| id <= w);
             if !spilled {
                 if let Some(verdict) = self.judge(&candidate, position) {
+                    if matches!(verdict.action, VerdictAction::Remove) {
+                        self.cut_own_text(&candidate.cuts);
+                    }
+                    let rules = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
+                    self.last_hit = Some(LastHit { rules, first_candidate: None });
                     verdicts.insert(id, verdict);
                 }
             }
@@ -332,6 +440,19 @@ impl Engine {
         self.slots.truncate(candidate.first_slot);
         self.push_sentinel(END, id);
         recycle(&mut self.pool, std::mem::take(&mut candidate.own));
+    }
+
+    /// A removed phrasing candidate's text is no longer its enclosing candidates' own text. Their own-text tests
+    /// have not looked at it yet: they only run on the innermost candidate.
+    fn cut_own_text(&mut self, cuts: &[OwnCut]) {
+        for cut in cuts {
+            if let Some(outer) = self.stack.get_mut(cut.index).and_then(|open| open.candidate.as_mut()) {
+                if outer.own.len() >= cut.len {
+                    outer.own.truncate(cut.len);
+                    outer.own_space = cut.space;
+                }
+            }
+        }
     }
 
     /// The final verdict of a closed candidate (its start tag at `position`): `None` keeps it.
@@ -345,8 +466,9 @@ impl Engine {
                 continue;
             };
             if slot.alive
-                && final_check(conditions, &slot, &candidate.own, length)
-                && self.regex_holds(conditions, &slot, candidate)
+                && final_check(conditions, &slot, candidate, length)
+                && self.regex_holds(Scope::Own, conditions, &slot, candidate)
+                && self.regex_holds(Scope::Whole, conditions, &slot, candidate)
             {
                 passing.push(slot);
             }
@@ -377,15 +499,25 @@ impl Engine {
         Some(Verdict { action: VerdictAction::Tag(value), hits })
     }
 
-    /// Does the rule's `own_text_matches` regex (if any) match the complete own text of a closed candidate?
-    fn regex_holds(&mut self, conditions: &Conditions, slot: &Slot, candidate: &Candidate) -> bool {
-        let (Some(regex), Some(scan)) = (own_text_regex(conditions), slot.scan) else {
+    /// Does the rule's regex on `scope` (if any) match the complete text of a closed candidate?
+    fn regex_holds(
+        &mut self,
+        scope: Scope,
+        conditions: &Conditions,
+        slot: &Slot,
+        candidate: &Candidate,
+    ) -> bool {
+        let (tests, scan) = match scope {
+            Scope::Own => (&conditions.text, slot.scan),
+            Scope::Whole => (&conditions.whole_text, slot.whole_scan),
+        };
+        let (Some(regex), Some(scan)) = (text_regex(tests), scan) else {
             return true;
         };
-        let scan = scan_unseen(&mut self.scan_caches, slot.rule, regex, scan, candidate);
-        let ended =
-            scan_cache(&mut self.scan_caches, slot.rule, regex).and_then(|cache| regex.scan_end(cache, scan));
-        ended.unwrap_or_else(|| regex.is_match(&candidate.own))
+        let scan = scan_unseen(&mut self.scan_caches, slot.rule, scope, regex, scan, candidate);
+        let ended = scan_cache(&mut self.scan_caches, slot.rule, scope, regex)
+            .and_then(|cache| regex.scan_end(cache, scan));
+        ended.unwrap_or_else(|| regex.is_match(candidate.text(scope)))
     }
 
     fn hit(
@@ -426,7 +558,13 @@ impl Engine {
     /// whose keep sentinels are inserted before the chunk. A long chunk is fed in pieces, so a paragraph whose
     /// first words already decide it is not copied and scanned to its end.
     pub(super) fn text(&mut self, chunk: &mut TextChunk<'_>, watermark: Option<u32>) {
-        if self.undecided == 0 || chunk.text_type() != TextType::Data {
+        if chunk.text_type() != TextType::Data {
+            return;
+        }
+        if self.last_hit.is_some() && is_visible(chunk.as_str()) {
+            self.last_hit = None;
+        }
+        if self.undecided == 0 {
             return;
         }
         self.sentinels.clear();
@@ -447,14 +585,19 @@ impl Engine {
 
     /// Feeds one piece of a text chunk and takes the early verdicts it allows (sentinels appended).
     fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
-        let innermost = self.stack.iter_mut().rev().find_map(|open| open.candidate.as_mut());
-        let counter = &mut self.counter;
+        let own_from = self.own_text_owners();
+        let (counter, stack) = (&mut self.counter, &mut self.stack);
         let counted_before = counter.counted();
-        let mut own_sink = innermost.filter(|c| !c.decided && c.wants_own);
         self.decoder.push(piece, node_ends, |text| {
             counter.feed(text);
-            if let Some(c) = own_sink.as_deref_mut() {
-                append_collapsed(&mut c.own, &mut c.own_space, text);
+            for (index, open) in stack.iter_mut().enumerate() {
+                let Some(c) = open.candidate.as_mut().filter(|c| !c.decided) else { continue };
+                if c.wants_own && index >= own_from {
+                    append_collapsed(&mut c.own, &mut c.own_space, text);
+                }
+                if c.wants_all {
+                    append_collapsed(&mut c.all, &mut c.all_space, text);
+                }
             }
         });
         if self.counter.counted() == counted_before {
@@ -462,10 +605,24 @@ impl Engine {
             // visible text or at the end tag gives the same output.
             return;
         }
-        let innermost_id = self.stack.iter().rev().find(|open| open.candidate.is_some()).map(|open| open.id);
+        let innermost = self.stack.iter().rposition(|open| open.candidate.is_some());
         for index in 0..self.stack.len() {
-            self.early_verdict(index, innermost_id, watermark);
+            self.early_verdict(index, innermost == Some(index), watermark);
         }
+    }
+
+    /// The stack index from which open candidates take the current text as their own: the innermost candidate,
+    /// and the candidates around it as long as the inner one is a phrasing element.
+    fn own_text_owners(&self) -> usize {
+        let mut from = self.stack.len();
+        for (index, open) in self.stack.iter().enumerate().rev() {
+            let Some(candidate) = &open.candidate else { continue };
+            from = index;
+            if !candidate.phrasing {
+                break;
+            }
+        }
+        from
     }
 
     /// The slots of the candidate at stack `index`: from its first slot to the first slot of the next candidate
@@ -482,7 +639,9 @@ impl Engine {
     }
 
     /// Keeps candidate `index` early when no rule can match any more.
-    fn early_verdict(&mut self, index: usize, innermost: Option<u32>, watermark: Option<u32>) {
+    /// Own-text tests run on the innermost candidate only: the text of an enclosing candidate may still lose the
+    /// text of a phrasing candidate inside it that is removed.
+    fn early_verdict(&mut self, index: usize, owns_text: bool, watermark: Option<u32>) {
         let slots = self.slot_range(index);
         let Open { id, candidate: Some(candidate), .. } = &mut self.stack[index] else {
             return;
@@ -493,7 +652,6 @@ impl Engine {
         }
         let spilled = watermark.is_some_and(|w| id <= w);
         let length = self.counter.since(&mut candidate.text_mark);
-        let is_innermost = innermost == Some(id);
         let mut any_alive = false;
         for slot in &mut self.slots[slots] {
             if !slot.alive {
@@ -508,8 +666,8 @@ impl Engine {
                 slot.alive = false;
                 continue;
             }
-            if is_innermost && !slot.prefix_passed {
-                match prefix_progress(conditions, &candidate.own, candidate.own_space) {
+            if owns_text && !slot.prefix_passed {
+                match prefix_progress(&conditions.text, &candidate.own, candidate.own_space) {
                     Progress::Fail => {
                         slot.alive = false;
                         continue;
@@ -518,24 +676,42 @@ impl Engine {
                     Progress::Open => {}
                 }
             }
-            if let (true, Some(scan @ Scan::Open(_)), Some(regex)) =
-                (is_innermost, slot.scan, own_text_regex(conditions))
-            {
-                let next = scan_unseen(&mut self.scan_caches, slot.rule, regex, scan, candidate);
-                slot.scan = Some(next);
-                if next == Scan::Dead {
-                    slot.alive = false;
-                    continue;
+            if !slot.whole_prefix_passed {
+                match prefix_progress(&conditions.whole_text, &candidate.all, candidate.all_space) {
+                    Progress::Fail => {
+                        slot.alive = false;
+                        continue;
+                    }
+                    Progress::Pass => slot.whole_prefix_passed = true,
+                    Progress::Open => {}
                 }
+            }
+            for (scope, scan) in [(Scope::Own, &mut slot.scan), (Scope::Whole, &mut slot.whole_scan)] {
+                let tests = if scope == Scope::Own { &conditions.text } else { &conditions.whole_text };
+                if let (Some(open @ Scan::Open(_)), Some(regex)) = (*scan, text_regex(tests)) {
+                    if scope == Scope::Own && !owns_text {
+                        continue;
+                    }
+                    let next = scan_unseen(&mut self.scan_caches, slot.rule, scope, regex, open, candidate);
+                    *scan = Some(next);
+                    if next == Scan::Dead {
+                        slot.alive = false;
+                    }
+                }
+            }
+            if !slot.alive {
+                continue;
             }
             any_alive = true;
         }
-        if is_innermost {
+        if owns_text {
             candidate.scanned = candidate.own.len();
         }
+        candidate.all_scanned = candidate.all.len();
         if spilled || !any_alive {
             candidate.decided = true;
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
+            candidate.all = String::new();
             self.undecided -= 1;
             if !spilled {
                 self.push_sentinel(KEEP, id);
@@ -565,30 +741,37 @@ impl Engine {
                 continue;
             }
             for slot in &mut self.slots[slots] {
-                if !slot.alive || slot.linked {
+                if !slot.alive {
                     continue;
                 }
-                let Some(hosts) = self
-                    .rules
-                    .element_rules
-                    .get(slot.rule)
-                    .and_then(|r| r.when.as_ref())
-                    .and_then(|c| c.links_to.as_ref())
+                let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref())
                 else {
                     continue;
                 };
-                let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                slot.linked = link.any(|host| hosts.matches(host));
+                if let (false, Some(hosts)) = (slot.linked, &conditions.links_to) {
+                    let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
+                    slot.linked = link.any(|host| hosts.matches(host));
+                }
+                if (conditions.links_elsewhere && !slot.elsewhere)
+                    || (conditions.links_on_site && !slot.on_site)
+                {
+                    let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
+                    let site = self.site.as_deref();
+                    let elsewhere = link.any(|host| !site.is_some_and(|site| same_site(host, site)));
+                    slot.elsewhere |= elsewhere;
+                    slot.on_site |=
+                        link.is_relative() || link.any(|host| site.is_some_and(|site| same_site(host, site)));
+                }
             }
         }
     }
 }
 
-/// Progress of all `own_text_starts_with` tests of a rule.
-fn prefix_progress(conditions: &Conditions, own: &str, own_space: bool) -> Progress {
+/// Progress of all the `starts_with` tests among `tests` on `text` so far.
+fn prefix_progress(tests: &[TextTest], text: &str, trailing_space: bool) -> Progress {
     let mut result = Progress::Pass;
-    for test in conditions.text.iter().filter(|t| matches!(t, crate::rules::TextTest::StartsWith { .. })) {
-        match text::progress(test, own, own_space, false) {
+    for test in tests.iter().filter(|t| matches!(t, TextTest::StartsWith { .. })) {
+        match text::progress(test, text, trailing_space, false) {
             Progress::Fail => return Progress::Fail,
             Progress::Open => result = Progress::Open,
             Progress::Pass => {}
@@ -597,16 +780,21 @@ fn prefix_progress(conditions: &Conditions, own: &str, own_space: bool) -> Progr
     result
 }
 
-/// Do all conditions hold for a closed candidate?
-fn final_check(conditions: &Conditions, slot: &Slot, own: &str, length: usize) -> bool {
+/// Do all conditions but the regexes hold for a closed candidate?
+fn final_check(conditions: &Conditions, slot: &Slot, candidate: &Candidate, length: usize) -> bool {
+    let holds = |tests: &[TextTest], text: &str| {
+        tests
+            .iter()
+            .filter(|test| !matches!(test, TextTest::Matches(_)))
+            .all(|test| text::progress(test, text, false, true) == Progress::Pass)
+    };
     conditions.min_text_len.is_none_or(|min| length >= min)
         && conditions.max_text_len.is_none_or(|max| length <= max)
         && (conditions.links_to.is_none() || slot.linked)
-        && conditions
-            .text
-            .iter()
-            .filter(|test| !matches!(test, TextTest::Matches(_)))
-            .all(|test| text::progress(test, own, false, true) == Progress::Pass)
+        && (!conditions.links_elsewhere || slot.elsewhere)
+        && (!conditions.links_on_site || slot.on_site)
+        && holds(&conditions.text, &candidate.own)
+        && holds(&conditions.whole_text, &candidate.all)
 }
 
 /// Keeps an own-text buffer for a later candidate. Only buffers that hold memory are kept, and only a few: a
@@ -616,6 +804,17 @@ fn recycle(pool: &mut Vec<String>, mut own: String) {
     if own.capacity() > 0 && pool.len() < POOLED_OWN_BUFFERS {
         own.clear();
         pool.push(own);
+    }
+}
+
+/// Whether raw text holds anything but ASCII whitespace once its character references are decoded (what ends
+/// the window of `follows`).
+fn is_visible(raw: &str) -> bool {
+    let visible = |text: &str| text.bytes().any(|b| !b.is_ascii_whitespace());
+    if raw.contains('&') {
+        visible(&html_escape::decode_html_entities(raw))
+    } else {
+        visible(raw)
     }
 }
 
@@ -632,36 +831,40 @@ fn piece_end(text: &str) -> usize {
     end
 }
 
-/// The rule's `own_text_matches` regex.
-fn own_text_regex(conditions: &Conditions) -> Option<&TextRegex> {
-    conditions.text.iter().find_map(|test| match test {
+/// The regex test among `tests`.
+fn text_regex(tests: &[TextTest]) -> Option<&TextRegex> {
+    tests.iter().find_map(|test| match test {
         TextTest::Matches(regex) => Some(regex),
         _ => None,
     })
 }
 
-/// Feeds a rule's regex scan the own text of `candidate` it has not seen yet.
+/// Feeds a rule's regex scan the text of `candidate` in `scope` it has not seen yet.
 fn scan_unseen(
     caches: &mut Vec<Option<ScanCache>>,
     rule: usize,
+    scope: Scope,
     regex: &TextRegex,
     scan: Scan,
     candidate: &Candidate,
 ) -> Scan {
-    let unseen = candidate.own.as_bytes().get(candidate.scanned..).unwrap_or_default();
-    scan_cache(caches, rule, regex).map_or(Scan::GaveUp, |cache| regex.scan_feed(cache, scan, unseen))
+    let seen = if scope == Scope::Own { candidate.scanned } else { candidate.all_scanned };
+    let unseen = candidate.text(scope).as_bytes().get(seen..).unwrap_or_default();
+    scan_cache(caches, rule, scope, regex).map_or(Scan::GaveUp, |cache| regex.scan_feed(cache, scan, unseen))
 }
 
-/// The scan cache of rule `rule`'s regex, made on first use; `None` when the regex has no DFA.
+/// The scan cache of rule `rule`'s regex on `scope`, made on first use; `None` when the regex has no DFA.
 fn scan_cache<'c>(
     caches: &'c mut Vec<Option<ScanCache>>,
     rule: usize,
+    scope: Scope,
     regex: &TextRegex,
 ) -> Option<&'c mut ScanCache> {
-    if caches.len() <= rule {
-        caches.resize_with(rule + 1, || None);
+    let index = 2 * rule + usize::from(scope == Scope::Whole);
+    if caches.len() <= index {
+        caches.resize_with(index + 1, || None);
     }
-    let slot = &mut caches[rule];
+    let slot = &mut caches[index];
     if slot.is_none() {
         *slot = regex.scan_cache();
     }
@@ -705,6 +908,11 @@ impl LinkHosts {
         let own = url_host(href).map(|host| normalise_host(host).into_owned());
         let destination = destination.filter(|d| own.as_deref() != Some(*d)).map(str::to_owned);
         Self { own, destination }
+    }
+
+    /// A link without a host of its own (relative): it stays on the page's site.
+    fn is_relative(&self) -> bool {
+        self.own.is_none()
     }
 
     fn any(&self, mut matches: impl FnMut(&str) -> bool) -> bool {

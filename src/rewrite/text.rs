@@ -312,7 +312,7 @@ impl TextTest {
 }
 
 /// Cuts `text` to at most `max` characters, for excerpts.
-pub(super) fn excerpt(text: &str, max: usize) -> String {
+pub fn excerpt(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => {
             let mut cut = text[..end].to_owned();

@@ -144,6 +144,40 @@ pub(super) fn closings(name: &str) -> impl Iterator<Item = Closing> {
     p.into_iter().chain(own)
 }
 
+/// Whether an element is phrasing content that a browser lays out inside a line (`span`, `a`, `strong`, …): the
+/// text of such a candidate still belongs to the own text of the candidate around it, so a pitch whose name is
+/// in a `<span>` reads the same to its paragraph.
+pub(super) fn is_phrasing(name: &str) -> bool {
+    matches!(
+        name,
+        "a" | "abbr"
+            | "b"
+            | "bdi"
+            | "bdo"
+            | "cite"
+            | "code"
+            | "data"
+            | "dfn"
+            | "em"
+            | "font"
+            | "i"
+            | "kbd"
+            | "label"
+            | "mark"
+            | "q"
+            | "s"
+            | "samp"
+            | "small"
+            | "span"
+            | "strong"
+            | "sub"
+            | "sup"
+            | "time"
+            | "u"
+            | "var"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

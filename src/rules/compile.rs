@@ -329,6 +329,7 @@ impl Builder {
         for exception in std::mem::take(&mut self.exceptions) {
             self.apply_exception(exception, diags);
         }
+        self.check_follows(diags);
         let produced: BTreeSet<&str> = self
             .set
             .element_rules
@@ -346,6 +347,26 @@ impl Builder {
         }
         self.set.styles = self.styles.into_iter().map(|(style, _)| style).collect();
         self.set
+    }
+
+    /// Every `follows` names a conditional element rule: only those are judged at the element's end, which is
+    /// what `follows` waits for.
+    fn check_follows(&self, diags: &mut Diagnostics) {
+        let rules = &self.set.element_rules;
+        for rule in rules {
+            for name in rule.when.iter().flat_map(|when| &when.follows) {
+                let target = rules.iter().find(|r| r.id == *name);
+                let problem = match target {
+                    None => "names no element rule",
+                    Some(target) if target.when.is_none() => {
+                        "names a rule without content conditions, which acts at the start tag and is never judged at the end"
+                    }
+                    Some(_) => continue,
+                };
+                let pos = Pos::new(&rule.origin.file, rule.origin.line, 1);
+                diags.error(&pos, format!("rule `{}`: `follows = \"{name}\"` {problem}", rule.id));
+            }
+        }
     }
 
     /// Adds the exception's sites to each named rule's `except_sites`, or (without `rules`) exempts the sites

@@ -153,10 +153,25 @@ fn conditions(
     if let Some(any_of) = needles(&raw.own_text_contains, "own_text_contains", diags) {
         text.push(TextTest::Contains { any_of, case_insensitive });
     }
-    let own_text_regex = |pattern: &str| TextRegex::new(pattern, case_insensitive).map(TextTest::Matches);
-    if let Some(test) = compile_regex(&raw.own_text_matches, id, ctx, diags, own_text_regex) {
+    let text_regex = |pattern: &str| TextRegex::new(pattern, case_insensitive).map(TextTest::Matches);
+    if let Some(test) = compile_regex(&raw.own_text_matches, id, ctx, diags, text_regex) {
         text.push(test);
     }
+    let mut whole_text = Vec::new();
+    if let Some(any_of) = needles(&raw.text_starts_with, "text_starts_with", diags) {
+        whole_text.push(TextTest::StartsWith { any_of, case_insensitive });
+    }
+    if let Some(any_of) = needles(&raw.text_contains, "text_contains", diags) {
+        whole_text.push(TextTest::Contains { any_of, case_insensitive });
+    }
+    if let Some(test) = compile_regex(&raw.text_matches, id, ctx, diags, text_regex) {
+        whole_text.push(test);
+    }
+    let follows = match &raw.follows {
+        Some(value) => needle_list(value, "follows", id, ctx.src, diags).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let follows = follows.iter().map(|name| RuleId::new(name)).collect();
     let class_matches = compile_regex(&raw.class_matches, id, ctx, diags, regex::Regex::new);
     let id_matches = compile_regex(&raw.id_matches, id, ctx, diags, regex::Regex::new);
     let links_to = raw
@@ -165,6 +180,10 @@ fn conditions(
         .and_then(|hosts| ctx.values.non_empty_hosts(hosts, "links_to", id, ctx.src, diags));
     (diags.errors.len() == errors_before).then(|| Conditions {
         text,
+        whole_text,
+        follows,
+        links_elsewhere: raw.links_elsewhere.unwrap_or(false),
+        links_on_site: raw.links_on_site.unwrap_or(false),
         min_text_len: raw.min_text_length.as_ref().map(|n| *n.get_ref()),
         max_text_len: raw.max_text_length.as_ref().map(|n| *n.get_ref()),
         links_to,
@@ -213,6 +232,12 @@ fn has_content_conditions(raw: &RawConditions) -> bool {
     !(raw.own_text_starts_with.is_none()
         && raw.own_text_contains.is_none()
         && raw.own_text_matches.is_none()
+        && raw.text_starts_with.is_none()
+        && raw.text_contains.is_none()
+        && raw.text_matches.is_none()
+        && raw.follows.is_none()
+        && raw.links_elsewhere.is_none()
+        && raw.links_on_site.is_none()
         && raw.min_text_length.is_none()
         && raw.max_text_length.is_none()
         && raw.links_to.is_none()
@@ -268,7 +293,10 @@ fn warn_never_matching(
             );
         }
     }
-    let has_needle = raw.own_text_starts_with.is_some() || raw.own_text_contains.is_some();
+    let has_needle = raw.own_text_starts_with.is_some()
+        || raw.own_text_contains.is_some()
+        || raw.text_starts_with.is_some()
+        || raw.text_contains.is_some();
     if let Some(max) = raw.max_text_length.as_ref().filter(|max| *max.get_ref() == 0 && has_needle) {
         diags.warn(
             &ctx.src.pos(&max.span()),
@@ -277,7 +305,10 @@ fn warn_never_matching(
     }
     let needs_content = has_needle
         || raw.own_text_matches.is_some()
+        || raw.text_matches.is_some()
         || raw.links_to.is_some()
+        || raw.links_elsewhere == Some(true)
+        || raw.links_on_site == Some(true)
         || min.is_some_and(|min| min > 0);
     if needs_content {
         for name in selector::textless_subjects(selector_text) {

@@ -116,6 +116,17 @@ pub struct Conditions {
     /// Tests on the element's *own* visible text: the text not inside a nested candidate element, entities
     /// decoded, whitespace collapsed and trimmed. Every test must hold.
     pub text: Vec<TextTest>,
+    /// Tests on *all* the visible text inside the element (nested candidates included), prepared like the own
+    /// text. Every test must hold.
+    pub whole_text: Vec<TextTest>,
+    /// The element is the first element to start after an element that one of these rules hit (removed or
+    /// tagged) ended, with no visible text in between; decided at the start tag.
+    pub follows: Vec<RuleId>,
+    /// Some descendant link leads to a host other than the page's site (as written or once unwrapped; a
+    /// relative link is on the site; `www.` and subdomains of the site count as the site).
+    pub links_elsewhere: bool,
+    /// Some descendant link leads to the page's own site (a relative link does; `www.` and subdomains count).
+    pub links_on_site: bool,
     /// Minimum length in characters of all visible text inside the element (descendants included).
     pub min_text_len: Option<usize>,
     /// Maximum length in characters of all visible text inside the element (descendants included).
@@ -127,6 +138,24 @@ pub struct Conditions {
     pub class_matches: Option<regex::Regex>,
     /// Tested on the start tag: the `id` attribute matches this regex.
     pub id_matches: Option<regex::Regex>,
+}
+
+impl Conditions {
+    /// Whether deciding needs more than the start tag (text, length, links or what came before); `false` when
+    /// only `class_matches` / `id_matches` are given.
+    pub fn needs_content(&self) -> bool {
+        !self.text.is_empty()
+            || !self.whole_text.is_empty()
+            || !self.follows.is_empty()
+            || self.min_text_len.is_some()
+            || self.max_text_len.is_some()
+            || self.reads_links()
+    }
+
+    /// Whether deciding reads the links inside the element.
+    pub fn reads_links(&self) -> bool {
+        self.links_to.is_some() || self.links_elsewhere || self.links_on_site
+    }
 }
 
 /// One test on an element's own text.

@@ -48,6 +48,18 @@ pub struct RawConditions {
     pub own_text_contains: Option<Spanned<OneOrMany>>,
     /// Own text matches this regex.
     pub own_text_matches: Option<Text>,
+    /// All text inside starts with any of these.
+    pub text_starts_with: Option<Spanned<OneOrMany>>,
+    /// All text inside contains any of these.
+    pub text_contains: Option<Spanned<OneOrMany>>,
+    /// All text inside matches this regex.
+    pub text_matches: Option<Text>,
+    /// The element is the first to start after an element hit by one of these rules, with no text between.
+    pub follows: Option<Spanned<OneOrMany>>,
+    /// Some link inside leads to another site than the page's.
+    pub links_elsewhere: Option<bool>,
+    /// Some link inside leads to the page's own site.
+    pub links_on_site: Option<bool>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
     /// Minimum length of all text inside, in characters.

@@ -103,6 +103,7 @@ pub struct CertificateAuthority {
     cert_der: CertificateDer<'static>,
     cert_pem: String,
     fingerprint: String,
+    not_after: OffsetDateTime,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -165,7 +166,7 @@ impl CertificateAuthority {
             .map_err(|e| malformed(&cert_path, format!("cannot use as an issuer: {e}")))?;
         let cert_pem = pem_of(&cert_der);
         let fingerprint = sha256_fingerprint(&cert_der);
-        Ok(Self { cert_der, cert_pem, fingerprint, issuer })
+        Ok(Self { cert_der, cert_pem, fingerprint, not_after, issuer })
     }
 
     /// The CA certificate, DER.
@@ -181,6 +182,11 @@ impl CertificateAuthority {
     /// The SHA-256 fingerprint of the certificate, colon-separated upper-case hex.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// When the CA certificate expires.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
     }
 
     /// The issuer that signs leaf certificates.

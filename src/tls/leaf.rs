@@ -54,6 +54,9 @@ pub enum LeafError {
     /// rustls refused the key or settings.
     #[error("cannot build TLS settings: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The cache counter could not be built.
+    #[error("cannot build the leaf cache counter: {0}")]
+    Metrics(String),
 }
 
 /// Mints leaf certificates and caches the TLS server settings that present them, per host.
@@ -64,6 +67,7 @@ pub struct LeafCerts {
     provider: Arc<CryptoProvider>,
     cache: Cache<String, Arc<ServerConfig>>,
     minted: AtomicU64,
+    lookups: prometheus::IntCounterVec,
 }
 
 impl std::fmt::Debug for LeafCerts {
@@ -84,7 +88,18 @@ impl LeafCerts {
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let signing_key = provider.key_provider.load_private_key(key_der)?;
         let cache = Cache::builder().max_capacity(cache_size).time_to_live(CACHE_TTL).build();
-        Ok(Self { ca, leaf_key, signing_key, provider, cache, minted: AtomicU64::new(0) })
+        let lookups = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "strainer_tls_leaf_cache_total",
+                "Leaf certificate lookups for intercepted hosts: hit (cached) or miss (minted).",
+            ),
+            &["result"],
+        )
+        .map_err(|e| LeafError::Metrics(e.to_string()))?;
+        for result in ["hit", "miss"] {
+            let _ = lookups.with_label_values(&[result]);
+        }
+        Ok(Self { ca, leaf_key, signing_key, provider, cache, minted: AtomicU64::new(0), lookups })
     }
 
     /// The TLS server settings for `host` (a DNS name or an IP literal, IPv6 with or without brackets), minting
@@ -92,7 +107,22 @@ impl LeafCerts {
     pub async fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, Arc<LeafError>> {
         // One host, one cache entry: compared in normal form.
         let host = normalise_host(host);
-        self.cache.try_get_with_by_ref(host.as_ref(), async { self.build_config(&host).map(Arc::new) }).await
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let config = self
+            .cache
+            .try_get_with_by_ref(host.as_ref(), async {
+                missed.store(true, Ordering::Relaxed);
+                self.build_config(&host).map(Arc::new)
+            })
+            .await;
+        let result = if missed.load(Ordering::Relaxed) { "miss" } else { "hit" };
+        self.lookups.with_label_values(&[result]).inc();
+        config
+    }
+
+    /// The `strainer_tls_leaf_cache_total{result="hit|miss"}` counter, for the proxy's metrics registry.
+    pub fn cache_counter(&self) -> prometheus::IntCounterVec {
+        self.lookups.clone()
     }
 
     /// The CA that signs the leaves.

@@ -77,6 +77,37 @@ tag = "inside"
 [tag.when]
 inside = "aside, section.bulletin"
 
+[[tag]]
+id = "often-whole"
+selector = "div, aside, section, ul, table, figure, span"
+tag = "whole"
+[tag.when]
+text_matches = '^(?:related|read|see|the|deal)\b'
+max_text_length = 300
+
+[[tag]]
+id = "often-follows"
+selector = "ul, ol, div, p, table"
+tag = "after"
+[tag.when]
+follows = ["often-label", "often-whole", "often-pitch"]
+
+[[remove]]
+id = "often-elsewhere"
+selector = "li, p, span, em"
+[remove.when]
+links_elsewhere = true
+text_contains = ["deal", "£", "council"]
+max_text_length = 150
+
+[[tag]]
+id = "often-on-site"
+selector = "aside, section, li, td, strong"
+tag = "on-site"
+[tag.when]
+links_on_site = true
+text_starts_with = ["read", "related", "more", "the"]
+
 [[strip]]
 id = "often-utm"
 params = ["utm_*", "fbclid", "ref"]

@@ -12,10 +12,16 @@
 //!   anything around it, and nothing inside it is judged; `<template>` contents are likewise never looked at;
 //! - an element is a *candidate* of a conditional rule when the rule applies to the site, its selector matches
 //!   and its `class_matches` / `id_matches` hold;
-//! - own text: the text inside the element minus the text inside nested candidates (of any rule), decoded,
-//!   whitespace collapsed and trimmed; text length: the same over all text inside; text of `<script>`,
-//!   `<style>`, `<title>`, `<textarea>`, `<noscript>` and the other raw-text elements is no text;
+//! - own text: the text inside the element minus the text inside nested candidates (of any rule), except
+//!   phrasing candidates (`span`, `a`, `strong`, …) that are not removed: their text stays their container's
+//!   own text; decoded,
+//!   whitespace collapsed and trimmed; whole text and text length: the same over all text inside; text of
+//!   `<script>`, `<style>`, `<title>`, `<textarea>`, `<noscript>` and the other raw-text elements is no text;
 //! - `links_to`: some `a[href]` / `area[href]` inside leads to a listed host as written or once unwrapped;
+//!   `links_elsewhere` / `links_on_site`: one of those hosts is not / is the site's (same host or a subdomain
+//!   either way, `www.` set aside), and a link naming no host of its own is on the site;
+//! - `follows`: in document order, the element is the first candidate to start after an element that one of
+//!   the named rules hit ended, with no text other than ASCII whitespace in between;
 //! - remove beats tag; the tags of every tag rule that holds are added; inside a removed element nothing shows.
 //!
 //! Elements are identified by the byte offset of their start tag in the page, as the engine reports them: the
@@ -104,8 +110,15 @@ impl Reference {
         let mut infos: HashMap<NodeId, Info> = HashMap::new();
         classify(html.tree.root(), &active, &mut infos);
         let base = url::Url::parse(&format!("http://{}/", site.unwrap_or("site.invalid"))).ok();
-        let mut judge =
-            Judge { rules, site, base, infos: &infos, outcomes: Outcomes::new(), parents: HashMap::new() };
+        let mut judge = Judge {
+            rules,
+            site,
+            base,
+            infos: &infos,
+            outcomes: Outcomes::new(),
+            parents: HashMap::new(),
+            last_hit: None,
+        };
         judge.walk(html.tree.root(), None);
         let Judge { outcomes, parents, .. } = judge;
         let mut text = String::new();
@@ -225,9 +238,7 @@ fn start_tag_holds(el: &ElementRef<'_>, conditions: Option<&Conditions>) -> bool
 
 /// Rules whose conditions need the element's content.
 fn is_conditional(conditions: Option<&Conditions>) -> bool {
-    conditions.is_some_and(|c| {
-        !c.text.is_empty() || c.min_text_len.is_some() || c.max_text_len.is_some() || c.links_to.is_some()
-    })
+    conditions.is_some_and(Conditions::needs_content)
 }
 
 /// First pass: removals and tags at the start tag, and which rules each element is a candidate of.
@@ -274,6 +285,12 @@ fn classify(node: NodeRef<'_, Node>, active: &[ActiveRule<'_>], infos: &mut Hash
     }
 }
 
+/// Phrasing elements: a candidate among them keeps its text in its container's own text.
+const PHRASING: &[&str] = &[
+    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd", "label", "mark",
+    "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var",
+];
+
 /// The facts of one candidate.
 #[derive(Default)]
 struct Facts {
@@ -282,7 +299,13 @@ struct Facts {
     links: Vec<String>,
 }
 
-fn gather(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, nested: bool, facts: &mut Facts) {
+fn gather(
+    node: NodeRef<'_, Node>,
+    infos: &HashMap<NodeId, Info>,
+    outcomes: &Outcomes,
+    nested: bool,
+    facts: &mut Facts,
+) {
     let raw_text =
         ElementRef::wrap(node).is_some_and(|el| is_html(&el) && RAW_TEXT.contains(&el.value().name()));
     for child in node.children() {
@@ -302,11 +325,20 @@ fn gather(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, nested: bool, 
                     facts.links.push(href.to_owned());
                 }
                 let candidate = info.is_some_and(|i| !i.candidate_of.is_empty());
-                gather(child, infos, nested || candidate, facts);
+                let removed = info
+                    .and_then(|i| i.offset)
+                    .is_some_and(|at| outcomes.get(&(at, false)) == Some(&Outcome::Removed));
+                let phrasing = is_html_name(el, PHRASING) && !removed;
+                gather(child, infos, outcomes, nested || (candidate && !phrasing), facts);
             }
             _ => {}
         }
     }
+}
+
+/// Whether `el` is an HTML element named in `names`.
+fn is_html_name(el: &scraper::node::Element, names: &[&str]) -> bool {
+    &*el.name.ns == "http://www.w3.org/1999/xhtml" && names.contains(&el.name())
 }
 
 /// Whether `el` is in the HTML namespace (an SVG `<title>` holds ordinary text).
@@ -327,19 +359,25 @@ fn collapse(text: &str) -> String {
 /// none, as `rules/README.md` says) and its destination once unwrapped.
 fn link_hosts(rules: &RuleSet, site: Option<&str>, base: Option<&url::Url>, href: &str) -> Vec<String> {
     let mut hosts = Vec::new();
-    let href_trimmed = href.trim();
-    let parsed = match (url::Url::parse(href_trimmed), base) {
-        (Ok(url), _) => Some(url),
-        (Err(_), Some(base)) if href_trimmed.starts_with("//") => base.join(href_trimmed).ok(),
-        (Err(_), _) => None,
-    };
-    if let Some(host) = parsed.as_ref().and_then(|u| u.host_str()) {
-        hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase());
+    if let Some(host) = own_host(href, base) {
+        hosts.push(host);
     }
     if let Some(destination) = rules.links.inspect(href, site).destination_host {
         hosts.push(destination);
     }
     hosts
+}
+
+/// The host a link names itself (an absolute or scheme-relative URL), lower-cased.
+fn own_host(href: &str, base: Option<&url::Url>) -> Option<String> {
+    let href = href.trim();
+    let parsed = match (url::Url::parse(href), base) {
+        (Ok(url), _) => Some(url),
+        (Err(_), Some(base)) if href.starts_with("//") => base.join(href).ok(),
+        (Err(_), _) => None,
+    };
+    let host = parsed.as_ref()?.host_str()?;
+    Some(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
 }
 
 /// Second pass: the verdict of every candidate and the fate of every link.
@@ -351,43 +389,91 @@ struct Judge<'a> {
     infos: &'a HashMap<NodeId, Info>,
     outcomes: Outcomes,
     parents: HashMap<usize, Option<usize>>,
+    /// The rules that hit the last element judged, while only whitespace followed it, and the offset of the first
+    /// candidate that started since.
+    last_hit: Option<(Vec<usize>, Option<usize>)>,
 }
 
 impl Judge<'_> {
     /// Judges every element below `node`, whose nearest ancestor with an offset is at `parent_offset`.
     fn walk(&mut self, node: NodeRef<'_, Node>, parent_offset: Option<usize>) {
+        let raw_text = ElementRef::wrap(node).is_some_and(|el| is_html_name(el.value(), RAW_TEXT));
         for child in node.children() {
+            if let Node::Text(text) = child.value() {
+                if !raw_text && text.chars().any(|c| !c.is_ascii_whitespace()) {
+                    self.last_hit = None;
+                }
+                continue;
+            }
             let Some(el) = ElementRef::wrap(child) else {
                 continue;
             };
             let Some(info) = self.infos.get(&child.id()) else {
                 continue;
             };
+            let mut hits = Vec::new();
+            let mut following = Vec::new();
             if let Some(offset) = info.offset {
                 self.parents.insert(offset, parent_offset);
                 if info.removed {
                     self.outcomes.insert((offset, false), Outcome::Removed);
                 }
-                if !info.gone {
-                    self.judge(child, &el, info, offset);
+                if !info.gone && !info.candidate_of.is_empty() {
+                    if let Some((_, first)) = &mut self.last_hit {
+                        first.get_or_insert(offset);
+                    }
+                    following = info
+                        .candidate_of
+                        .iter()
+                        .copied()
+                        .filter(|&index| {
+                            let follows = self.rules.element_rules[index].when.as_ref().map(|c| &c.follows);
+                            follows.is_none_or(|names| names.is_empty() || self.follows(offset, names))
+                        })
+                        .collect();
                 }
             }
             if !info.gone {
+                // Judged at its end, once what is inside is judged (a removed phrasing candidate is not its
+                // container's own text); `follows` was read at its start.
                 self.walk(child, info.offset.or(parent_offset));
+                if let Some(offset) = info.offset {
+                    hits = self.judge(child, &el, info, offset, &following);
+                }
+            }
+            if !hits.is_empty() {
+                self.last_hit = Some((hits, None));
             }
         }
     }
 
-    /// The outcome of one element and of its link.
-    fn judge(&mut self, node: NodeRef<'_, Node>, el: &ElementRef<'_>, info: &Info, offset: usize) {
+    /// Whether the candidate at `offset` follows a hit by one of `names` (see the module docs).
+    fn follows(&self, offset: usize, names: &[strainer::rules::RuleId]) -> bool {
+        self.last_hit.as_ref().is_some_and(|(rules, first)| {
+            *first == Some(offset)
+                && rules.iter().any(|&index| names.contains(&self.rules.element_rules[index].id))
+        })
+    }
+
+    /// The outcome of one element and of its link; returns the conditional rules that hit it.
+    fn judge(
+        &mut self,
+        node: NodeRef<'_, Node>,
+        el: &ElementRef<'_>,
+        info: &Info,
+        offset: usize,
+        following: &[usize],
+    ) -> Vec<usize> {
         let mut tags: Vec<String> = info.tags.clone();
         let mut removed = false;
+        let (mut remove_hit, mut tag_hits) = (None, Vec::new());
         if !info.candidate_of.is_empty() {
             let mut facts = Facts::default();
-            gather(node, self.infos, false, &mut facts);
+            gather(node, self.infos, &self.outcomes, false, &mut facts);
             let own = collapse(&facts.own);
-            let length = collapse(&facts.all).chars().count();
-            let mut hosts: Option<Vec<String>> = None;
+            let all = collapse(&facts.all);
+            let length = all.chars().count();
+            let mut hosts: Option<Vec<Vec<String>>> = None;
             for &index in &info.candidate_of {
                 let rule = &self.rules.element_rules[index];
                 let Some(conditions) = rule.when.as_ref() else {
@@ -395,25 +481,41 @@ impl Judge<'_> {
                 };
                 let mut holds = conditions.min_text_len.is_none_or(|min| length >= min)
                     && conditions.max_text_len.is_none_or(|max| length <= max)
-                    && conditions.text.iter().all(|test: &TextTest| test.holds(&own));
-                if holds {
-                    if let Some(wanted) = &conditions.links_to {
-                        let hosts = hosts.get_or_insert_with(|| {
-                            facts
-                                .links
-                                .iter()
-                                .flat_map(|href| link_hosts(self.rules, self.site, self.base.as_ref(), href))
-                                .collect()
-                        });
-                        holds = hosts.iter().any(|host| wanted.matches(host));
-                    }
+                    && conditions.text.iter().all(|test: &TextTest| test.holds(&own))
+                    && conditions.whole_text.iter().all(|test: &TextTest| test.holds(&all))
+                    && following.contains(&index);
+                let links = hosts.get_or_insert_with(|| {
+                    facts
+                        .links
+                        .iter()
+                        .map(|href| link_hosts(self.rules, self.site, self.base.as_ref(), href))
+                        .collect()
+                });
+                if let (true, Some(wanted)) = (holds, &conditions.links_to) {
+                    holds = links.iter().flatten().any(|host| wanted.matches(host));
+                }
+                let on_site =
+                    |host: &String| self.site.is_some_and(|site| strainer::url_host::same_site(host, site));
+                if holds && conditions.links_elsewhere {
+                    holds = links.iter().flatten().any(|host| !on_site(host));
+                }
+                if holds && conditions.links_on_site {
+                    holds = facts.links.iter().zip(links.iter()).any(|(href, hosts)| {
+                        own_host(href, self.base.as_ref()).is_none() || hosts.iter().any(on_site)
+                    });
                 }
                 if !holds {
                     continue;
                 }
                 match &rule.action {
-                    ElementAction::Remove => removed = true,
-                    ElementAction::Tag(rule_tags) => tags.extend(rule_tags.iter().map(|t| t.to_string())),
+                    ElementAction::Remove => {
+                        removed = true;
+                        remove_hit.get_or_insert(index);
+                    }
+                    ElementAction::Tag(rule_tags) => {
+                        tags.extend(rule_tags.iter().map(|t| t.to_string()));
+                        tag_hits.push(index);
+                    }
                 }
             }
         }
@@ -426,6 +528,10 @@ impl Judge<'_> {
             if let Some(cleaned) = self.rules.links.inspect(href, self.site).cleaned {
                 self.outcomes.insert((offset, true), Outcome::Link(cleaned.url));
             }
+        }
+        match remove_hit {
+            Some(index) => vec![index],
+            None => tag_hits,
         }
     }
 }
