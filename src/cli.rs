@@ -134,7 +134,14 @@ fn check(dir: &Path, eval_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     for (file, count) in &report.files {
         println!("{file}: {count} rule(s)");
     }
-    println!("ok: {} file(s), {} warning(s)", report.files.len(), report.warnings.len());
+    for list in &report.filters {
+        for (line, reason) in &list.skipped {
+            eprintln!("{}:{line}: skipped: {reason}", list.file);
+        }
+        println!("{}: {} line(s) taken ({})", list.file, list.taken_total(), list.summary());
+    }
+    let files = report.files.len() + report.filters.len();
+    println!("ok: {files} file(s), {} warning(s)", report.warnings.len());
     if let Some(eval_dir) = eval_dir {
         let (set, _) =
             rules::load_dir(dir).map_err(|_| anyhow::anyhow!("rules in {} do not load", dir.display()))?;
@@ -178,8 +185,19 @@ fn rewrite(
         }
         Some(HostDecision::Normal) | None => {}
     }
-    let options = RewriteOptions { site, header_charset: charset, explain, ..RewriteOptions::default() };
-    let mut rewriter = Rewriter::new(Arc::new(set), options);
+    // Filter lists' hiding rules for the site, as the proxy applies them: the head stylesheet and the page survey.
+    let (extra_css, mut survey) = match (&set.filters, site.as_deref()) {
+        (Some(filters), Some(site)) => (filters.stylesheet(site), filters.survey(site)),
+        _ => (Vec::new(), None),
+    };
+    let options =
+        RewriteOptions { site, header_charset: charset, explain, extra_css, ..RewriteOptions::default() };
+    let set = Arc::new(set);
+    let rules = match (&set.filters, options.site.as_deref()) {
+        (Some(filters), Some(site)) => filters.rules_for(&set, site),
+        _ => Arc::clone(&set),
+    };
+    let mut rewriter = Rewriter::new(rules, options);
     let mut stdout = io::stdout().lock();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -187,10 +205,20 @@ fn rewrite(
         if n == 0 {
             break;
         }
-        stdout.write_all(&rewriter.write(&buf[..n]))?;
+        let output = rewriter.write(&buf[..n]);
+        if let Some(survey) = &mut survey {
+            survey.feed(&output);
+        }
+        stdout.write_all(&output)?;
     }
     let (tail, report) = rewriter.finish();
     stdout.write_all(&tail)?;
+    if let Some(mut survey) = survey {
+        survey.feed(&tail);
+        if let Some(style) = survey.finish() {
+            stdout.write_all(style.as_bytes())?;
+        }
+    }
     stdout.flush()?;
     if explain {
         let mut stderr = io::stderr().lock();

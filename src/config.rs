@@ -97,6 +97,8 @@ pub struct Config {
     pub proxy_protocol_from: ClientNetworks,
     /// The settings file in use, if any.
     pub config_file: Option<PathBuf>,
+    /// Filter lists downloaded into `rules/filters/` and kept current (`[[subscriptions]]`).
+    pub subscriptions: Vec<crate::filters::subscriptions::Subscription>,
 }
 
 /// Default interception ports: HTTPS only.
@@ -276,6 +278,8 @@ struct FileSettings {
     proxy_protocol_from: Vec<String>,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    subscriptions: Vec<crate::filters::subscriptions::Subscription>,
 }
 
 /// `[limits]` of the settings file; durations in milliseconds.
@@ -339,6 +343,7 @@ impl Config {
             metrics_listen: None,
             proxy_protocol_from: ClientNetworks::none(),
             config_file: None,
+            subscriptions: Vec::new(),
         }
     }
 
@@ -391,6 +396,7 @@ impl Config {
             metrics_listen: file.metrics_listen,
             proxy_protocol_from,
             config_file: None,
+            subscriptions: file.subscriptions,
         })
     }
 }
@@ -560,6 +566,18 @@ mod tests {
         assert_eq!(config.proxy_auth.map(|c| c.user_count()), Some(1));
         let file: FileSettings = toml::from_str("allow_clients = [\"everyone\"]").expect("valid toml");
         assert!(matches!(Config::merge(&RunArgs::default(), file), Err(ConfigError::Access(_))));
+    }
+
+    #[test]
+    fn filter_list_subscriptions_are_read_and_checked() {
+        let file: FileSettings = toml::from_str(
+            "[[subscriptions]]\nname = \"easylist\"\nurl = \"https://lists.example/easylist.txt\"\n",
+        )
+        .expect("parses");
+        let config = Config::merge(&RunArgs::default(), file).expect("valid");
+        assert_eq!(config.subscriptions[0].refresh_minutes, 24 * 60);
+        assert!(toml::from_str::<FileSettings>("[[subscriptions]]\nname = \"../x\"\nurl = \"https://a/\"\n")
+            .is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`proxy`]: the HTTP server, forwarding, CONNECT, local pages;
 //! - [`tls`]: the CA, leaf certificates and upstream TLS;
 //! - [`rules`]: rule files → compiled `RuleSet`;
+//! - [`filters`]: adblock-syntax filter lists (`rules/filters/*.txt`), compiled into the `RuleSet`;
 //! - [`rewrite`]: the streaming HTML engine.
 
 // Library code handles bad input with errors; a panic needs a proven invariant (tests and benches are exempt).
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod csp;
 pub mod eval;
+pub mod filters;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

@@ -127,6 +127,16 @@ pub const SETTINGS: &[Setting] = &[
         doc: &["fixed addresses instead of DNS (tests, demos); also --resolve HOST=IP"],
     },
     Setting {
+        key: "subscriptions",
+        default: None,
+        example: "[{ name = \"easylist\", url = \"https://easylist.to/easylist/easylist.txt\", refresh_minutes = 1440 }]",
+        doc: &[
+            "filter lists downloaded into rules/filters/<name>.txt and kept current (ETag / If-Modified-Since);",
+            "the last good copy stays when a download fails. Also written as [[subscriptions]] tables;",
+            "refresh_minutes defaults to a day",
+        ],
+    },
+    Setting {
         key: "limits.max_header_bytes",
         default: Some("65536"),
         example: "",

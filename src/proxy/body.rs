@@ -25,6 +25,7 @@ use super::log::RequestLog;
 use super::{BoxError, ProxyBody};
 use crate::config::{Limits, ResponseEncoding};
 use crate::csp;
+use crate::filters::survey::Survey;
 use crate::rewrite::{RewriteOptions, Rewriter};
 use crate::rules::RuleSet;
 
@@ -81,12 +82,23 @@ pub async fn respond(
             Pipeline::new(origin, None, None, log).with_declared_length(declared)
         }
         Some((codings, reservation)) => {
+            let inject_styles = csp_allows_inline_styles(&parts.headers);
+            // Generic class/id hiding rules of the filter lists: a survey of the page, its style appended at the end.
+            let survey = match &ctx.rules.filters {
+                Some(filters)
+                    if inject_styles && is_text_html(&parts.headers) && !is_utf16(&parts.headers) =>
+                {
+                    filters.survey(&ctx.site)
+                }
+                _ => None,
+            };
             let options = RewriteOptions {
                 site: Some(ctx.site.clone()),
                 header_charset: header_charset(&parts.headers),
                 hold_cap: limits.hold_cap,
                 memory_limit: limits.rewrite_memory,
-                inject_styles: csp_allows_inline_styles(&parts.headers),
+                inject_styles,
+                extra_css: ctx.rules.filters.as_ref().map(|f| f.stylesheet(&ctx.site)).unwrap_or_default(),
                 explain: false,
                 record_hits: false,
             };
@@ -95,8 +107,14 @@ pub async fn respond(
             let decoded = decode::decode(origin, &codings).await;
             log.rewritten = true;
             let encoder = gzip.then(|| GzipEncoder::with_quality(Vec::new(), Level::Fastest));
-            Pipeline::new(decoded, Some(Rewriter::new(ctx.rules, options)), encoder, log)
+            // With filter lists, the site's stream selectors join the rules for this page.
+            let rules = match &ctx.rules.filters {
+                Some(filters) => filters.rules_for(&ctx.rules, &ctx.site),
+                None => ctx.rules,
+            };
+            Pipeline::new(decoded, Some(Rewriter::new(rules, options)), encoder, log)
                 .with_reservation(reservation)
+                .with_survey(survey)
         }
     };
     let frames = pipeline.into_stream().map_ok(Frame::data).map_err(BoxError::from);
@@ -133,6 +151,17 @@ fn is_html(headers: &HeaderMap) -> bool {
     };
     let essence = value.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("text/html") || essence.eq_ignore_ascii_case("application/xhtml+xml")
+}
+
+/// `text/html` itself (not XHTML, which must end with its root element).
+fn is_text_html(headers: &HeaderMap) -> bool {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    value.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/html")
+}
+
+/// Declared UTF-16 (an ASCII style appended to it would be garbage).
+fn is_utf16(headers: &HeaderMap) -> bool {
+    header_charset(headers).is_some_and(|c| c.to_ascii_lowercase().starts_with("utf-16"))
 }
 
 fn is_attachment(headers: &HeaderMap) -> bool {
@@ -206,6 +235,8 @@ struct Pipeline {
     declared_length: Option<u64>,
     /// The rewriter's share of the rewrite budget, given back as soon as the rewriter is finished.
     reservation: Option<Reservation>,
+    /// The filter lists' survey of the page's classes and ids; its `<style>` goes after the last byte.
+    survey: Option<Survey>,
 }
 
 impl Pipeline {
@@ -215,7 +246,21 @@ impl Pipeline {
         encoder: Option<GzipEncoder<Vec<u8>>>,
         log: RequestLog,
     ) -> Self {
-        Self { source, rewriter, encoder, log, done: false, declared_length: None, reservation: None }
+        Self {
+            source,
+            rewriter,
+            encoder,
+            log,
+            done: false,
+            declared_length: None,
+            reservation: None,
+            survey: None,
+        }
+    }
+
+    fn with_survey(mut self, survey: Option<Survey>) -> Self {
+        self.survey = survey;
+        self
     }
 
     fn with_reservation(mut self, reservation: Reservation) -> Self {
@@ -245,6 +290,9 @@ impl Pipeline {
                         let started = std::time::Instant::now();
                         let output = rewriter.write(&chunk);
                         *self.log.engine.get_or_insert_default() += started.elapsed();
+                        if let Some(survey) = &mut self.survey {
+                            survey.feed(&output);
+                        }
                         output
                     }
                     None => chunk,
@@ -259,7 +307,7 @@ impl Pipeline {
                             *self.log.engine.get_or_insert_default() += started.elapsed();
                             self.reservation = None;
                             self.log.report = report;
-                            tail
+                            self.append_survey_style(tail)
                         }
                         None => Bytes::new(),
                     }
@@ -275,6 +323,18 @@ impl Pipeline {
             }
         }
         None
+    }
+
+    /// `tail` (the end of the rewritten page) with the survey's `<style>` after it, if there is one.
+    fn append_survey_style(&mut self, tail: Bytes) -> Bytes {
+        let Some(mut survey) = self.survey.take() else {
+            return tail;
+        };
+        survey.feed(&tail);
+        match survey.finish() {
+            Some(style) => [&tail[..], style.as_bytes()].concat().into(),
+            None => tail,
+        }
     }
 
     /// Passes `output` through the encoder, if any; flushes so the browser sees every batch at once.

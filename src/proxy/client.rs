@@ -257,6 +257,49 @@ fn is_this_host(ip: IpAddr) -> bool {
     ip.is_loopback() || ip.is_unspecified() || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
+/// How long one filter-list download may take, answer and body together.
+const SUBSCRIPTION_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// strainer's own upstream client (its trust store, `resolve` overrides and loop guard) as the downloader of
+/// filter-list subscriptions: one GET with the given conditional headers, the body read whole up to
+/// [`crate::filters::subscriptions::MAX_LIST_BYTES`] (a longer or cut body is an error).
+pub fn subscription_fetcher(client: UpstreamClient) -> crate::filters::subscriptions::Fetch {
+    use crate::filters::subscriptions::{Fetched, MAX_LIST_BYTES};
+    use http_body_util::{BodyExt, Empty, Limited};
+
+    Arc::new(move |url: String, headers: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        Box::pin(async move {
+            let download = async move {
+                let uri: Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+                let mut builder = http::Request::get(uri).header(http::header::USER_AGENT, "strainer");
+                for (name, value) in headers {
+                    builder = builder.header(name, value);
+                }
+                let body: UpstreamBody = Empty::new().map_err(|never| match never {}).boxed_unsync();
+                let request = builder.body(body).map_err(|e| format!("bad request: {e}"))?;
+                let response = client.request(request).await.map_err(|e| format!("download failed: {e}"))?;
+                let header = |name: http::header::HeaderName| {
+                    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+                };
+                let status = response.status().as_u16();
+                let etag = header(http::header::ETAG);
+                let last_modified = header(http::header::LAST_MODIFIED);
+                let body = Limited::new(response.into_body(), MAX_LIST_BYTES)
+                    .collect()
+                    .await
+                    .map(|collected| collected.to_bytes())
+                    .map_err(|e| e.to_string());
+                Ok(Fetched { status, etag, last_modified, body })
+            };
+            match tokio::time::timeout(SUBSCRIPTION_TIMEOUT, download).await {
+                Ok(result) => result,
+                Err(_) => Err("download timed out".to_owned()),
+            }
+        }) as Pin<Box<dyn Future<Output = Result<Fetched, String>> + Send>>
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use super::headers::{host_header, limit_accept_encoding, strip_hop_by_hop};
 use super::log::RequestLog;
 use super::respond::{self, Failure};
 use super::{ConnectionSlot, ProxyBody, State};
+use crate::filters::FilterLists;
 use crate::metrics::Mode;
 use crate::rules::HostDecision;
 use crate::url_host::normalise_host;
@@ -73,6 +74,10 @@ pub async fn forward(
         log.mode = Mode::Blocked;
         return log.answer(respond::blocked(&host, rule.as_str(), is_navigation(request.headers())));
     }
+    if let Some(answer) = rules.filters.as_ref().and_then(|filters| filtered(filters, &request, &host)) {
+        log.mode = Mode::Blocked;
+        return log.answer(answer);
+    }
     let rewrite_allowed = decision == HostDecision::Normal;
     if rewrite_allowed && request.method() == Method::GET && is_navigation(request.headers()) {
         let url = request.uri().to_string();
@@ -113,6 +118,22 @@ pub async fn forward(
         response.headers_mut().append(VIA, HeaderValue::from_static(VIA_TOKEN));
     }
     response
+}
+
+/// The answer to a request the filter lists block (see [`respond::filtered`]), or `None` to let it through. The
+/// request type comes from `Sec-Fetch-Dest` (else navigation or `Accept`), the page from the `Referer`.
+fn filtered(filters: &FilterLists, request: &Request<Incoming>, host: &str) -> Option<Response<ProxyBody>> {
+    let url = request.uri().to_string();
+    let headers = request.headers();
+    let dest = headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok());
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let request_type = crate::filters::request_type(dest, is_navigation(headers), accept);
+    let referer = headers.get(http::header::REFERER).and_then(|v| v.to_str().ok());
+    let source = if request_type == "document" { &url } else { referer.unwrap_or(&url) };
+    let method = request.method().as_str().to_ascii_lowercase();
+    let blocked = filters.check(&url, source, request_type, &method)?;
+    tracing::debug!(host, list = blocked.list, rule = blocked.rule, "blocked by a filter list");
+    Some(respond::filtered(&url, &blocked.list, &blocked.rule, request_type))
 }
 
 /// Sends the request upstream with the first-byte timeout; retries once, on a fresh connection, a bodiless

@@ -175,6 +175,22 @@ fn status_page(state: &State) -> String {
         );
     }
     page.push_str("</table>\n");
+    if let Some(filters) = &rules.filters {
+        page.push_str(
+            "<h2>Filter lists</h2><table><tr><th>list</th><th>lines taken</th><th>skipped</th><th>by kind</th></tr>",
+        );
+        for list in filters.files() {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                html_escape::encode_text(&list.file),
+                list.taken_total(),
+                list.skipped.len(),
+                html_escape::encode_text(&list.summary()),
+            );
+        }
+        page.push_str("</table>\n");
+    }
     let login = match &state.config.proxy_auth {
         Some(credentials) => format!("required ({} user(s))", credentials.user_count()),
         None => "not required".to_owned(),

@@ -153,6 +153,11 @@ pub async fn run(config: Config) -> Result<(), ProxyError> {
         .await?
         .with_reload_status(Arc::new(move || status_rules.last_error().map(|failure| failure.to_string())));
     let addr = server.local_addr();
+    crate::filters::subscriptions::spawn(
+        server.state.config.subscriptions.clone(),
+        server.state.config.rules_dir.clone(),
+        client::subscription_fetcher(server.state.client.clone()),
+    );
     let access = &server.state.config;
     let auth_users = access.proxy_auth.as_ref().map_or(0, |c| c.user_count());
     tracing::info!(

@@ -130,6 +130,30 @@ pub fn blocked(host: &str, rule: &str, navigation: bool) -> Response<ProxyBody> 
     html_page(StatusCode::FORBIDDEN, "Blocked", &cause, "Edit the rule files to unblock this host.")
 }
 
+/// A 1×1 transparent GIF: the empty answer to a blocked image.
+const EMPTY_GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+
+/// The answer to a request a filter-list rule blocks: for a navigation (`document`) a 403 page naming the URL,
+/// the list and the rule; for a subresource an empty answer of its kind (empty script, stylesheet or frame, a
+/// transparent GIF for an image, 204 for anything else), so pages do not wait on it or show broken boxes.
+pub fn filtered(url: &str, list: &str, rule: &str, request_type: &str) -> Response<ProxyBody> {
+    let content_type = match request_type {
+        "document" => {
+            let cause = format!("{url} is blocked by the rule {rule} of {list}");
+            let advice =
+                "Add an @@ exception to a list in rules/filters/, or remove the list, to let it through.";
+            return html_page(StatusCode::FORBIDDEN, "Blocked by a filter list", &cause, advice);
+        }
+        "script" => "text/javascript",
+        "stylesheet" => "text/css",
+        "sub_frame" => "text/html; charset=utf-8",
+        "image" => "image/gif",
+        _ => return empty(StatusCode::NO_CONTENT),
+    };
+    let body: &'static [u8] = if request_type == "image" { EMPTY_GIF } else { b"" };
+    ok(content_type, Bytes::from_static(body))
+}
+
 /// The 407 answer to a request without accepted proxy credentials, asking for `Basic` ones.
 pub fn proxy_auth_required() -> Response<ProxyBody> {
     let mut response = html_page(

@@ -67,6 +67,16 @@ pub async fn relay(
         log.mode = Mode::Blocked;
         return log.answer(respond::blocked(&host, rule.as_str(), false));
     }
+    if let Some(filters) = &state.rules.current().filters {
+        // Filter lists name WebSocket targets as `ws://` / `wss://` URLs (`|wss://host^`, `$websocket`).
+        let url = uri.to_string().replacen("http", "ws", 1);
+        let page = request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or(&url);
+        if let Some(blocked) = filters.check_request(&url, page, "websocket") {
+            log.mode = Mode::Blocked;
+            tracing::debug!(host, list = blocked.list, rule = blocked.rule, "blocked by a filter list");
+            return log.answer(respond::blocked(&host, &blocked.rule, false));
+        }
+    }
     let secure = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
 

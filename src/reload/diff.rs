@@ -1,6 +1,6 @@
 //! What a rules directory holds, and what changed between two reloads.
 //!
-//! Owns the list of files that count as rules (`*.toml` in the directory, `lists/*.txt`), a cheap stat fingerprint
+//! Owns the list of files that count as rules (`*.toml` in the directory, `lists/*.txt`, `filters/*.txt`), a cheap stat fingerprint
 //! for the polling fallback, content hashes per file and per rule (any TOML table with an `id` string, wherever it
 //! sits), and the [`RuleDiff`] logged on reload. It reads files but never compiles them.
 
@@ -156,6 +156,7 @@ pub fn rule_files(dir: &Path) -> Vec<(String, PathBuf)> {
     };
     scan(None, "toml");
     scan(Some(LISTS_DIR), "txt");
+    scan(Some(crate::filters::FILTERS_DIR), "txt");
     found.sort();
     found
 }
@@ -168,10 +169,11 @@ pub fn is_rule_path(dir: &Path, path: &Path) -> bool {
     if is_editor_scratch(name) {
         return false;
     }
+    let filters = crate::filters::FILTERS_DIR;
     if parent == dir {
-        has_extension(name, "toml") || name == LISTS_DIR
+        has_extension(name, "toml") || name == LISTS_DIR || name == filters
     } else {
-        parent == dir.join(LISTS_DIR) && has_extension(name, "txt")
+        (parent == dir.join(LISTS_DIR) || parent == dir.join(filters)) && has_extension(name, "txt")
     }
 }
 

@@ -57,13 +57,13 @@ impl Plan {
                 (ElementAction::Tag(_), true) => tags.push(index),
             }
         }
-        let clean_links = !(rules.links.strip.is_empty() && rules.links.unwrap.is_empty());
+        let clean_links = !rules.links.is_empty();
         let links_to = conditional
             .iter()
             .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(Conditions::reads_links));
         let style = if options.inject_styles {
             let active: Vec<usize> = tags.iter().chain(&conditional).copied().collect();
-            styles::style_element(&rules, &active).map(Arc::from)
+            styles::style_element(&rules, &active, &options.extra_css).map(Arc::from)
         } else {
             None
         };

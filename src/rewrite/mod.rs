@@ -42,6 +42,9 @@ pub struct RewriteOptions {
     pub memory_limit: usize,
     /// Whether tag styles may be injected as an inline `<style>` (false when the page's CSP forbids it).
     pub inject_styles: bool,
+    /// More CSS injected with the tag styles, under the same CSP rule: the filter lists' hiding stylesheet for
+    /// the site ([`crate::filters::FilterLists::stylesheet`]).
+    pub extra_css: Vec<Arc<str>>,
     /// Record every hit with element and excerpt (for `strainer rewrite --explain`).
     pub explain: bool,
     /// Record every hit with the offset of its element (for tools and the differential tests); `explain`
@@ -62,6 +65,7 @@ impl Default for RewriteOptions {
             hold_cap: DEFAULT_HOLD_CAP,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             inject_styles: true,
+            extra_css: Vec::new(),
             explain: false,
             record_hits: false,
         }

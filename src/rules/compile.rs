@@ -33,6 +33,8 @@ pub struct CheckReport {
     pub warnings: Vec<RuleWarning>,
     /// Number of rules per file, when the set loaded.
     pub files: Vec<(String, usize)>,
+    /// What each filter list (`filters/*.txt`) gave, and every line it skipped, when the set loaded.
+    pub filters: Vec<crate::filters::FileReport>,
 }
 
 /// Loads and compiles every rule file in `dir`. On failure returns every error found (sorted by file, line and
@@ -59,14 +61,50 @@ pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleWarning>), Vec<RuleError
             Err(err) => diags.error(&Pos::new(&file, 1, 1), format!("cannot read rule file: {err}")),
         }
     }
-    let set = builder.finish(&mut diags);
+    let mut set = builder.finish(&mut diags);
     order.extend(lists.files());
+    let filters = crate::filters::load(dir);
+    add_filter_lists(&mut set, filters, &mut diags, &mut order);
     diags.finish(&order);
     if diags.errors.is_empty() {
         Ok((set, diags.warnings))
     } else {
         Err(diags.errors)
     }
+}
+
+/// Adds the filter lists of `filters/` to `set`. Their lines never fail a load: an unreadable file is an error
+/// like an unreadable rule file, but a line strainer cannot honour is counted, and one warning per file says
+/// how many were skipped (`strainer check` lists each).
+fn add_filter_lists(
+    set: &mut RuleSet,
+    filters: crate::filters::Loaded,
+    diags: &mut Diagnostics,
+    order: &mut Vec<Arc<str>>,
+) {
+    for (file, message) in &filters.file_errors {
+        diags.error(&Pos::new(&Arc::from(file.as_str()), 1, 1), message.clone());
+    }
+    set.element_rules.extend(filters.element_rules);
+    let Some(lists) = filters.lists else {
+        return;
+    };
+    for report in lists.files() {
+        let file: Arc<str> = Arc::from(report.file.as_str());
+        order.push(Arc::clone(&file));
+        if !report.skipped.is_empty() {
+            let message = format!(
+                "{} of {} rule lines cannot be honoured and are skipped (`strainer check` lists them)",
+                report.skipped.len(),
+                report.skipped.len() + report.taken_total()
+            );
+            diags.warn(&Pos::new(&file, 1, 1), message);
+        }
+    }
+    if !lists.params().is_empty() {
+        set.links = std::mem::take(&mut set.links).with_param_filter(lists.params());
+    }
+    set.filters = Some(Arc::new(lists));
 }
 
 /// Loads `dir` and reports every error and warning, for `strainer check`.
@@ -76,6 +114,7 @@ pub fn check_dir(dir: &Path) -> CheckReport {
             errors: Vec::new(),
             warnings,
             files: set.files.iter().map(|f| (f.file.clone(), f.rule_ids.len())).collect(),
+            filters: set.filters.as_ref().map(|f| f.files().to_vec()).unwrap_or_default(),
         },
         Err(errors) => CheckReport { errors, ..CheckReport::default() },
     }

@@ -24,7 +24,7 @@
 //! - Unwrapping repeats up to four levels; the first active unwrap rule naming the host decides.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use percent_encoding::{percent_decode, percent_decode_str};
 
@@ -41,6 +41,23 @@ pub struct LinkRules {
     /// The hosts of all unwrap rules together, made on first use: most links are no wrapper, and one lookup
     /// tells so instead of one per rule.
     wrapper_hosts: OnceLock<HostSet>,
+    /// Parameter filters beyond the strip rules (adblock `$removeparam` rules from `rules/filters/`), consulted
+    /// for every parameter no strip rule removes.
+    param_filter: Option<Arc<dyn ParamFilter>>,
+}
+
+/// Removes query parameters by rules the strip rules cannot express (regexes over `name=value`, inversion,
+/// per-domain exceptions); implemented by [`crate::filters`].
+pub trait ParamFilter: Send + Sync + std::fmt::Debug {
+    /// The remover for a link to `host` (its host, or the page's for a relative link; `None` when unknown) on a
+    /// page of `site`, or `None` when no filter applies there (the common case, decided once per link).
+    fn for_link<'a>(&'a self, host: Option<&str>, site: Option<&str>) -> Option<Box<dyn ParamRemover + 'a>>;
+}
+
+/// Decides, for one link, which query segments go.
+pub trait ParamRemover {
+    /// The rule that removes `segment` (`name=value` as written, `name` already decoded), or `None` to keep it.
+    fn removes(&self, name: &str, segment: &str) -> Option<&RuleId>;
 }
 
 /// Removes query parameters whose name matches, optionally only on links to given hosts.
@@ -101,7 +118,18 @@ pub struct CleanedLink {
 impl LinkRules {
     /// Link rules from strip and unwrap rules.
     pub fn new(strip: Vec<StripRule>, unwrap: Vec<UnwrapRule>) -> Self {
-        Self { strip, unwrap, wrapper_hosts: OnceLock::new() }
+        Self { strip, unwrap, wrapper_hosts: OnceLock::new(), param_filter: None }
+    }
+
+    /// Adds parameter filters consulted after the strip rules (see [`ParamFilter`]).
+    pub fn with_param_filter(mut self, filter: Arc<dyn ParamFilter>) -> Self {
+        self.param_filter = Some(filter);
+        self
+    }
+
+    /// True when no rule can change a link.
+    pub fn is_empty(&self) -> bool {
+        self.strip.is_empty() && self.unwrap.is_empty() && self.param_filter.is_none()
     }
 
     /// Cleans `url` (an `href` as written, absolute or relative) found on a page of `site`: unwraps redirect
@@ -191,11 +219,13 @@ impl LinkRules {
                 host_ok && rule.scope.applies_to(site)
             })
             .collect();
-        if active.is_empty() {
+        let extra = self.param_filter.as_ref().and_then(|filter| filter.for_link(host, site));
+        if active.is_empty() && extra.is_none() {
             return None;
         }
 
         let mut credited = vec![false; active.len()];
+        let mut extra_removed = false;
         let mut kept = String::with_capacity(query.len());
         let mut kept_segments = 0usize;
         let mut kept_a_parameter = false;
@@ -206,6 +236,15 @@ impl LinkRules {
             } else {
                 active.iter().position(|rule| rule.params.is_match(&*name))
             };
+            let by_filter = match (matched, &extra) {
+                (None, Some(extra)) if !name.is_empty() => extra.removes(&name, segment),
+                _ => None,
+            };
+            if let Some(id) = by_filter {
+                push_unique(acted, id);
+                extra_removed = true;
+                continue;
+            }
             match matched {
                 Some(index) => credited[index] = true,
                 None => {
@@ -218,7 +257,7 @@ impl LinkRules {
                 }
             }
         }
-        if !credited.contains(&true) {
+        if !credited.contains(&true) && !extra_removed {
             return None;
         }
         for (rule, _) in active.iter().zip(&credited).filter(|(_, hit)| **hit) {

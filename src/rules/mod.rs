@@ -68,6 +68,9 @@ pub struct RuleSet {
     pub styles: Vec<TagStyle>,
     /// What each file contributed, for reload diffs and the status page.
     pub files: Vec<FileSummary>,
+    /// Adblock-syntax filter lists from `filters/*.txt` (network rules, hiding stylesheet, reports); their
+    /// `$removeparam` rules are in `links`, their stream rules in `element_rules`.
+    pub filters: Option<Arc<crate::filters::FilterLists>>,
 }
 
 /// The rule ids one rule file contributed.
