@@ -131,6 +131,7 @@ pub struct Metrics {
     errors: IntCounter,
     client_errors: IntCounter,
     rule_reloads: IntCounterVec,
+    list_refreshes: IntCounterVec,
     connections_refused: IntCounter,
     rewrites_over_budget: IntCounter,
     rule_hits: IntCounterVec,
@@ -224,6 +225,11 @@ impl Metrics {
         for result in ["ok", "rejected"] {
             let _ = rule_reloads.with_label_values(&[result]);
         }
+        let list_refreshes = counter_vec(
+            "strainer_filter_list_refreshes_total",
+            "Filter list subscription refreshes, by list and result (updated, not_modified, failed).",
+            &["list", "result"],
+        );
         let open = register(
             &registry,
             IntGaugeVec::new(
@@ -261,6 +267,7 @@ impl Metrics {
                 "Requests that ended in an error of the client's own making (a malformed request).",
             ),
             rule_reloads,
+            list_refreshes,
             connections_refused: counter(
                 "strainer_connections_refused_total",
                 "Connections refused: client not in allow_clients, or a load balancer's PROXY header missing or invalid.",
@@ -357,6 +364,11 @@ impl Metrics {
     /// Counts a rule reload, successful or rejected.
     pub fn record_reload(&self, ok: bool) {
         self.rule_reloads.with_label_values(&[if ok { "ok" } else { "rejected" }]).inc();
+    }
+
+    /// Counts a refresh of filter list subscription `list`; `result` is `updated`, `not_modified` or `failed`.
+    pub fn record_list_refresh(&self, list: &str, result: &str) {
+        self.list_refreshes.with_label_values(&[list, result]).inc();
     }
 
     /// Counts a connection refused at accept (client not in `allow_clients`, or a bad PROXY header).
@@ -496,6 +508,7 @@ mod tests {
         metrics.record_reload(true);
         metrics.record_reload(false);
         metrics.record_reload(false);
+        metrics.record_list_refresh("easylist", "failed");
         metrics.record_rule_hits(&[(RuleId::new("promo-dash-pitch"), 3)]);
         let tunnel = metrics.open(Open::Tunnel);
         let text = metrics.render();
@@ -512,6 +525,7 @@ mod tests {
             "strainer_request_client_errors_total 1",
             "strainer_rule_reloads_total{result=\"ok\"} 1",
             "strainer_rule_reloads_total{result=\"rejected\"} 2",
+            "strainer_filter_list_refreshes_total{list=\"easylist\",result=\"failed\"} 1",
             "strainer_rule_hits_total{rule=\"promo-dash-pitch\"} 3",
             "strainer_requests_in_flight 0",
             "strainer_open{kind=\"tunnel\"} 1",

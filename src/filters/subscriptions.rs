@@ -256,14 +256,27 @@ fn due_in(subscription: &Subscription, dir: &Path) -> Duration {
 
 /// Runs every subscription on its own schedule until the runtime stops: first when due (at once for a list with
 /// no copy yet), then every `refresh_minutes`. A `304` counts as a refresh (the validators file is touched).
-pub fn spawn(subscriptions: Vec<Subscription>, dir: PathBuf, fetch: Fetch) {
+pub fn spawn(
+    subscriptions: Vec<Subscription>,
+    dir: PathBuf,
+    fetch: Fetch,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
     for subscription in subscriptions {
         let dir = dir.clone();
         let fetch = Arc::clone(&fetch);
+        let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(due_in(&subscription, &dir)).await;
-                if refresh(&subscription, &dir, &fetch).await == Outcome::NotModified {
+                let outcome = refresh(&subscription, &dir, &fetch).await;
+                let result = match outcome {
+                    Outcome::Updated { .. } => "updated",
+                    Outcome::NotModified => "not_modified",
+                    Outcome::Failed(_) => "failed",
+                };
+                metrics.record_list_refresh(&subscription.name, result);
+                if outcome == Outcome::NotModified {
                     touch(&meta_path(&dir, &subscription.name));
                 }
                 let interval = Duration::from_secs(subscription.refresh_minutes.saturating_mul(60));

@@ -157,6 +157,7 @@ pub async fn run(config: Config) -> Result<(), ProxyError> {
         server.state.config.subscriptions.clone(),
         server.state.config.rules_dir.clone(),
         client::subscription_fetcher(server.state.client.clone()),
+        Arc::clone(&server.state.metrics),
     );
     let access = &server.state.config;
     let auth_users = access.proxy_auth.as_ref().map_or(0, |c| c.user_count());
