@@ -82,16 +82,10 @@ struct Slot {
     rule: usize,
     /// False once a condition failed for good.
     alive: bool,
-    /// All `own_text_starts_with` tests passed already.
-    prefix_passed: bool,
+    /// The rule's text tests, by [`Scope`] (own text, then all the text).
+    text: [TextProgress; 2],
     /// A link inside points to one of the rule's hosts.
     linked: bool,
-    /// The scan of the rule's `own_text_matches` regex over the own text so far (`None`: the rule has none).
-    scan: Option<Scan>,
-    /// All `text_starts_with` tests passed already.
-    whole_prefix_passed: bool,
-    /// The scan of the rule's `text_matches` regex over all the text so far (`None`: the rule has none).
-    whole_scan: Option<Scan>,
     /// A link inside leads to another site.
     elsewhere: bool,
     /// A link inside leads to the page's own site.
@@ -106,13 +100,35 @@ struct OwnCut {
     space: bool,
 }
 
+/// How far one rule's tests on one text of a candidate have got.
+#[derive(Clone, Copy, Debug)]
+struct TextProgress {
+    /// All `starts_with` tests passed already.
+    prefix_passed: bool,
+    /// The scan of the regex test over the text so far (`None`: the rule has none).
+    scan: Option<Scan>,
+}
+
 /// Which text of a candidate a test reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
     /// Its own text (`own_text_*`).
-    Own,
+    Own = 0,
     /// All the text inside it (`text_*`).
-    Whole,
+    Whole = 1,
+}
+
+impl Scope {
+    /// Both scopes, in the order of [`Slot::text`].
+    const ALL: [Scope; 2] = [Scope::Own, Scope::Whole];
+
+    /// The tests of `conditions` on this text.
+    fn tests(self, conditions: &Conditions) -> &[TextTest] {
+        match self {
+            Scope::Own => &conditions.text,
+            Scope::Whole => &conditions.whole_text,
+        }
+    }
 }
 
 /// The rules that hit the last candidate judged, while no visible text has followed it: what `follows` reads.
@@ -141,6 +157,14 @@ impl Candidate {
         match scope {
             Scope::Own => &self.own,
             Scope::Whole => &self.all,
+        }
+    }
+
+    /// Whether whitespace is pending at the end of the text in `scope` (a prefix may need the space).
+    fn trailing_space(&self, scope: Scope) -> bool {
+        match scope {
+            Scope::Own => self.own_space,
+            Scope::Whole => self.all_space,
         }
     }
 }
@@ -296,24 +320,14 @@ impl Engine {
         }
         candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
         candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
-        let mut start_scan = |scope: Scope, tests: Option<&Vec<TextTest>>| {
-            let regex = text_regex(tests?)?;
-            let cache = scan_cache(&mut self.scan_caches, rule, scope, regex);
-            Some(cache.map_or(Scan::GaveUp, |cache| regex.scan_start(cache)))
-        };
-        let scan = start_scan(Scope::Own, conditions.map(|c| &c.text));
-        let whole_scan = start_scan(Scope::Whole, conditions.map(|c| &c.whole_text));
-        self.slots.push(Slot {
-            rule,
-            alive: follows,
-            prefix_passed: false,
-            linked: false,
-            scan,
-            whole_prefix_passed: false,
-            whole_scan,
-            elsewhere: false,
-            on_site: false,
+        let text = Scope::ALL.map(|scope| {
+            let scan = conditions.and_then(|c| text_regex(scope.tests(c))).map(|regex| {
+                let cache = scan_cache(&mut self.scan_caches, rule, scope, regex);
+                cache.map_or(Scan::GaveUp, |cache| regex.scan_start(cache))
+            });
+            TextProgress { prefix_passed: false, scan }
         });
+        self.slots.push(Slot { rule, alive: follows, text, linked: false, elsewhere: false, on_site: false });
         opened
     }
 
@@ -507,11 +521,8 @@ impl Engine {
         slot: &Slot,
         candidate: &Candidate,
     ) -> bool {
-        let (tests, scan) = match scope {
-            Scope::Own => (&conditions.text, slot.scan),
-            Scope::Whole => (&conditions.whole_text, slot.whole_scan),
-        };
-        let (Some(regex), Some(scan)) = (text_regex(tests), scan) else {
+        let (Some(regex), Some(scan)) = (text_regex(scope.tests(conditions)), slot.text[scope as usize].scan)
+        else {
             return true;
         };
         let scan = scan_unseen(&mut self.scan_caches, slot.rule, scope, regex, scan, candidate);
@@ -585,7 +596,7 @@ impl Engine {
 
     /// Feeds one piece of a text chunk and takes the early verdicts it allows (sentinels appended).
     fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
-        let own_from = self.own_text_owners();
+        let (own_from, innermost) = self.own_text_owners();
         let (counter, stack) = (&mut self.counter, &mut self.stack);
         let counted_before = counter.counted();
         self.decoder.push(piece, node_ends, |text| {
@@ -605,24 +616,25 @@ impl Engine {
             // visible text or at the end tag gives the same output.
             return;
         }
-        let innermost = self.stack.iter().rposition(|open| open.candidate.is_some());
         for index in 0..self.stack.len() {
             self.early_verdict(index, innermost == Some(index), watermark);
         }
     }
 
-    /// The stack index from which open candidates take the current text as their own: the innermost candidate,
-    /// and the candidates around it as long as the inner one is a phrasing element.
-    fn own_text_owners(&self) -> usize {
-        let mut from = self.stack.len();
+    /// The stack index from which open candidates take the current text as their own (the innermost candidate,
+    /// and the candidates around it as long as the inner one is a phrasing element), and the innermost
+    /// candidate's index.
+    fn own_text_owners(&self) -> (usize, Option<usize>) {
+        let (mut from, mut innermost) = (self.stack.len(), None);
         for (index, open) in self.stack.iter().enumerate().rev() {
             let Some(candidate) = &open.candidate else { continue };
             from = index;
+            innermost.get_or_insert(index);
             if !candidate.phrasing {
                 break;
             }
         }
-        from
+        (from, innermost)
     }
 
     /// The slots of the candidate at stack `index`: from its first slot to the first slot of the next candidate
@@ -666,43 +678,30 @@ impl Engine {
                 slot.alive = false;
                 continue;
             }
-            if owns_text && !slot.prefix_passed {
-                match prefix_progress(&conditions.text, &candidate.own, candidate.own_space) {
-                    Progress::Fail => {
-                        slot.alive = false;
-                        continue;
-                    }
-                    Progress::Pass => slot.prefix_passed = true,
-                    Progress::Open => {}
+            for scope in Scope::ALL {
+                if scope == Scope::Own && !owns_text {
+                    continue;
                 }
-            }
-            if !slot.whole_prefix_passed {
-                match prefix_progress(&conditions.whole_text, &candidate.all, candidate.all_space) {
-                    Progress::Fail => {
-                        slot.alive = false;
-                        continue;
+                let (tests, progress) = (scope.tests(conditions), &mut slot.text[scope as usize]);
+                if !progress.prefix_passed {
+                    match prefix_progress(tests, candidate.text(scope), candidate.trailing_space(scope)) {
+                        Progress::Fail => slot.alive = false,
+                        Progress::Pass => progress.prefix_passed = true,
+                        Progress::Open => {}
                     }
-                    Progress::Pass => slot.whole_prefix_passed = true,
-                    Progress::Open => {}
                 }
-            }
-            for (scope, scan) in [(Scope::Own, &mut slot.scan), (Scope::Whole, &mut slot.whole_scan)] {
-                let tests = if scope == Scope::Own { &conditions.text } else { &conditions.whole_text };
-                if let (Some(open @ Scan::Open(_)), Some(regex)) = (*scan, text_regex(tests)) {
-                    if scope == Scope::Own && !owns_text {
-                        continue;
-                    }
+                if let (true, Some(open @ Scan::Open(_)), Some(regex)) =
+                    (slot.alive, progress.scan, text_regex(tests))
+                {
                     let next = scan_unseen(&mut self.scan_caches, slot.rule, scope, regex, open, candidate);
-                    *scan = Some(next);
-                    if next == Scan::Dead {
-                        slot.alive = false;
-                    }
+                    progress.scan = Some(next);
+                    slot.alive = next != Scan::Dead;
+                }
+                if !slot.alive {
+                    break;
                 }
             }
-            if !slot.alive {
-                continue;
-            }
-            any_alive = true;
+            any_alive |= slot.alive;
         }
         if owns_text {
             candidate.scanned = candidate.own.len();
