@@ -40,8 +40,6 @@ pub struct Label {
     pub family: String,
     /// What should happen to it.
     pub expectation: Expectation,
-    /// Whether it counts (false outside the spliced content of a spliced page).
-    pub counted: bool,
     /// Its start tag, abridged, for reports.
     pub element: String,
 }
@@ -171,7 +169,7 @@ pub fn score_page(
     report.pages += 1;
     let fail =
         |family: &str, what: String| Failure { page: page.path.clone(), family: family.to_owned(), what };
-    for label in labels.iter().filter(|label| label.counted) {
+    for label in &labels {
         let score = report.families.entry(label.family.clone()).or_default();
         let was = before.get(&label.number).cloned().unwrap_or_default();
         let now = after.get(&label.number);

@@ -46,16 +46,8 @@ pub(super) fn number_labels(html: &str, spliced: bool) -> Result<(String, Vec<La
     let labels: Rc<RefCell<Vec<Label>>> = Rc::default();
     let problems: Rc<RefCell<Vec<String>>> = Rc::default();
     let counting = Rc::new(RefCell::new(!spliced));
-    let settings = RewriteStrSettings::new()
-        .with_strict(false)
-        .append_document_content_handler(doc_comments!({
-            let counting = Rc::clone(&counting);
-            move |comment: &mut Comment<'_>| {
-                track_splice(comment, &counting);
-                Ok(())
-            }
-        }))
-        .append_element_content_handler(element!("[data-label]", {
+    let settings =
+        splice_aware_settings(&counting).append_element_content_handler(element!("[data-label]", {
             let labels = Rc::clone(&labels);
             let problems = Rc::clone(&problems);
             let counting = Rc::clone(&counting);
@@ -65,7 +57,7 @@ pub(super) fn number_labels(html: &str, spliced: bool) -> Result<(String, Vec<La
                     return Ok(());
                 }
                 let number = labels.borrow().len();
-                match read_label(el, number, true) {
+                match read_label(el, number) {
                     Ok(label) => labels.borrow_mut().push(label),
                     Err(message) => problems.borrow_mut().push(message),
                 }
@@ -82,7 +74,7 @@ pub(super) fn number_labels(html: &str, spliced: bool) -> Result<(String, Vec<La
 }
 
 /// Reads the label attributes of one element.
-fn read_label(el: &Element<'_, '_>, number: usize, counted: bool) -> Result<Label, String> {
+fn read_label(el: &Element<'_, '_>, number: usize) -> Result<Label, String> {
     let at = || format!("<{} data-label=…> (labelled element #{number})", el.tag_name());
     let family = el.get_attribute("data-family").ok_or_else(|| format!("{}: no data-family", at()))?;
     let label = el.get_attribute("data-label").unwrap_or_default();
@@ -100,17 +92,23 @@ fn read_label(el: &Element<'_, '_>, number: usize, counted: bool) -> Result<Labe
         .iter()
         .find_map(|name| el.get_attribute(name).map(|value| format!("{name}={value:?}")))
         .unwrap_or_default();
-    Ok(Label { number, family, expectation, counted, element: format!("<{} {excerpt}>", el.tag_name()) })
+    Ok(Label { number, family, expectation, element: format!("<{} {excerpt}>", el.tag_name()) })
 }
 
-/// Follows the splice comments: content between them counts.
-fn track_splice(comment: &Comment<'_>, counting: &RefCell<bool>) {
-    let text = format!("<!--{}-->", comment.text());
-    if text == SPLICE_START {
-        *counting.borrow_mut() = true;
-    } else if text == SPLICE_END {
-        *counting.borrow_mut() = false;
-    }
+/// Settings of a read-only pass that keeps `counting` true between the splice comments (see [`SPLICE_START`]).
+fn splice_aware_settings<'h>(counting: &Rc<RefCell<bool>>) -> RewriteStrSettings<'h, 'static> {
+    let counting = Rc::clone(counting);
+    RewriteStrSettings::new().with_strict(false).append_document_content_handler(doc_comments!(
+        move |comment: &mut Comment<'_>| {
+            let text = format!("<!--{}-->", comment.text());
+            if text == SPLICE_START {
+                *counting.borrow_mut() = true;
+            } else if text == SPLICE_END {
+                *counting.borrow_mut() = false;
+            }
+            Ok(())
+        }
+    ))
 }
 
 /// Open labelled elements while a pass runs: their numbers, and the state shared by the handlers.
@@ -128,15 +126,7 @@ pub(super) fn survey(html: &str, labels: Option<&[Label]>, spliced: bool) -> Res
     let walk: Rc<RefCell<Walk>> = Rc::default();
     let counting = Rc::new(RefCell::new(!spliced));
     let labels: Rc<Vec<Label>> = Rc::new(labels.map(<[Label]>::to_vec).unwrap_or_default());
-    let settings = RewriteStrSettings::new()
-        .with_strict(false)
-        .append_document_content_handler(doc_comments!({
-            let counting = Rc::clone(&counting);
-            move |comment: &mut Comment<'_>| {
-                track_splice(comment, &counting);
-                Ok(())
-            }
-        }))
+    let settings = splice_aware_settings(&counting)
         .append_element_content_handler(element!("*", {
             let walk = Rc::clone(&walk);
             let counting = Rc::clone(&counting);
