@@ -3,12 +3,18 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs `strainer check DIR`, with `--eval LABELLED` when given.
+fn check_with(dir: &Path, labelled: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strainer"));
+    command.arg("check").arg(dir);
+    if let Some(labelled) = labelled {
+        command.arg("--eval").arg(labelled);
+    }
+    command.output().unwrap_or_else(|e| panic!("cannot run strainer: {e}"))
+}
+
 fn check(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strainer"))
-        .arg("check")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run strainer: {e}"))
+    check_with(dir, None)
 }
 
 fn stdout_lines(output: &Output) -> Vec<String> {
@@ -139,16 +145,6 @@ fn rewrite_follows_the_host_rules_of_the_site_as_the_proxy_does() {
     assert!(String::from_utf8_lossy(&blocked.stderr).contains("blocked by rule blocked"));
 }
 
-fn check_eval(rules: &Path, labelled: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strainer"))
-        .arg("check")
-        .arg(rules)
-        .arg("--eval")
-        .arg(labelled)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run strainer: {e}"))
-}
-
 const EVAL_RULES: &str = r#"
 [[remove]]
 id = "pitch"
@@ -192,7 +188,7 @@ fn check_eval_prints_recall_and_precision_per_family_and_every_failure() {
     std::fs::write(rules.join("r.toml"), EVAL_RULES).expect("write rules");
     std::fs::write(labelled.join("page.html"), EVAL_PAGE).expect("write page");
 
-    let output = check_eval(&rules, &labelled);
+    let output = check_with(&rules, Some(&labelled));
     assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
     let lines = stdout_lines(&output);
     let row = |family: &str| {
@@ -219,7 +215,7 @@ fn check_eval_refuses_a_page_with_an_unusable_label() {
     std::fs::create_dir_all(&labelled).expect("labelled dir");
     std::fs::write(labelled.join("page.html"), "<p data-label=\"remove\">no family</p>").expect("write page");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let output = check_eval(&shipped, &labelled);
+    let output = check_with(&shipped, Some(&labelled));
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("page.html") && stderr.contains("no data-family"), "{stderr}");
