@@ -252,15 +252,7 @@ async fn removeparam_cleans_links_and_navigations_merged_with_strip_rules() {
     let strainer = strainer_for(dir.path(), &[]).await;
     let client = strainer.client();
 
-    let html = client
-        .get(origin.url("news.test", "/article"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
+    let html = common::html_page(&client, origin.url("news.test", "/article")).await;
     assert!(
         html.contains("href=\"https://shop.example/item?id=7\""),
         "filter and [[strip]] both applied: {html}"
@@ -293,15 +285,7 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
     let strainer = strainer_for(dir.path(), &["historic-uk.com"]).await;
     let client = strainer.client();
 
-    let html = client
-        .get(origin.url("historic-uk.com", "/history/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
+    let html = common::html_page(&client, origin.url("historic-uk.com", "/history/")).await;
     let head_style = html.find("<style data-strainer>").expect("a head stylesheet is injected");
     assert!(html.find("</head>").expect("head kept") > head_style, "injected in the head");
     let tail = &html[html.find("</html>").expect("page end")..];
@@ -325,10 +309,7 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
     let get = |host: &'static str| {
         let url = site_origin.url(host, "/");
         let client = client.clone();
-        async move {
-            let response = client.get(url).header("accept", "text/html").send().await.expect("page");
-            response.text().await.expect("text")
-        }
+        async move { common::html_page(&client, url).await }
     };
     let on_site = get(SITE_RULE.0).await;
     assert!(!on_site.contains("site ad"), "removed in the stream: {on_site}");
@@ -344,15 +325,7 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
         full(200, &[("content-type", "text/html"), ("content-security-policy", "style-src 'self'")], page)
     })
     .await;
-    let html = client
-        .get(strict.url("news.test", "/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
+    let html = common::html_page(&client, strict.url("news.test", "/")).await;
     assert!(!html.contains("<style data-strainer>"), "CSP respected: {html}");
 
     // A CSP <meta> (not parsed by the survey) means no appended style either.
@@ -360,15 +333,7 @@ async fn cosmetic_rules_hide_generic_selectors_and_remove_site_specific_ones_in_
                      </head><body><div class=\"ad--300x250\">generic ad</div></body></html>";
     let meta =
         Origin::start(move |_| async move { full(200, &[("content-type", "text/html")], meta_page) }).await;
-    let html = client
-        .get(meta.url("news.test", "/"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
+    let html = common::html_page(&client, meta.url("news.test", "/")).await;
     assert!(!html.contains("<style data-strainer>"), "CSP meta respected: {html}");
 }
 

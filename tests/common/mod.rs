@@ -302,6 +302,11 @@ pub async fn body_bytes(response: reqwest::Response) -> Bytes {
     response.bytes().await.expect("complete body")
 }
 
+/// GETs `url` as a page load (`Accept: text/html`) and returns its body text, whatever the status.
+pub async fn html_page(client: &reqwest::Client, url: String) -> String {
+    client.get(url).header("accept", "text/html").send().await.expect("page").text().await.expect("text")
+}
+
 /// An address on which nothing listens (bound, then released).
 pub async fn refused_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
