@@ -306,8 +306,7 @@ fn gather(
     nested: bool,
     facts: &mut Facts,
 ) {
-    let raw_text =
-        ElementRef::wrap(node).is_some_and(|el| is_html(&el) && RAW_TEXT.contains(&el.value().name()));
+    let raw_text = holds_raw_text(node);
     for child in node.children() {
         match child.value() {
             Node::Text(text) if !raw_text => {
@@ -336,14 +335,14 @@ fn gather(
     }
 }
 
-/// Whether `el` is an HTML element named in `names`.
-fn is_html_name(el: &scraper::node::Element, names: &[&str]) -> bool {
-    &*el.name.ns == "http://www.w3.org/1999/xhtml" && names.contains(&el.name())
+/// Whether `node` is a raw-text element, whose text is no page text.
+fn holds_raw_text(node: NodeRef<'_, Node>) -> bool {
+    ElementRef::wrap(node).is_some_and(|el| is_html_name(el.value(), RAW_TEXT))
 }
 
-/// Whether `el` is in the HTML namespace (an SVG `<title>` holds ordinary text).
-fn is_html(el: &ElementRef<'_>) -> bool {
-    &*el.value().name.ns == "http://www.w3.org/1999/xhtml"
+/// Whether `el` is an HTML element named in `names` (an SVG `<title>` is no raw-text element).
+fn is_html_name(el: &scraper::node::Element, names: &[&str]) -> bool {
+    &*el.name.ns == "http://www.w3.org/1999/xhtml" && names.contains(&el.name())
 }
 
 fn link_href(el: &scraper::node::Element) -> Option<&str> {
@@ -397,7 +396,7 @@ struct Judge<'a> {
 impl Judge<'_> {
     /// Judges every element below `node`, whose nearest ancestor with an offset is at `parent_offset`.
     fn walk(&mut self, node: NodeRef<'_, Node>, parent_offset: Option<usize>) {
-        let raw_text = ElementRef::wrap(node).is_some_and(|el| is_html_name(el.value(), RAW_TEXT));
+        let raw_text = holds_raw_text(node);
         for child in node.children() {
             if let Node::Text(text) = child.value() {
                 if !raw_text && text.chars().any(|c| !c.is_ascii_whitespace()) {
