@@ -471,6 +471,8 @@ impl FilterLists {
             element_rules,
             links: base.links.clone(),
             styles: base.styles.clone(),
+            // The stream rules added are unconditional: the base's index (and its compiled text patterns) holds.
+            index: std::sync::OnceLock::from(Arc::clone(base.index())),
             ..RuleSet::default()
         });
         if derived.len() >= DERIVED_CACHE {

@@ -35,6 +35,9 @@ pub(super) struct Plan {
     removes: Vec<usize>,
     tags: Vec<usize>,
     conditional: Vec<usize>,
+    /// Per rule index: a conditional rule in force that [`crate::rules::StartTagIndex`] finds (one `*` handler
+    /// dispatches them all); the other conditional rules get a lol_html handler each.
+    indexed: Arc<[bool]>,
     clean_links: bool,
     links_to: bool,
     style: Option<Arc<str>>,
@@ -57,6 +60,12 @@ impl Plan {
                 (ElementAction::Tag(_), true) => tags.push(index),
             }
         }
+        let index = &rules.index().start_tags;
+        let mut indexed = vec![false; rules.element_rules.len()];
+        for &rule in &conditional {
+            indexed[rule] = index.is_indexed(rule);
+        }
+        let indexed = Arc::from(indexed);
         let clean_links = !rules.links.is_empty();
         let links_to = conditional
             .iter()
@@ -67,7 +76,7 @@ impl Plan {
         } else {
             None
         };
-        Self { rules, options, removes, tags, conditional, clean_links, links_to, style }
+        Self { rules, options, removes, tags, conditional, indexed, clean_links, links_to, style }
     }
 
     /// True when no handler would do anything: the page passes through untouched.
@@ -204,7 +213,10 @@ pub(super) fn build(
         element_handlers
             .push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
     }
-    for &index in &plan.conditional {
+    if plan.indexed.iter().any(|&indexed| indexed) {
+        element_handlers.extend(static_element(&EVERY, indexed_candidates_handler(plan, shared)));
+    }
+    for &index in plan.conditional.iter().filter(|&&index| !plan.indexed[index]) {
         let handler = candidate_handler(plan, shared, index);
         element_handlers.push(on_element(&plan.rules.element_rules[index].selector, handler));
     }
@@ -443,29 +455,90 @@ fn candidate_handler(
         if !start_tag_matches(el, Some(conditions)) {
             return Ok(());
         }
-        let position = el.source_location().bytes().start;
         let mut guard = lock(&shared);
-        let state = &mut *guard;
-        if state.hidden > 0 {
+        if guard.hidden > 0 {
             return Ok(());
         }
-        let opened = state.engine.add_rule(
-            index,
-            position,
-            || el.tag_name(),
-            || el.get_attribute("data-strainer-tag"),
-            || describe(el),
-        );
-        match opened {
-            Some(Opened::New(id)) => {
-                el.before(&state.engine.sentinels, ContentType::Html);
-                drop(guard);
-                close_on_end_tag(&shared, el, id);
+        add_candidate_rule(&shared, &mut guard, el, index, None);
+        Ok(())
+    }
+}
+
+/// The conditional rules of [`crate::rules::StartTagIndex`]: one lookup by tag name per element finds them all,
+/// in rule order; the `class` and `id` attributes their start-tag conditions test are read once.
+fn indexed_candidates_handler(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let rules = Arc::clone(&plan.rules);
+    let indexed = Arc::clone(&plan.indexed);
+    let shared = Arc::clone(shared);
+    // The rules an element selects, reused from element to element.
+    let mut selected: Vec<usize> = Vec::new();
+    move |el| {
+        if el.removed() || !el.can_have_content() {
+            return Ok(());
+        }
+        let name = el.tag_name();
+        selected.clear();
+        for entry in rules.index().start_tags.rules_for(&name) {
+            let fresh = selected.last() != Some(&entry.rule);
+            if fresh && indexed[entry.rule] && entry.present.iter().all(|a| el.has_attribute(a)) {
+                selected.push(entry.rule);
             }
-            Some(Opened::Tracked) => el.before(&state.engine.sentinels, ContentType::Html),
-            None => {}
+        }
+        if selected.is_empty() {
+            return Ok(());
+        }
+        let mut guard = lock(&shared);
+        if guard.hidden > 0 {
+            return Ok(());
+        }
+        let (mut class, mut id) = (None, None);
+        for &rule in &selected {
+            let Some(conditions) = rules.element_rules[rule].when.as_ref() else { continue };
+            let holds =
+                |regex: &Option<regex::Regex>, attribute: &str, value: &mut Option<Option<String>>| {
+                    regex.as_ref().is_none_or(|regex| {
+                        let value = value.get_or_insert_with(|| el.get_attribute(attribute));
+                        value.as_deref().is_some_and(|v| regex.is_match(v))
+                    })
+                };
+            if holds(&conditions.class_matches, "class", &mut class)
+                && holds(&conditions.id_matches, "id", &mut id)
+            {
+                add_candidate_rule(&shared, &mut guard, el, rule, Some(&name));
+            }
         }
         Ok(())
+    }
+}
+
+/// Adds conditional rule `rule` to the element `el` (its tag name when known), making it a candidate if it is
+/// not one yet.
+fn add_candidate_rule(
+    shared: &Arc<Mutex<Shared>>,
+    guard: &mut MutexGuard<'_, Shared>,
+    el: &mut send::Element<'_, '_>,
+    rule: usize,
+    name: Option<&str>,
+) {
+    let state = &mut **guard;
+    let position = el.source_location().bytes().start;
+    let opened = state.engine.add_rule(
+        rule,
+        position,
+        || name.map_or_else(|| el.tag_name(), str::to_owned),
+        || el.get_attribute("data-strainer-tag"),
+        || describe(el),
+    );
+    match opened {
+        Some(Opened::New(id)) => {
+            el.before(&state.engine.sentinels, ContentType::Html);
+            close_on_end_tag(shared, el, id);
+        }
+        Some(Opened::Tracked) => el.before(&state.engine.sentinels, ContentType::Html),
+        None => {}
     }
 }
 

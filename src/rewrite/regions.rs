@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use lol_html::html_content::{TextChunk, TextType};
 
-use crate::rules::{Conditions, ElementAction, ElementRule, RuleSet, Scan, ScanCache, TextRegex, TextTest};
+use crate::rules::{
+    Conditions, ElementAction, ElementRule, RuleSet, TextMatcher, TextMatches, TextRegex, TextTest,
+};
 use crate::url_host::{normalise_host, same_site, url_host};
 
 use super::report::PendingHit;
@@ -82,8 +84,8 @@ struct Slot {
     rule: usize,
     /// False once a condition failed for good.
     alive: bool,
-    /// The rule's text tests, by [`Scope`] (own text, then all the text).
-    text: [TextProgress; 2],
+    /// By [`Scope`] (own text, then all the text): all the rule's `starts_with` tests passed already.
+    prefix_passed: [bool; 2],
     /// A link inside points to one of the rule's hosts.
     linked: bool,
     /// A link inside leads to another site.
@@ -98,15 +100,6 @@ struct OwnCut {
     index: usize,
     len: usize,
     space: bool,
-}
-
-/// How far one rule's tests on one text of a candidate have got.
-#[derive(Clone, Copy, Debug)]
-struct TextProgress {
-    /// All `starts_with` tests passed already.
-    prefix_passed: bool,
-    /// The scan of the regex test over the text so far (`None`: the rule has none).
-    scan: Option<Scan>,
 }
 
 /// Which text of a candidate a test reads.
@@ -127,6 +120,15 @@ impl Scope {
         match self {
             Scope::Own => &conditions.text,
             Scope::Whole => &conditions.whole_text,
+        }
+    }
+
+    /// The rule set's regexes on this text, compiled together.
+    fn matcher(self, rules: &RuleSet) -> &TextMatcher {
+        let index = rules.index();
+        match self {
+            Scope::Own => &index.own_text,
+            Scope::Whole => &index.whole_text,
         }
     }
 }
@@ -175,13 +177,10 @@ struct Candidate {
     text_mark: TextMark,
     first_slot: usize,
     own: String,
-    /// Bytes of `own` the slots' regex scans have seen.
-    scanned: usize,
     own_space: bool,
     wants_own: bool,
-    /// All the text inside (only when some rule tests it), and how much of it the regex scans have seen.
+    /// All the text inside (only when some rule tests it).
     all: String,
-    all_scanned: usize,
     all_space: bool,
     wants_all: bool,
     /// A phrasing element (`span`, `a`, …): its text is also its enclosing candidates' own text, unless it is
@@ -210,8 +209,6 @@ pub(super) struct Engine {
     decoder: EntityDecoder,
     counter: TextCounter,
     pool: Vec<String>,
-    /// Scratch memory of each rule's regex scans, by rule index, made on first use.
-    scan_caches: Vec<Option<ScanCache>>,
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
     /// Sentinels handed to lol_html that the sink has not parsed yet.
@@ -234,7 +231,6 @@ impl Engine {
             decoder: EntityDecoder::default(),
             counter: TextCounter::default(),
             pool: Vec::new(),
-            scan_caches: Vec::new(),
             sentinels: String::new(),
             in_flight: 0,
             undecided: 0,
@@ -320,14 +316,14 @@ impl Engine {
         }
         candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
         candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
-        let text = Scope::ALL.map(|scope| {
-            let scan = conditions.and_then(|c| text_regex(scope.tests(c))).map(|regex| {
-                let cache = scan_cache(&mut self.scan_caches, rule, scope, regex);
-                cache.map_or(Scan::GaveUp, |cache| regex.scan_start(cache))
-            });
-            TextProgress { prefix_passed: false, scan }
+        self.slots.push(Slot {
+            rule,
+            alive: follows,
+            prefix_passed: [false; 2],
+            linked: false,
+            elsewhere: false,
+            on_site: false,
         });
-        self.slots.push(Slot { rule, alive: follows, text, linked: false, elsewhere: false, on_site: false });
         opened
     }
 
@@ -359,11 +355,9 @@ impl Engine {
             text_mark: self.counter.mark(),
             first_slot: self.slots.len(),
             own,
-            scanned: 0,
             own_space: false,
             wants_own: self.details,
             all: String::new(),
-            all_scanned: 0,
             all_space: false,
             wants_all: false,
             phrasing,
@@ -474,6 +468,8 @@ impl Engine {
         let length = self.counter.since(&mut { candidate.text_mark });
         let rules = Arc::clone(&self.rules);
         let mut passing = Vec::new();
+        // Each text is scanned once for all the rules' regexes, and only when a rule gets that far.
+        let mut scans: [Option<Option<TextMatches>>; 2] = [None, None];
         for index in candidate.first_slot..self.slots.len() {
             let slot = self.slots[index];
             let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
@@ -481,12 +477,15 @@ impl Engine {
             };
             if slot.alive
                 && final_check(conditions, &slot, candidate, length)
-                && self.regex_holds(Scope::Own, conditions, &slot, candidate)
-                && self.regex_holds(Scope::Whole, conditions, &slot, candidate)
+                && Scope::ALL.iter().all(|&scope| {
+                    regex_holds(&rules, scope, conditions, slot.rule, candidate, &mut scans[scope as usize])
+                })
             {
                 passing.push(slot);
             }
         }
+        // In rule order, whichever handler added the slot first.
+        passing.sort_by_key(|slot| slot.rule);
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
         for slot in passing {
@@ -511,24 +510,6 @@ impl Engine {
         }
         let value = merge_tags(candidate.existing_tags.as_deref(), &tags);
         Some(Verdict { action: VerdictAction::Tag(value), hits })
-    }
-
-    /// Does the rule's regex on `scope` (if any) match the complete text of a closed candidate?
-    fn regex_holds(
-        &mut self,
-        scope: Scope,
-        conditions: &Conditions,
-        slot: &Slot,
-        candidate: &Candidate,
-    ) -> bool {
-        let (Some(regex), Some(scan)) = (text_regex(scope.tests(conditions)), slot.text[scope as usize].scan)
-        else {
-            return true;
-        };
-        let scan = scan_unseen(&mut self.scan_caches, slot.rule, scope, regex, scan, candidate);
-        let ended = scan_cache(&mut self.scan_caches, slot.rule, scope, regex)
-            .and_then(|cache| regex.scan_end(cache, scan));
-        ended.unwrap_or_else(|| regex.is_match(candidate.text(scope)))
     }
 
     fn hit(
@@ -682,20 +663,14 @@ impl Engine {
                 if scope == Scope::Own && !owns_text {
                     continue;
                 }
-                let (tests, progress) = (scope.tests(conditions), &mut slot.text[scope as usize]);
-                if !progress.prefix_passed {
+                let passed = &mut slot.prefix_passed[scope as usize];
+                if !*passed {
+                    let tests = scope.tests(conditions);
                     match prefix_progress(tests, candidate.text(scope), candidate.trailing_space(scope)) {
                         Progress::Fail => slot.alive = false,
-                        Progress::Pass => progress.prefix_passed = true,
+                        Progress::Pass => *passed = true,
                         Progress::Open => {}
                     }
-                }
-                if let (true, Some(open @ Scan::Open(_)), Some(regex)) =
-                    (slot.alive, progress.scan, text_regex(tests))
-                {
-                    let next = scan_unseen(&mut self.scan_caches, slot.rule, scope, regex, open, candidate);
-                    progress.scan = Some(next);
-                    slot.alive = next != Scan::Dead;
                 }
                 if !slot.alive {
                     break;
@@ -703,10 +678,6 @@ impl Engine {
             }
             any_alive |= slot.alive;
         }
-        if owns_text {
-            candidate.scanned = candidate.own.len();
-        }
-        candidate.all_scanned = candidate.all.len();
         if spilled || !any_alive {
             candidate.decided = true;
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
@@ -838,36 +809,23 @@ fn text_regex(tests: &[TextTest]) -> Option<&TextRegex> {
     })
 }
 
-/// Feeds a rule's regex scan the text of `candidate` in `scope` it has not seen yet.
-fn scan_unseen(
-    caches: &mut Vec<Option<ScanCache>>,
-    rule: usize,
+/// Does rule `rule`'s regex on `scope` (if it has one) match the complete text of a closed candidate? The text
+/// is scanned once for every rule (`scan` keeps the result); where that scan gives up, the rule's own regex
+/// decides.
+fn regex_holds(
+    rules: &RuleSet,
     scope: Scope,
-    regex: &TextRegex,
-    scan: Scan,
+    conditions: &Conditions,
+    rule: usize,
     candidate: &Candidate,
-) -> Scan {
-    let seen = if scope == Scope::Own { candidate.scanned } else { candidate.all_scanned };
-    let unseen = candidate.text(scope).as_bytes().get(seen..).unwrap_or_default();
-    scan_cache(caches, rule, scope, regex).map_or(Scan::GaveUp, |cache| regex.scan_feed(cache, scan, unseen))
-}
-
-/// The scan cache of rule `rule`'s regex on `scope`, made on first use; `None` when the regex has no DFA.
-fn scan_cache<'c>(
-    caches: &'c mut Vec<Option<ScanCache>>,
-    rule: usize,
-    scope: Scope,
-    regex: &TextRegex,
-) -> Option<&'c mut ScanCache> {
-    let index = 2 * rule + usize::from(scope == Scope::Whole);
-    if caches.len() <= index {
-        caches.resize_with(index + 1, || None);
-    }
-    let slot = &mut caches[index];
-    if slot.is_none() {
-        *slot = regex.scan_cache();
-    }
-    slot.as_mut()
+    scan: &mut Option<Option<TextMatches>>,
+) -> bool {
+    let Some(regex) = text_regex(scope.tests(conditions)) else {
+        return true;
+    };
+    let (matcher, text) = (scope.matcher(rules), candidate.text(scope));
+    let matches = scan.get_or_insert_with(|| matcher.scan(text));
+    matches.as_ref().and_then(|m| m.rule_matched(matcher, rule)).unwrap_or_else(|| regex.is_match(text))
 }
 
 /// Merges tags into an existing `data-strainer-tag` value (space-separated, no duplicates, existing first).

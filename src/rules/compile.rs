@@ -346,6 +346,8 @@ impl Builder {
             }
         }
         self.set.styles = self.styles.into_iter().map(|(style, _)| style).collect();
+        // Compiled now, while loading, rather than in the first response that needs it.
+        let _ = self.set.index();
         self.set
     }
 

@@ -13,16 +13,20 @@ pub mod lists;
 pub mod raw;
 mod selector;
 mod source;
+mod start_tags;
+mod text_matcher;
 mod text_regex;
 mod values;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use compile::{check_dir, load_dir, CheckReport};
 pub use error::{RuleError, RuleWarning};
 pub use hosts::{HostPattern, HostSet, SiteScope};
 pub use links::{CleanedLink, InspectedLink, LinkRules, StripRule, UnwrapRule, UnwrapTarget};
-pub use text_regex::{Scan, ScanCache, TextRegex};
+pub use start_tags::{IndexedRule, StartTagIndex};
+pub use text_matcher::{TextMatcher, TextMatches};
+pub use text_regex::TextRegex;
 
 /// The name of a rule, unique across all rule files of a set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +75,32 @@ pub struct RuleSet {
     /// Adblock-syntax filter lists from `filters/*.txt` (network rules, hiding stylesheet, reports); their
     /// `$removeparam` rules are in `links`, their stream rules in `element_rules`.
     pub filters: Option<Arc<crate::filters::FilterLists>>,
+    /// What the engine looks rules up by, built from `element_rules` on first use (a rule set is never mutated,
+    /// so it stays true). Leave it to `Default` when building a set, or share the index of a set whose
+    /// `element_rules` this one's start with.
+    pub index: OnceLock<Arc<RuleIndex>>,
+}
+
+/// The element rules as the engine looks them up.
+#[derive(Debug)]
+pub struct RuleIndex {
+    /// Content-conditional rules with simple selectors, by tag name.
+    pub start_tags: StartTagIndex,
+    /// The regexes of `own_text_matches`, compiled together.
+    pub own_text: TextMatcher,
+    /// The regexes of `text_matches`, compiled together.
+    pub whole_text: TextMatcher,
+}
+
+impl RuleIndex {
+    /// Indexes `rules`.
+    pub fn new(rules: &[ElementRule]) -> Self {
+        Self {
+            start_tags: StartTagIndex::new(rules),
+            own_text: TextMatcher::new(rules, |conditions| &conditions.text),
+            whole_text: TextMatcher::new(rules, |conditions| &conditions.whole_text),
+        }
+    }
 }
 
 /// The rule ids one rule file contributed.
@@ -264,6 +294,11 @@ impl RuleSet {
             return HostDecision::NoRewrite(rule.id.clone());
         }
         HostDecision::Normal
+    }
+
+    /// The rule set's index (built on first use).
+    pub fn index(&self) -> &Arc<RuleIndex> {
+        self.index.get_or_init(|| Arc::new(RuleIndex::new(&self.element_rules)))
     }
 
     /// Total number of rules of every kind.

@@ -52,6 +52,48 @@ pub(crate) fn within(subject: &str, ancestor: &str) -> String {
     combined.join(", ")
 }
 
+/// One alternative of a selector simple enough to match without lol_html's selector VM: a type name (or `*`)
+/// and attributes that must be present (`div[class]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SimpleSelector {
+    /// Lower-case type name; `None` for `*`.
+    pub name: Option<Box<str>>,
+    /// Lower-case names of attributes the element must have.
+    pub present: Vec<Box<str>>,
+}
+
+/// The alternatives of `text` when every one is a [`SimpleSelector`]; `None` when any needs more (classes, ids,
+/// attribute values, combinators, pseudo-classes), which lol_html's selector VM then matches.
+pub(crate) fn simple_alternatives(text: &str) -> Option<Vec<SimpleSelector>> {
+    split_top_level(text, ',').into_iter().map(|alternative| simple_selector(alternative.trim())).collect()
+}
+
+fn simple_selector(text: &str) -> Option<SimpleSelector> {
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let (name, mut rest) = match text.strip_prefix('*') {
+        Some(rest) => (None, rest),
+        None => {
+            let end = text.find(|c: char| !is_name_char(c)).unwrap_or(text.len());
+            let name = &text[..end];
+            if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            (Some(name.to_ascii_lowercase().into_boxed_str()), &text[end..])
+        }
+    };
+    let mut present = Vec::new();
+    while let Some(after) = rest.strip_prefix('[') {
+        let (attribute, tail) = after.split_once(']')?;
+        let attribute = attribute.trim();
+        if attribute.is_empty() || !attribute.chars().all(is_name_char) {
+            return None;
+        }
+        present.push(attribute.to_ascii_lowercase().into_boxed_str());
+        rest = tail;
+    }
+    rest.is_empty().then_some(SimpleSelector { name, present })
+}
+
 fn explain(text: &str, err: SelectorError) -> String {
     match err {
         SelectorError::UnsupportedCombinator(c) => format!(
@@ -173,6 +215,28 @@ mod tests {
         assert_eq!(err("div >"), "dangling combinator in selector");
         assert!(err("p:last-child").starts_with("`:last-child`"));
         assert!(err("a[title=\"x:has\"]:hover").starts_with("`:hover`"));
+    }
+
+    #[test]
+    fn simple_selectors_are_type_names_with_attribute_presence() {
+        let simple = |name: Option<&str>, present: &[&str]| SimpleSelector {
+            name: name.map(Into::into),
+            present: present.iter().map(|&a| a.into()).collect(),
+        };
+        assert_eq!(
+            simple_alternatives("p, DIV[class], figure[class][id] , *"),
+            Some(vec![
+                simple(Some("p"), &[]),
+                simple(Some("div"), &["class"]),
+                simple(Some("figure"), &["class", "id"]),
+                simple(None, &[]),
+            ])
+        );
+        for complex in
+            ["div.box", "p, article p", "a[href^=http]", "main > p", "p:first-child", "#x", "[class]"]
+        {
+            assert_eq!(simple_alternatives(complex), None, "{complex}");
+        }
     }
 
     #[test]

@@ -1,0 +1,206 @@
+//! One pass over a text for every regex test of a rule set.
+//!
+//! A candidate element is tested by many rules (a paragraph by every pitch and label rule), most of them with a
+//! regex. Scanning the text once per regex made those scans the engine's largest cost. The patterns of one text
+//! scope (own text, or all the text) are compiled together into one lazy DFA (regex-automata's hybrid DFA) that
+//! reports every pattern matching anywhere in the text (`MatchKind::All`), so a text is read once whatever the
+//! number of rules. The DFA's states are built as texts need them and kept in caches that outlive responses
+//! (one per concurrent scan, pooled), so a warm proxy mostly follows transitions it built before.
+//!
+//! The DFA gives up on some inputs (a Unicode `\b` next to non-ASCII text, a cache that keeps overflowing), and
+//! a set of patterns may be too large to compile together; the caller then matches each rule's own regex
+//! ([`super::TextRegex::is_match`]), with the same result.
+
+use std::sync::{Mutex, PoisonError};
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind, PatternSet};
+
+use super::{Conditions, ElementRule, TextTest};
+
+/// Most memory one DFA cache may use for the states it has built. The shipped rules' patterns, all in one DFA,
+/// settle at about 3.3 MB on news pages; a cache that fills is cleared and rebuilt as texts need it.
+const CACHE_CAPACITY: usize = 8 * 1024 * 1024;
+
+/// Most idle caches kept for later scans (more concurrent scans make their own).
+const POOLED_CACHES: usize = 4;
+
+/// The regex tests of one text scope of a rule set, compiled together.
+#[derive(Debug, Default)]
+pub struct TextMatcher {
+    /// `None` when there are no patterns or they do not compile together.
+    dfa: Option<DFA>,
+    /// Per rule index: the pattern id of the rule's regex in this scope.
+    pattern_of_rule: Vec<Option<usize>>,
+    idle: Mutex<Vec<Cache>>,
+}
+
+/// Which patterns a text matched.
+#[derive(Debug)]
+pub struct TextMatches(PatternSet);
+
+impl TextMatches {
+    /// Whether the regex of rule `rule` matched (`None`: the rule has no regex in this matcher).
+    pub fn rule_matched(&self, matcher: &TextMatcher, rule: usize) -> Option<bool> {
+        let pattern = matcher.pattern_of_rule.get(rule).copied().flatten()?;
+        let id = regex_automata::PatternID::new(pattern).ok()?;
+        Some(self.0.contains(id))
+    }
+}
+
+impl TextMatcher {
+    /// Compiles the regex tests that `tests` picks from each conditional rule of `rules` (own text or all text).
+    pub fn new(rules: &[ElementRule], tests: fn(&Conditions) -> &[TextTest]) -> Self {
+        let mut patterns = Vec::new();
+        let mut pattern_of_rule = vec![None; rules.len()];
+        for (index, rule) in rules.iter().enumerate() {
+            let regex = rule.when.as_ref().and_then(|when| {
+                tests(when).iter().find_map(|test| match test {
+                    TextTest::Matches(regex) => Some(regex),
+                    _ => None,
+                })
+            });
+            if let Some(regex) = regex {
+                pattern_of_rule[index] = Some(patterns.len());
+                patterns.push(regex.flagged_pattern());
+            }
+        }
+        if patterns.is_empty() {
+            return Self::default();
+        }
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(CACHE_CAPACITY)
+                    .minimum_cache_clear_count(Some(3))
+                    .unicode_word_boundary(true),
+            )
+            .build_many(&patterns)
+            .ok();
+        if dfa.is_none() {
+            tracing::debug!(
+                patterns = patterns.len(),
+                "text patterns do not compile into one DFA; each runs alone"
+            );
+        }
+        Self { dfa, pattern_of_rule, idle: Mutex::default() }
+    }
+
+    /// Scans `text` once; `None` when the DFA gave up or there is none (match each rule's regex instead).
+    pub fn scan(&self, text: &str) -> Option<TextMatches> {
+        let dfa = self.dfa.as_ref()?;
+        let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut cache = pooled.unwrap_or_else(|| dfa.create_cache());
+        let matches = scan_with(dfa, &mut cache, text);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < POOLED_CACHES {
+            idle.push(cache);
+        }
+        matches
+    }
+}
+
+/// Feeds `text` through the DFA, collecting the patterns of every match state passed.
+fn scan_with(dfa: &DFA, cache: &mut Cache, text: &str) -> Option<TextMatches> {
+    let mut matched = PatternSet::new(dfa.pattern_len());
+    let mut state = dfa.start_state(cache, &start::Config::new().anchored(Anchored::No)).ok()?;
+    for &byte in text.as_bytes() {
+        state = dfa.next_state(cache, state, byte).ok()?;
+        if state.is_tagged() {
+            if state.is_match() {
+                collect(dfa, cache, state, &mut matched);
+            } else if state.is_dead() {
+                return Some(TextMatches(matched));
+            } else if state.is_quit() || state.is_unknown() {
+                return None;
+            }
+        }
+    }
+    let end = dfa.next_eoi_state(cache, state).ok()?;
+    if end.is_match() {
+        collect(dfa, cache, end, &mut matched);
+    } else if end.is_quit() || end.is_unknown() {
+        return None;
+    }
+    Some(TextMatches(matched))
+}
+
+fn collect(dfa: &DFA, cache: &Cache, state: regex_automata::hybrid::LazyStateID, matched: &mut PatternSet) {
+    for index in 0..dfa.match_len(cache, state) {
+        matched.insert(dfa.match_pattern(cache, state, index));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::TextRegex;
+
+    fn matcher(patterns: &[(&str, bool)]) -> (TextMatcher, Vec<TextRegex>) {
+        let regexes: Vec<TextRegex> = patterns
+            .iter()
+            .map(|(p, ci)| TextRegex::new(p, *ci).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect();
+        let rules: Vec<ElementRule> =
+            regexes.iter().enumerate().map(|(i, regex)| test_rule(&format!("r{i}"), regex.clone())).collect();
+        (TextMatcher::new(&rules, |c| &c.text), regexes)
+    }
+
+    fn test_rule(id: &str, regex: TextRegex) -> ElementRule {
+        let selector = "p".parse().unwrap_or_else(|e| panic!("p parses: {e:?}"));
+        ElementRule {
+            id: crate::rules::RuleId::new(id),
+            origin: crate::rules::RuleOrigin { file: "test.toml".into(), line: 1 },
+            selector_text: "p".to_owned(),
+            selector,
+            action: crate::rules::ElementAction::Remove,
+            when: Some(Conditions { text: vec![TextTest::Matches(regex)], ..Conditions::default() }),
+            scope: crate::rules::SiteScope::default(),
+        }
+    }
+
+    #[test]
+    fn one_scan_agrees_with_each_regex() {
+        let patterns = [
+            (r"^[^\s.!?:;](?:[^.!?:;]|\.\S){0,79}?\s[–—-]\s+[\p{Lu}\p{N}]", false),
+            (r"commission", true),
+            (r"^related\s*:", true),
+            (r"\d+ € (?:at|chez) \p{Lu}", false),
+            (r"shop now$", true),
+        ];
+        let (matcher, regexes) = matcher(&patterns);
+        let texts = [
+            "Hand Warmers – Stay warm",
+            "Amazon – which reported",
+            "We may earn a COMMISSION",
+            "Related: the talks",
+            "Not related: the talks",
+            "Gants, 19 € chez Décathlon",
+            "Best kettle. Shop now",
+            "Shop now and save",
+            "été café",
+            "",
+        ];
+        for text in texts {
+            let matches = matcher.scan(text).unwrap_or_else(|| panic!("gave up on {text:?}"));
+            for (rule, regex) in regexes.iter().enumerate() {
+                assert_eq!(
+                    matches.rule_matched(&matcher, rule),
+                    Some(regex.is_match(text)),
+                    "{} on {text:?}",
+                    regex.as_str()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_unicode_word_boundary_gives_up_on_non_ascii_text() {
+        let (matcher, regexes) = matcher(&[(r"\bcafé\b", false)]);
+        assert!(matcher.scan("plain ascii cafe").is_some());
+        assert!(matcher.scan("un café noir").is_none(), "the caller falls back to the regex");
+        assert!(regexes[0].is_match("un café noir"));
+    }
+}
