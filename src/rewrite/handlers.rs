@@ -213,15 +213,25 @@ pub(super) fn build(
         element_handlers
             .push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
     }
-    if plan.indexed.iter().any(|&indexed| indexed) {
-        element_handlers.extend(static_element(&EVERY, indexed_candidates_handler(plan, shared)));
+    if let Some(mut candidates) = IndexedCandidates::new(plan) {
+        let shared = Arc::clone(shared);
+        element_handlers.extend(static_element(&EVERY, move |el| {
+            let name = el.tag_name();
+            candidates.on_element(&shared, el, &name);
+            Ok(())
+        }));
     }
     for &index in plan.conditional.iter().filter(|&&index| !plan.indexed[index]) {
         let handler = candidate_handler(plan, shared, index);
         element_handlers.push(on_element(&plan.rules.element_rules[index].selector, handler));
     }
     if plan.clean_links || plan.links_to {
-        element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
+        let links = LinkHandler::new(plan);
+        let shared = Arc::clone(shared);
+        element_handlers.extend(static_element(&LINKS, move |el| {
+            links.on_link(&shared, el);
+            Ok(())
+        }));
     }
     if let Some(style) = &plan.style {
         element_handlers.extend(style_handlers(shared, style));
@@ -459,44 +469,46 @@ fn candidate_handler(
         if guard.hidden > 0 {
             return Ok(());
         }
-        add_candidate_rule(&shared, &mut guard, el, index, None);
+        add_candidate_rules(&shared, &mut guard, el, &[index], None);
         Ok(())
     }
 }
 
 /// The conditional rules of [`crate::rules::StartTagIndex`]: one lookup by tag name per element finds them all,
 /// in rule order; the `class` and `id` attributes their start-tag conditions test are read once.
-fn indexed_candidates_handler(
-    plan: &Plan,
-    shared: &Arc<Mutex<Shared>>,
-) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
-    let rules = Arc::clone(&plan.rules);
-    let indexed = Arc::clone(&plan.indexed);
-    let shared = Arc::clone(shared);
-    // The rules an element selects, reused from element to element.
-    let mut selected: Vec<usize> = Vec::new();
-    move |el| {
+struct IndexedCandidates {
+    rules: Arc<RuleSet>,
+    indexed: Arc<[bool]>,
+    /// The rules an element selects, reused from element to element.
+    selected: Vec<usize>,
+}
+
+impl IndexedCandidates {
+    /// `None` when no rule in force is indexed.
+    fn new(plan: &Plan) -> Option<Self> {
+        plan.indexed.iter().any(|&indexed| indexed).then(|| Self {
+            rules: Arc::clone(&plan.rules),
+            indexed: Arc::clone(&plan.indexed),
+            selected: Vec::new(),
+        })
+    }
+
+    /// Adds the rules that select `el` (tag `name`) to the engine.
+    fn on_element(&mut self, shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>, name: &str) {
         if el.removed() || !el.can_have_content() {
-            return Ok(());
+            return;
         }
-        let name = el.tag_name();
+        let (rules, selected) = (&self.rules, &mut self.selected);
         selected.clear();
-        for entry in rules.index().start_tags.rules_for(&name) {
-            let fresh = selected.last() != Some(&entry.rule);
-            if fresh && indexed[entry.rule] && entry.present.iter().all(|a| el.has_attribute(a)) {
-                selected.push(entry.rule);
-            }
-        }
-        if selected.is_empty() {
-            return Ok(());
-        }
-        let mut guard = lock(&shared);
-        if guard.hidden > 0 {
-            return Ok(());
-        }
         let (mut class, mut id) = (None, None);
-        for &rule in &selected {
-            let Some(conditions) = rules.element_rules[rule].when.as_ref() else { continue };
+        for entry in rules.index().start_tags.rules_for(name) {
+            if selected.last() == Some(&entry.rule)
+                || !self.indexed[entry.rule]
+                || !entry.present.iter().all(|a| el.has_attribute(a))
+            {
+                continue;
+            }
+            let Some(conditions) = rules.element_rules[entry.rule].when.as_ref() else { continue };
             let holds =
                 |regex: &Option<regex::Regex>, attribute: &str, value: &mut Option<Option<String>>| {
                     regex.as_ref().is_none_or(|regex| {
@@ -507,26 +519,32 @@ fn indexed_candidates_handler(
             if holds(&conditions.class_matches, "class", &mut class)
                 && holds(&conditions.id_matches, "id", &mut id)
             {
-                add_candidate_rule(&shared, &mut guard, el, rule, Some(&name));
+                selected.push(entry.rule);
             }
         }
-        Ok(())
+        if selected.is_empty() {
+            return;
+        }
+        let mut guard = lock(shared);
+        if guard.hidden == 0 {
+            add_candidate_rules(shared, &mut guard, el, selected, Some(name));
+        }
     }
 }
 
-/// Adds conditional rule `rule` to the element `el` (its tag name when known), making it a candidate if it is
+/// Adds conditional rules `rules` to the element `el` (its tag name when known), making it a candidate if it is
 /// not one yet.
-fn add_candidate_rule(
+fn add_candidate_rules(
     shared: &Arc<Mutex<Shared>>,
     guard: &mut MutexGuard<'_, Shared>,
     el: &mut send::Element<'_, '_>,
-    rule: usize,
+    rules: &[usize],
     name: Option<&str>,
 ) {
     let state = &mut **guard;
     let position = el.source_location().bytes().start;
-    let opened = state.engine.add_rule(
-        rule,
+    let opened = state.engine.add_rules(
+        rules,
         position,
         || name.map_or_else(|| el.tag_name(), str::to_owned),
         || el.get_attribute("data-strainer-tag"),
@@ -560,38 +578,49 @@ fn close_entry(shared: &Mutex<Shared>, id: u32, end: &mut EndTag<'_>) {
     state.scratch = before;
 }
 
-fn link_handler(
-    plan: &Plan,
-    shared: &Arc<Mutex<Shared>>,
-) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
-    let rules = Arc::clone(&plan.rules);
-    let shared = Arc::clone(shared);
-    let site = plan.options.site.clone();
-    let (clean_links, links_to) = (plan.clean_links, plan.links_to);
-    move |el| {
+/// Link cleaning, and the links that content-conditional rules read (`a[href]`, `area[href]`).
+struct LinkHandler {
+    rules: Arc<RuleSet>,
+    site: Option<String>,
+    clean_links: bool,
+    links_to: bool,
+}
+
+impl LinkHandler {
+    fn new(plan: &Plan) -> Self {
+        Self {
+            rules: Arc::clone(&plan.rules),
+            site: plan.options.site.clone(),
+            clean_links: plan.clean_links,
+            links_to: plan.links_to,
+        }
+    }
+
+    /// Cleans the link `el` and reports it to the engine.
+    fn on_link(&self, shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
         if el.removed() {
-            return Ok(());
+            return;
         }
         let Some(raw) = el.get_attribute("href") else {
-            return Ok(());
+            return;
         };
         // Attribute values come raw (entities as written): decode before reading the URL.
         let href = html_escape::decode_html_entities(&raw);
-        let mut guard = lock(&shared);
+        let mut guard = lock(shared);
         let state = &mut *guard;
         if state.hidden > 0 {
-            return Ok(());
+            return;
         }
-        let wants_hosts = links_to && state.engine.wants_links();
-        if !clean_links && !wants_hosts {
-            return Ok(());
+        let wants_hosts = self.links_to && state.engine.wants_links();
+        if !self.clean_links && !wants_hosts {
+            return;
         }
-        let inspected = rules.links.inspect(&href, site.as_deref());
+        let inspected = self.rules.links.inspect(&href, self.site.as_deref());
         if wants_hosts {
             state.engine.link(&href, inspected.destination_host.as_deref());
         }
-        let Some(cleaned) = inspected.cleaned.filter(|_| clean_links) else {
-            return Ok(());
+        let Some(cleaned) = inspected.cleaned.filter(|_| self.clean_links) else {
+            return;
         };
         // lol_html writes the value as given (only `"` escaped): re-escape `&` so `&amp;` stays valid.
         let _ = el.set_attribute("href", &regions::escape_attribute(&cleaned.url));
@@ -608,7 +637,6 @@ fn link_handler(
             }
             state.log.record(hit);
         }
-        Ok(())
     }
 }
 

@@ -187,6 +187,9 @@ struct Candidate {
     /// removed: then `cuts` gives, for each of them (by stack index), where their own text stood when it started.
     phrasing: bool,
     cuts: Vec<OwnCut>,
+    /// An early verdict can change only once the text is longer than this (the shortest `max_text_length` of
+    /// its live rules); 0 while a rule's `starts_with` test or a rule that failed at its start waits for text.
+    review_after: usize,
     decided: bool,
     existing_checked: bool,
     existing_tags: Option<String>,
@@ -209,6 +212,8 @@ pub(super) struct Engine {
     decoder: EntityDecoder,
     counter: TextCounter,
     pool: Vec<String>,
+    /// What the last scan of each [`Scope`] found (reused from candidate to candidate).
+    matches: [TextMatches; 2],
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
     /// Sentinels handed to lol_html that the sink has not parsed yet.
@@ -219,6 +224,7 @@ pub(super) struct Engine {
 impl Engine {
     /// The engine for one response; `marker` is `<!--NONCE:`.
     pub(super) fn new(rules: Arc<RuleSet>, site: Option<&str>, details: bool, marker: String) -> Self {
+        let matches = Scope::ALL.map(|scope| scope.matcher(&rules).matches());
         Self {
             rules,
             site: site.map(|site| normalise_host(site).into_owned()),
@@ -231,6 +237,7 @@ impl Engine {
             decoder: EntityDecoder::default(),
             counter: TextCounter::default(),
             pool: Vec::new(),
+            matches,
             sentinels: String::new(),
             in_flight: 0,
             undecided: 0,
@@ -272,11 +279,12 @@ impl Engine {
         Some(id)
     }
 
-    /// Adds conditional rule `rule` for the element at `position`; makes it a candidate unless a previous rule
-    /// did. Returns what became of it when it became one (its begin sentinel is then in `self.sentinels`).
-    pub(super) fn add_rule(
+    /// Adds conditional rules `added` (indexes into the rule set) for the element at `position`; makes it a
+    /// candidate unless a previous rule did. Returns what became of it when it became one (its begin sentinel is
+    /// then in `self.sentinels`).
+    pub(super) fn add_rules(
         &mut self,
-        rule: usize,
+        added: &[usize],
         position: usize,
         tag_name: impl FnOnce() -> String,
         existing_tags: impl FnOnce() -> Option<String>,
@@ -303,36 +311,33 @@ impl Engine {
                 last.first_candidate.get_or_insert(position);
             }
         }
-        let rules = Arc::clone(&self.rules);
-        let element_rule = &rules.element_rules[rule];
-        let conditions = element_rule.when.as_ref();
-        let follows = conditions.is_none_or(|c| c.follows.is_empty() || self.follows(position, &c.follows));
+        let (rules, last_hit) = (&self.rules, &self.last_hit);
         let Some(candidate) = self.stack.last_mut().and_then(|open| open.candidate.as_mut()) else {
             return opened;
         };
-        if matches!(element_rule.action, ElementAction::Tag(_)) && !candidate.existing_checked {
-            candidate.existing_checked = true;
-            candidate.existing_tags = existing_tags();
+        let mut existing_tags = Some(existing_tags);
+        for &rule in added {
+            let element_rule = &rules.element_rules[rule];
+            let conditions = element_rule.when.as_ref();
+            let follows = conditions
+                .is_none_or(|c| c.follows.is_empty() || follows(last_hit.as_ref(), position, &c.follows));
+            if matches!(element_rule.action, ElementAction::Tag(_)) && !candidate.existing_checked {
+                candidate.existing_checked = true;
+                candidate.existing_tags = existing_tags.take().and_then(|read| read());
+            }
+            candidate.review_after = candidate.review_after.min(review_after(conditions, follows));
+            candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
+            candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
+            self.slots.push(Slot {
+                rule,
+                alive: follows,
+                prefix_passed: [false; 2],
+                linked: false,
+                elsewhere: false,
+                on_site: false,
+            });
         }
-        candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
-        candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
-        self.slots.push(Slot {
-            rule,
-            alive: follows,
-            prefix_passed: [false; 2],
-            linked: false,
-            elsewhere: false,
-            on_site: false,
-        });
         opened
-    }
-
-    /// Whether the candidate at `position` is the first to open since a hit by one of `rules`, with no visible
-    /// text in between.
-    fn follows(&self, position: usize, rules: &[crate::rules::RuleId]) -> bool {
-        self.last_hit.as_ref().is_some_and(|last| {
-            last.first_candidate == Some(position) && last.rules.iter().any(|hit| rules.contains(hit))
-        })
     }
 
     /// The element on top of the stack becomes a candidate; its begin sentinel is left in `self.sentinels`.
@@ -362,6 +367,7 @@ impl Engine {
             wants_all: false,
             phrasing,
             cuts,
+            review_after: usize::MAX,
             decided: false,
             existing_checked: false,
             existing_tags: None,
@@ -468,8 +474,9 @@ impl Engine {
         let length = self.counter.since(&mut { candidate.text_mark });
         let rules = Arc::clone(&self.rules);
         let mut passing = Vec::new();
-        // Each text is scanned once for all the rules' regexes, and only when a rule gets that far.
-        let mut scans: [Option<Option<TextMatches>>; 2] = [None, None];
+        // Each text is scanned once for all the rules' regexes, and only when a rule gets that far: whether
+        // it was, and whether that scan held.
+        let mut scanned: [Option<bool>; 2] = [None, None];
         for index in candidate.first_slot..self.slots.len() {
             let slot = self.slots[index];
             let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
@@ -478,7 +485,9 @@ impl Engine {
             if slot.alive
                 && final_check(conditions, &slot, candidate, length)
                 && Scope::ALL.iter().all(|&scope| {
-                    regex_holds(&rules, scope, conditions, slot.rule, candidate, &mut scans[scope as usize])
+                    let (matches, scanned) =
+                        (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
+                    regex_holds(&rules, scope, conditions, slot.rule, candidate, matches, scanned)
                 })
             {
                 passing.push(slot);
@@ -598,7 +607,16 @@ impl Engine {
             return;
         }
         for index in 0..self.stack.len() {
-            self.early_verdict(index, innermost == Some(index), watermark);
+            let Open { id, candidate: Some(candidate), .. } = &mut self.stack[index] else { continue };
+            if candidate.decided {
+                continue;
+            }
+            // Settles the mark's first character (every open undecided mark, after every piece), and tells
+            // whether any early verdict could change.
+            let length = self.counter.since(&mut candidate.text_mark);
+            if length > candidate.review_after || watermark.is_some_and(|w| *id <= w) {
+                self.early_verdict(index, innermost == Some(index), watermark);
+            }
         }
     }
 
@@ -646,6 +664,7 @@ impl Engine {
         let spilled = watermark.is_some_and(|w| id <= w);
         let length = self.counter.since(&mut candidate.text_mark);
         let mut any_alive = false;
+        let mut review = usize::MAX;
         for slot in &mut self.slots[slots] {
             if !slot.alive {
                 continue;
@@ -677,7 +696,15 @@ impl Engine {
                 }
             }
             any_alive |= slot.alive;
+            if slot.alive {
+                let prefix_pending = Scope::ALL.iter().any(|&scope| {
+                    !slot.prefix_passed[scope as usize] && has_prefix_test(scope.tests(conditions))
+                });
+                let max = conditions.max_text_len.unwrap_or(usize::MAX);
+                review = review.min(if prefix_pending { 0 } else { max });
+            }
         }
+        candidate.review_after = review;
         if spilled || !any_alive {
             candidate.decided = true;
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
@@ -734,6 +761,32 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// Whether the candidate at `position` is the first to open since `last` hit by one of `rules`, with no visible
+/// text in between.
+fn follows(last: Option<&LastHit>, position: usize, rules: &[crate::rules::RuleId]) -> bool {
+    last.is_some_and(|last| {
+        last.first_candidate == Some(position) && last.rules.iter().any(|hit| rules.contains(hit))
+    })
+}
+
+/// Whether `tests` hold a `starts_with` test (decided as the text arrives).
+fn has_prefix_test(tests: &[TextTest]) -> bool {
+    tests.iter().any(|t| matches!(t, TextTest::StartsWith { .. }))
+}
+
+/// The text length past which a new slot of a rule with `conditions` may change an early verdict: at once when
+/// it failed at its start (`alive` false) or has `starts_with` tests, else past its `max_text_length`.
+fn review_after(conditions: Option<&Conditions>, alive: bool) -> usize {
+    match conditions {
+        Some(c) if alive && !has_prefix_test(&c.text) && !has_prefix_test(&c.whole_text) => {
+            c.max_text_len.unwrap_or(usize::MAX)
+        }
+        Some(_) => 0,
+        // A rule without conditions is no conditional rule: no early verdict waits for it.
+        None => usize::MAX,
     }
 }
 
@@ -810,22 +863,24 @@ fn text_regex(tests: &[TextTest]) -> Option<&TextRegex> {
 }
 
 /// Does rule `rule`'s regex on `scope` (if it has one) match the complete text of a closed candidate? The text
-/// is scanned once for every rule (`scan` keeps the result); where that scan gives up, the rule's own regex
-/// decides.
+/// is scanned once for every rule (into `matches`; `scanned` says whether that happened and held); where that
+/// scan gives up, the rule's own regex decides.
 fn regex_holds(
     rules: &RuleSet,
     scope: Scope,
     conditions: &Conditions,
     rule: usize,
     candidate: &Candidate,
-    scan: &mut Option<Option<TextMatches>>,
+    matches: &mut TextMatches,
+    scanned: &mut Option<bool>,
 ) -> bool {
     let Some(regex) = text_regex(scope.tests(conditions)) else {
         return true;
     };
     let (matcher, text) = (scope.matcher(rules), candidate.text(scope));
-    let matches = scan.get_or_insert_with(|| matcher.scan(text));
-    matches.as_ref().and_then(|m| m.rule_matched(matcher, rule)).unwrap_or_else(|| regex.is_match(text))
+    let held = *scanned.get_or_insert_with(|| matcher.scan(text, matches));
+    let found = held.then(|| matches.rule_matched(matcher, rule)).flatten();
+    found.unwrap_or_else(|| regex.is_match(text))
 }
 
 /// Merges tags into an existing `data-strainer-tag` value (space-separated, no duplicates, existing first).

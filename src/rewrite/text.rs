@@ -158,39 +158,28 @@ impl TextCounter {
 
 /// Appends decoded `text` to an own-text buffer, collapsing whitespace runs to one space and dropping leading
 /// whitespace. A trailing run is remembered in `pending_space` and written only when more text follows.
+/// Whitespace is what [`char::is_whitespace`] says. Words separated by single spaces are copied as one piece.
 pub(super) fn append_collapsed(buf: &mut String, pending_space: &mut bool, text: &str) {
-    if text.is_ascii() {
-        append_collapsed_ascii(buf, pending_space, text);
-        return;
-    }
-    // Words between whitespace characters: every separator after the first word sets the pending space.
-    for (index, word) in text.split(char::is_whitespace).enumerate() {
-        if index > 0 {
-            *pending_space = !buf.is_empty();
-        }
-        if word.is_empty() {
-            continue;
-        }
-        if *pending_space {
-            buf.push(' ');
-            *pending_space = false;
-        }
-        buf.push_str(word);
-    }
-}
-
-/// [`append_collapsed`] for ASCII text: whole words are copied at once.
-fn append_collapsed_ascii(buf: &mut String, pending_space: &mut bool, text: &str) {
     let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
-        if is_space_byte(bytes[at]) {
+        let space = whitespace_len(text, at);
+        if space > 0 {
             *pending_space = !buf.is_empty();
-            at += 1;
+            at += space;
             continue;
         }
+        // A run of words separated by single ASCII spaces, up to the next other whitespace or the end.
         let start = at;
-        while at < bytes.len() && !is_space_byte(bytes[at]) {
+        loop {
+            while at < bytes.len() && whitespace_len(text, at) == 0 {
+                at += 1;
+            }
+            let single_space =
+                bytes.get(at) == Some(&b' ') && at + 1 < bytes.len() && whitespace_len(text, at + 1) == 0;
+            if !single_space {
+                break;
+            }
             at += 1;
         }
         if *pending_space {
@@ -201,7 +190,21 @@ fn append_collapsed_ascii(buf: &mut String, pending_space: &mut bool, text: &str
     }
 }
 
-/// `char::is_whitespace` for an ASCII byte (the ASCII fast paths must agree with the general ones).
+/// The length in bytes of the whitespace character at byte `at` of `text`, 0 when there is none (or `at` is not
+/// a character boundary, which only happens inside a non-whitespace character).
+fn whitespace_len(text: &str, at: usize) -> usize {
+    let Some(&byte) = text.as_bytes().get(at) else {
+        return 0;
+    };
+    if byte.is_ascii() {
+        return usize::from(is_space_byte(byte));
+    }
+    match text.get(at..).and_then(|rest| rest.chars().next()) {
+        Some(c) if c.is_whitespace() => c.len_utf8(),
+        _ => 0,
+    }
+}
+
 fn is_space_byte(b: u8) -> bool {
     char::from(b).is_whitespace()
 }
@@ -379,13 +382,26 @@ mod tests {
     }
 
     #[test]
-    fn ascii_and_general_collapsing_agree() {
-        for text in ["  a\u{b}b  c ", "x\t\ny", " ", "", "ab"] {
-            let (mut fast, mut fast_pending) = (String::from("w"), false);
-            append_collapsed_ascii(&mut fast, &mut fast_pending, text);
-            let (mut general, mut general_pending) = (String::from("w"), false);
-            append_collapsed(&mut general, &mut general_pending, &format!("{text}é"));
-            assert_eq!(format!("{fast}{}é", if fast_pending { " " } else { "" }), general, "{text:?}");
+    fn collapsing_in_pieces_agrees_with_whole_text_collapsing() {
+        let texts = [
+            "  a\u{b}b  c ",
+            "x\t\ny",
+            " ",
+            "",
+            "ab",
+            "été\u{a0}\u{a0}café  —  x",
+            "a \u{3000}b",
+            "one two  three",
+        ];
+        for text in texts {
+            let expected =
+                text.split(char::is_whitespace).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+            for cut in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let (mut buf, mut pending) = (String::new(), false);
+                append_collapsed(&mut buf, &mut pending, &text[..cut]);
+                append_collapsed(&mut buf, &mut pending, &text[cut..]);
+                assert_eq!(buf, expected, "{text:?} cut at {cut}");
+            }
         }
     }
 

@@ -88,31 +88,39 @@ impl TextMatcher {
         Self { dfa, pattern_of_rule, idle: Mutex::default() }
     }
 
-    /// Scans `text` once; `None` when the DFA gave up or there is none (match each rule's regex instead).
-    pub fn scan(&self, text: &str) -> Option<TextMatches> {
-        let dfa = self.dfa.as_ref()?;
+    /// An empty result to scan into (reusable from text to text).
+    pub fn matches(&self) -> TextMatches {
+        TextMatches(PatternSet::new(self.dfa.as_ref().map_or(0, DFA::pattern_len)))
+    }
+
+    /// Scans `text` once into `matches` (made by [`TextMatcher::matches`]); false when the DFA gave up or there
+    /// is none (match each rule's regex instead).
+    pub fn scan(&self, text: &str, matches: &mut TextMatches) -> bool {
+        matches.0.clear();
+        let Some(dfa) = self.dfa.as_ref() else {
+            return false;
+        };
         let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut cache = pooled.unwrap_or_else(|| dfa.create_cache());
-        let matches = scan_with(dfa, &mut cache, text);
+        let scanned = scan_with(dfa, &mut cache, text, &mut matches.0).is_some();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < POOLED_CACHES {
             idle.push(cache);
         }
-        matches
+        scanned
     }
 }
 
-/// Feeds `text` through the DFA, collecting the patterns of every match state passed.
-fn scan_with(dfa: &DFA, cache: &mut Cache, text: &str) -> Option<TextMatches> {
-    let mut matched = PatternSet::new(dfa.pattern_len());
+/// Feeds `text` through the DFA, collecting the patterns of every match state passed; `None` when it gave up.
+fn scan_with(dfa: &DFA, cache: &mut Cache, text: &str, matched: &mut PatternSet) -> Option<()> {
     let mut state = dfa.start_state(cache, &start::Config::new().anchored(Anchored::No)).ok()?;
     for &byte in text.as_bytes() {
         state = dfa.next_state(cache, state, byte).ok()?;
         if state.is_tagged() {
             if state.is_match() {
-                collect(dfa, cache, state, &mut matched);
+                collect(dfa, cache, state, matched);
             } else if state.is_dead() {
-                return Some(TextMatches(matched));
+                return Some(());
             } else if state.is_quit() || state.is_unknown() {
                 return None;
             }
@@ -120,11 +128,11 @@ fn scan_with(dfa: &DFA, cache: &mut Cache, text: &str) -> Option<TextMatches> {
     }
     let end = dfa.next_eoi_state(cache, state).ok()?;
     if end.is_match() {
-        collect(dfa, cache, end, &mut matched);
+        collect(dfa, cache, end, matched);
     } else if end.is_quit() || end.is_unknown() {
         return None;
     }
-    Some(TextMatches(matched))
+    Some(())
 }
 
 fn collect(dfa: &DFA, cache: &Cache, state: regex_automata::hybrid::LazyStateID, matched: &mut PatternSet) {
@@ -183,8 +191,9 @@ mod tests {
             "été café",
             "",
         ];
+        let mut matches = matcher.matches();
         for text in texts {
-            let matches = matcher.scan(text).unwrap_or_else(|| panic!("gave up on {text:?}"));
+            assert!(matcher.scan(text, &mut matches), "gave up on {text:?}");
             for (rule, regex) in regexes.iter().enumerate() {
                 assert_eq!(
                     matches.rule_matched(&matcher, rule),
@@ -199,8 +208,9 @@ mod tests {
     #[test]
     fn a_unicode_word_boundary_gives_up_on_non_ascii_text() {
         let (matcher, regexes) = matcher(&[(r"\bcafé\b", false)]);
-        assert!(matcher.scan("plain ascii cafe").is_some());
-        assert!(matcher.scan("un café noir").is_none(), "the caller falls back to the regex");
+        let mut matches = matcher.matches();
+        assert!(matcher.scan("plain ascii cafe", &mut matches));
+        assert!(!matcher.scan("un café noir", &mut matches), "the caller falls back to the regex");
         assert!(regexes[0].is_match("un café noir"));
     }
 }
