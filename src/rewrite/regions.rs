@@ -41,7 +41,7 @@ use super::HitAction;
 const POOLED_OWN_BUFFERS: usize = 16;
 
 /// Bytes of text fed at a time before early verdicts are looked at again.
-const TEXT_PIECE: usize = 64;
+const TEXT_PIECE: usize = 256;
 
 /// Longest excerpt in an explained hit, in characters.
 const EXCERPT_CHARS: usize = 80;
@@ -956,10 +956,10 @@ mod tests {
     #[test]
     fn text_pieces_end_on_character_boundaries() {
         assert_eq!(piece_end("short"), 5);
-        let accented = "é".repeat(40);
+        let accented = "é".repeat(TEXT_PIECE);
         let end = piece_end(&accented);
         assert!(end <= TEXT_PIECE && end > 0 && accented.is_char_boundary(end));
-        assert_eq!(piece_end(&"a".repeat(100)), TEXT_PIECE);
+        assert_eq!(piece_end(&"a".repeat(TEXT_PIECE + 36)), TEXT_PIECE);
     }
 
     #[test]

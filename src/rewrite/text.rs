@@ -97,9 +97,23 @@ impl TextCounter {
     /// Counts decoded text.
     pub(super) fn feed(&mut self, text: &str) {
         if text.is_ascii() {
-            for &b in text.as_bytes() {
+            let mut bytes = text.as_bytes().iter();
+            // Until an awaited first character has come, one at a time; then the run counting alone.
+            while self.waiting_at.is_some() {
+                let Some(&b) = bytes.next() else { return };
                 self.count(is_space_byte(b));
             }
+            let (mut visible, mut runs, mut pending) = (self.visible, self.runs, self.pending_space);
+            for &b in bytes {
+                if is_space_byte(b) {
+                    pending = true;
+                } else {
+                    runs += usize::from(pending && visible > 0);
+                    visible += 1;
+                    pending = false;
+                }
+            }
+            (self.visible, self.runs, self.pending_space) = (visible, runs, pending);
         } else {
             for c in text.chars() {
                 self.count(c.is_whitespace());
