@@ -33,7 +33,7 @@ use crate::url_host::{normalise_host, same_site, url_host};
 
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
-use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark};
+use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark, WholeText};
 use super::tree::{self as html_tree, Class};
 use super::HitAction;
 
@@ -154,19 +154,19 @@ struct Open {
 }
 
 impl Candidate {
-    /// The text a test in `scope` reads.
-    fn text(&self, scope: Scope) -> &str {
+    /// The text a test in `scope` reads (all the text is kept in `whole`).
+    fn text<'a>(&'a self, scope: Scope, whole: &'a WholeText) -> &'a str {
         match scope {
             Scope::Own => &self.own,
-            Scope::Whole => &self.all,
+            Scope::Whole => whole.since(self.all_from),
         }
     }
 
     /// Whether whitespace is pending at the end of the text in `scope` (a prefix may need the space).
-    fn trailing_space(&self, scope: Scope) -> bool {
+    fn trailing_space(&self, scope: Scope, whole: &WholeText) -> bool {
         match scope {
             Scope::Own => self.own_space,
-            Scope::Whole => self.all_space,
+            Scope::Whole => whole.pending_space_since(self.all_from),
         }
     }
 }
@@ -179,9 +179,8 @@ struct Candidate {
     own: String,
     own_space: bool,
     wants_own: bool,
-    /// All the text inside (only when some rule tests it).
-    all: String,
-    all_space: bool,
+    /// Where all the text inside starts in the engine's [`WholeText`] (read only when some rule tests it).
+    all_from: usize,
     wants_all: bool,
     /// A phrasing element (`span`, `a`, …): its text is also its enclosing candidates' own text, unless it is
     /// removed: then `cuts` gives, for each of them (by stack index), where their own text stood when it started.
@@ -212,6 +211,8 @@ pub(super) struct Engine {
     decoder: EntityDecoder,
     counter: TextCounter,
     pool: Vec<String>,
+    /// The text of every candidate that reads all its text.
+    whole: WholeText,
     /// What the last scan of each [`Scope`] found (reused from candidate to candidate).
     matches: [TextMatches; 2],
     /// Sentinels to insert at the current token (reused buffer).
@@ -237,6 +238,7 @@ impl Engine {
             decoder: EntityDecoder::default(),
             counter: TextCounter::default(),
             pool: Vec::new(),
+            whole: WholeText::default(),
             matches,
             sentinels: String::new(),
             in_flight: 0,
@@ -362,8 +364,7 @@ impl Engine {
             own,
             own_space: false,
             wants_own: self.details,
-            all: String::new(),
-            all_space: false,
+            all_from: self.whole.position(),
             wants_all: false,
             phrasing,
             cuts,
@@ -483,11 +484,12 @@ impl Engine {
                 continue;
             };
             if slot.alive
-                && final_check(conditions, &slot, candidate, length)
+                && final_check(conditions, &slot, candidate, &self.whole, length)
                 && Scope::ALL.iter().all(|&scope| {
                     let (matches, scanned) =
                         (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
-                    regex_holds(&rules, scope, conditions, slot.rule, candidate, matches, scanned)
+                    let text = candidate.text(scope, &self.whole);
+                    regex_holds(&rules, scope, conditions, slot.rule, text, matches, scanned)
                 })
             {
                 passing.push(slot);
@@ -556,8 +558,8 @@ impl Engine {
     }
 
     /// Feeds a text chunk: own text of the innermost candidate, length of all open ones; then early verdicts,
-    /// whose keep sentinels are inserted before the chunk. A long chunk is fed in pieces, so a paragraph whose
-    /// first words already decide it is not copied and scanned to its end.
+    /// whose keep sentinels are inserted before the chunk. A long chunk is fed in pieces, so a wrapper that passes
+    /// its rules' maximum length within it is not copied to its end.
     pub(super) fn text(&mut self, chunk: &mut TextChunk<'_>, watermark: Option<u32>) {
         if chunk.text_type() != TextType::Data {
             return;
@@ -587,18 +589,22 @@ impl Engine {
     /// Feeds one piece of a text chunk and takes the early verdicts it allows (sentinels appended).
     fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
         let (own_from, innermost) = self.own_text_owners();
-        let (counter, stack) = (&mut self.counter, &mut self.stack);
+        let (counter, stack, whole) = (&mut self.counter, &mut self.stack, &mut self.whole);
         let counted_before = counter.counted();
         self.decoder.push(piece, node_ends, |text| {
             counter.feed(text);
+            let mut wants_all = false;
             for (index, open) in stack.iter_mut().enumerate() {
                 let Some(c) = open.candidate.as_mut().filter(|c| !c.decided) else { continue };
                 if c.wants_own && index >= own_from {
                     append_collapsed(&mut c.own, &mut c.own_space, text);
                 }
-                if c.wants_all {
-                    append_collapsed(&mut c.all, &mut c.all_space, text);
-                }
+                wants_all |= c.wants_all;
+            }
+            if wants_all {
+                whole.append(text);
+            } else {
+                whole.forget();
             }
         });
         if self.counter.counted() == counted_before {
@@ -685,7 +691,9 @@ impl Engine {
                 let passed = &mut slot.prefix_passed[scope as usize];
                 if !*passed {
                     let tests = scope.tests(conditions);
-                    match prefix_progress(tests, candidate.text(scope), candidate.trailing_space(scope)) {
+                    let (text, space) =
+                        (candidate.text(scope, &self.whole), candidate.trailing_space(scope, &self.whole));
+                    match prefix_progress(tests, text, space) {
                         Progress::Fail => slot.alive = false,
                         Progress::Pass => *passed = true,
                         Progress::Open => {}
@@ -708,7 +716,6 @@ impl Engine {
         if spilled || !any_alive {
             candidate.decided = true;
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
-            candidate.all = String::new();
             self.undecided -= 1;
             if !spilled {
                 self.push_sentinel(KEEP, id);
@@ -804,7 +811,13 @@ fn prefix_progress(tests: &[TextTest], text: &str, trailing_space: bool) -> Prog
 }
 
 /// Do all conditions but the regexes hold for a closed candidate?
-fn final_check(conditions: &Conditions, slot: &Slot, candidate: &Candidate, length: usize) -> bool {
+fn final_check(
+    conditions: &Conditions,
+    slot: &Slot,
+    candidate: &Candidate,
+    whole: &WholeText,
+    length: usize,
+) -> bool {
     let holds = |tests: &[TextTest], text: &str| {
         tests
             .iter()
@@ -817,7 +830,7 @@ fn final_check(conditions: &Conditions, slot: &Slot, candidate: &Candidate, leng
         && (!conditions.links_elsewhere || slot.elsewhere)
         && (!conditions.links_on_site || slot.on_site)
         && holds(&conditions.text, &candidate.own)
-        && holds(&conditions.whole_text, &candidate.all)
+        && holds(&conditions.whole_text, candidate.text(Scope::Whole, whole))
 }
 
 /// Keeps an own-text buffer for a later candidate. Only buffers that hold memory are kept, and only a few: a
@@ -862,22 +875,22 @@ fn text_regex(tests: &[TextTest]) -> Option<&TextRegex> {
     })
 }
 
-/// Does rule `rule`'s regex on `scope` (if it has one) match the complete text of a closed candidate? The text
-/// is scanned once for every rule (into `matches`; `scanned` says whether that happened and held); where that
-/// scan gives up, the rule's own regex decides.
+/// Does rule `rule`'s regex on `scope` (if it has one) match `text`, the complete text of a closed candidate in
+/// that scope? The text is scanned once for every rule (into `matches`; `scanned` says whether that happened and
+/// held); where that scan gives up, the rule's own regex decides.
 fn regex_holds(
     rules: &RuleSet,
     scope: Scope,
     conditions: &Conditions,
     rule: usize,
-    candidate: &Candidate,
+    text: &str,
     matches: &mut TextMatches,
     scanned: &mut Option<bool>,
 ) -> bool {
     let Some(regex) = text_regex(scope.tests(conditions)) else {
         return true;
     };
-    let (matcher, text) = (scope.matcher(rules), candidate.text(scope));
+    let matcher = scope.matcher(rules);
     let held = *scanned.get_or_insert_with(|| matcher.scan(text, matches));
     let found = held.then(|| matches.rule_matched(matcher, rule)).flatten();
     found.unwrap_or_else(|| regex.is_match(text))

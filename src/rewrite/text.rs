@@ -170,6 +170,48 @@ impl TextCounter {
     }
 }
 
+/// The page's text as it arrives, whitespace collapsed, kept from where the oldest candidate that reads all its
+/// text started: each such candidate's text is a tail of it, so nested boxes share one copy instead of each
+/// collecting its own.
+#[derive(Debug, Default)]
+pub(super) struct WholeText {
+    text: String,
+    /// Where `text` starts in the page's collapsed text.
+    base: usize,
+    pending_space: bool,
+}
+
+impl WholeText {
+    /// The current end, to take when a candidate starts.
+    pub(super) fn position(&self) -> usize {
+        self.base + self.text.len()
+    }
+
+    /// Appends decoded text.
+    pub(super) fn append(&mut self, text: &str) {
+        append_collapsed(&mut self.text, &mut self.pending_space, text);
+    }
+
+    /// The text since `from` (a [`WholeText::position`] taken since the last [`WholeText::forget`]), without
+    /// the space that separated it from what came before.
+    pub(super) fn since(&self, from: usize) -> &str {
+        let tail = self.text.get(from.saturating_sub(self.base)..).unwrap_or_default();
+        tail.strip_prefix(' ').unwrap_or(tail)
+    }
+
+    /// Whether whitespace is pending after the text since `from`.
+    pub(super) fn pending_space_since(&self, from: usize) -> bool {
+        self.pending_space && !self.since(from).is_empty()
+    }
+
+    /// Drops the text kept so far: no candidate reads it any more.
+    pub(super) fn forget(&mut self) {
+        self.base += self.text.len();
+        self.text.clear();
+        self.pending_space = false;
+    }
+}
+
 /// Appends decoded `text` to an own-text buffer, collapsing whitespace runs to one space and dropping leading
 /// whitespace. A trailing run is remembered in `pending_space` and written only when more text follows.
 /// Whitespace is what [`char::is_whitespace`] says. Words separated by single spaces are copied as one piece.
@@ -393,6 +435,25 @@ mod tests {
         append_collapsed(&mut buf, &mut pending, "  story  ");
         assert_eq!(buf, "Related: story");
         assert!(pending);
+    }
+
+    #[test]
+    fn nested_candidates_read_tails_of_one_whole_text() {
+        let mut whole = WholeText::default();
+        whole.append("  intro ");
+        let outer = whole.position();
+        whole.append("\n Read next: ");
+        let inner = whole.position();
+        whole.append(" one\ttwo ");
+        assert_eq!(whole.since(outer), "Read next: one two");
+        assert_eq!(whole.since(inner), "one two");
+        assert!(whole.pending_space_since(inner));
+        whole.forget();
+        let later = whole.position();
+        assert_eq!(whole.since(later), "");
+        assert!(!whole.pending_space_since(later));
+        whole.append(" three");
+        assert_eq!(whole.since(later), "three");
     }
 
     #[test]

@@ -205,7 +205,8 @@ pub enum TextTest {
         /// Compare ignoring case.
         case_insensitive: bool,
     },
-    /// The text matches this regex (ignoring case when the rule asked for it); matchable as the text grows.
+    /// The text matches this regex (ignoring case when the rule asked for it); tested on the complete text, in
+    /// one pass for every rule ([`TextMatcher`]).
     Matches(TextRegex),
 }
 
