@@ -736,11 +736,16 @@ impl Engine {
             return;
         }
         let mut hosts_of_link: Option<LinkHosts> = None;
-        for index in 0..self.stack.len() {
-            let slots = self.slot_range(index);
-            let Some(candidate) = &self.stack[index].candidate else {
+        // Whether the link leads to another site, and to the page's own site (the same for every slot).
+        let mut sites_of_link: Option<(bool, bool)> = None;
+        // From the top of the stack down: each candidate's slots end where the next one's begin.
+        let mut slots_end = self.slots.len();
+        for open in self.stack.iter().rev() {
+            let Some(candidate) = &open.candidate else {
                 continue;
             };
+            let slots = candidate.first_slot..slots_end;
+            slots_end = candidate.first_slot;
             if candidate.decided {
                 continue;
             }
@@ -759,12 +764,14 @@ impl Engine {
                 if (conditions.links_elsewhere && !slot.elsewhere)
                     || (conditions.links_on_site && !slot.on_site)
                 {
-                    let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                    let site = self.site.as_deref();
-                    let elsewhere = link.any(|host| !site.is_some_and(|site| same_site(host, site)));
+                    let (elsewhere, on_site) = *sites_of_link.get_or_insert_with(|| {
+                        let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
+                        let site = self.site.as_deref();
+                        let on_site = |host: &str| site.is_some_and(|site| same_site(host, site));
+                        (link.any(|host| !on_site(host)), link.is_relative() || link.any(on_site))
+                    });
                     slot.elsewhere |= elsewhere;
-                    slot.on_site |=
-                        link.is_relative() || link.any(|host| site.is_some_and(|site| same_site(host, site)));
+                    slot.on_site |= on_site;
                 }
             }
         }
