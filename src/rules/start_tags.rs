@@ -63,11 +63,6 @@ impl StartTagIndex {
         let named = self.by_name.get(tag).map_or(&[][..], Vec::as_slice);
         merge_by_rule(named, &self.any)
     }
-
-    /// Whether no rule is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty() && self.any.is_empty()
-    }
 }
 
 /// Two lists sorted by rule index, merged in that order.
