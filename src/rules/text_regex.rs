@@ -1,38 +1,66 @@
 //! `own_text_matches` / `text_matches` regexes.
 //!
-//! Each test keeps its own [`regex::Regex`]; the engine scans a text once for all the patterns of a rule set
-//! ([`super::TextMatcher`]) and falls back to these regexes only where that scan gives up.
+//! The engine scans a text once for all the patterns of a rule set ([`super::TextMatcher`]); a rule's own
+//! [`regex::Regex`] is only the fallback where that scan gives up. Compiled patterns with Unicode classes and
+//! bounded repetition are large (the shipped rules' take about 19 MB), so the regex is compiled at load to report
+//! errors, then dropped, and compiled again only when a fallback first needs it.
 
-/// A compiled text regex test.
+use std::sync::OnceLock;
+
+/// A text regex test.
 #[derive(Clone, Debug)]
 pub struct TextRegex {
-    regex: regex::Regex,
+    pattern: String,
     case_insensitive: bool,
+    /// The compiled regex, on first use. `None` only if compiling failed then, which cannot happen: the same
+    /// pattern compiled at load.
+    regex: OnceLock<Option<regex::Regex>>,
 }
 
 impl TextRegex {
-    /// Compiles `pattern` (Unicode, like [`regex::Regex`]), ignoring case when asked.
+    /// Compiles `pattern` (Unicode, like [`regex::Regex`]), ignoring case when asked; the error is the regex
+    /// crate's.
     pub fn new(pattern: &str, case_insensitive: bool) -> Result<Self, regex::Error> {
-        let regex = regex::RegexBuilder::new(pattern).case_insensitive(case_insensitive).build()?;
-        Ok(Self { regex, case_insensitive })
+        compile(pattern, case_insensitive)?;
+        Ok(Self { pattern: pattern.to_owned(), case_insensitive, regex: OnceLock::new() })
     }
 
     /// Does `text` (complete) match?
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.is_match(text)
+        let regex = self.regex.get_or_init(|| compile(&self.pattern, self.case_insensitive).ok());
+        regex.as_ref().is_some_and(|regex| regex.is_match(text))
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        self.regex.as_str()
+        &self.pattern
     }
 
     /// The pattern with its case flag written in, for compiling it together with others.
     pub(super) fn flagged_pattern(&self) -> String {
         if self.case_insensitive {
-            format!("(?i:{})", self.regex.as_str())
+            format!("(?i:{})", self.pattern)
         } else {
-            self.regex.as_str().to_owned()
+            self.pattern.clone()
         }
+    }
+}
+
+fn compile(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).case_insensitive(case_insensitive).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_come_at_load_and_matching_compiles_on_first_use() {
+        assert!(TextRegex::new("(unclosed", false).is_err());
+        let regex = TextRegex::new(r"^related\s*:", true).unwrap_or_else(|e| panic!("valid: {e}"));
+        assert!(regex.regex.get().is_none(), "nothing compiled is kept after load");
+        assert!(regex.is_match("RELATED: more"));
+        assert!(!regex.is_match("unrelated: more"));
+        assert_eq!(regex.flagged_pattern(), r"(?i:^related\s*:)");
     }
 }
