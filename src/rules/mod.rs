@@ -210,6 +210,14 @@ pub enum TextTest {
     Matches(TextRegex),
 }
 
+/// The regex test among `tests` (a rule has at most one per text).
+pub fn regex_test(tests: &[TextTest]) -> Option<&TextRegex> {
+    tests.iter().find_map(|test| match test {
+        TextTest::Matches(regex) => Some(regex),
+        _ => None,
+    })
+}
+
 /// Host rules: what happens to a request before any body is seen.
 #[derive(Clone, Debug, Default)]
 pub struct HostRules {

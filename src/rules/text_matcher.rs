@@ -58,12 +58,7 @@ impl TextMatcher {
         let mut patterns = Vec::new();
         let mut pattern_of_rule = vec![None; rules.len()];
         for (index, rule) in rules.iter().enumerate() {
-            let regex = rule.when.as_ref().and_then(|when| {
-                tests(when).iter().find_map(|test| match test {
-                    TextTest::Matches(regex) => Some(regex),
-                    _ => None,
-                })
-            });
+            let regex = rule.when.as_ref().and_then(|when| super::regex_test(tests(when)));
             if let Some(regex) = regex {
                 pattern_of_rule[index] = Some(patterns.len());
                 patterns.push(regex.flagged_pattern());
