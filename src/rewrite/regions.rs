@@ -27,7 +27,7 @@ use std::sync::Arc;
 use lol_html::html_content::{TextChunk, TextType};
 
 use crate::rules::{
-    Conditions, ElementAction, ElementRule, RuleSet, TextMatcher, TextMatches, TextRegex, TextTest,
+    regex_test, Conditions, ElementAction, ElementRule, RuleSet, TextMatcher, TextMatches, TextTest,
 };
 use crate::url_host::{normalise_host, same_site, url_host};
 
@@ -327,17 +327,25 @@ impl Engine {
                 candidate.existing_checked = true;
                 candidate.existing_tags = existing_tags.take().and_then(|read| read());
             }
-            candidate.review_after = candidate.review_after.min(review_after(conditions, follows));
             candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
             candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
-            self.slots.push(Slot {
+            let slot = Slot {
                 rule,
                 alive: follows,
                 prefix_passed: [false; 2],
                 linked: false,
                 elsewhere: false,
                 on_site: false,
-            });
+            };
+            // A rule that failed at its start is looked at with the first text: it may leave none alive.
+            let review = match conditions {
+                Some(conditions) if slot.alive => review_after(conditions, &slot),
+                Some(_) => 0,
+                // A rule without conditions is no conditional rule: no early verdict waits for it.
+                None => usize::MAX,
+            };
+            candidate.review_after = candidate.review_after.min(review);
+            self.slots.push(slot);
         }
         opened
     }
@@ -705,11 +713,7 @@ impl Engine {
             }
             any_alive |= slot.alive;
             if slot.alive {
-                let prefix_pending = Scope::ALL.iter().any(|&scope| {
-                    !slot.prefix_passed[scope as usize] && has_prefix_test(scope.tests(conditions))
-                });
-                let max = conditions.max_text_len.unwrap_or(usize::MAX);
-                review = review.min(if prefix_pending { 0 } else { max });
+                review = review.min(review_after(conditions, slot));
             }
         }
         candidate.review_after = review;
@@ -791,16 +795,16 @@ fn has_prefix_test(tests: &[TextTest]) -> bool {
     tests.iter().any(|t| matches!(t, TextTest::StartsWith { .. }))
 }
 
-/// The text length past which a new slot of a rule with `conditions` may change an early verdict: at once when
-/// it failed at its start (`alive` false) or has `starts_with` tests, else past its `max_text_length`.
-fn review_after(conditions: Option<&Conditions>, alive: bool) -> usize {
-    match conditions {
-        Some(c) if alive && !has_prefix_test(&c.text) && !has_prefix_test(&c.whole_text) => {
-            c.max_text_len.unwrap_or(usize::MAX)
-        }
-        Some(_) => 0,
-        // A rule without conditions is no conditional rule: no early verdict waits for it.
-        None => usize::MAX,
+/// The text length past which a live slot of a rule with `conditions` may change an early verdict: at once while
+/// one of its `starts_with` tests waits, else past its `max_text_length`.
+fn review_after(conditions: &Conditions, slot: &Slot) -> usize {
+    let prefix_pending = Scope::ALL
+        .iter()
+        .any(|&scope| !slot.prefix_passed[scope as usize] && has_prefix_test(scope.tests(conditions)));
+    if prefix_pending {
+        0
+    } else {
+        conditions.max_text_len.unwrap_or(usize::MAX)
     }
 }
 
@@ -874,14 +878,6 @@ fn piece_end(text: &str) -> usize {
     end
 }
 
-/// The regex test among `tests`.
-fn text_regex(tests: &[TextTest]) -> Option<&TextRegex> {
-    tests.iter().find_map(|test| match test {
-        TextTest::Matches(regex) => Some(regex),
-        _ => None,
-    })
-}
-
 /// Does rule `rule`'s regex on `scope` (if it has one) match `text`, the complete text of a closed candidate in
 /// that scope? The text is scanned once for every rule (into `matches`; `scanned` says whether that happened and
 /// held); where that scan gives up, the rule's own regex decides.
@@ -894,7 +890,7 @@ fn regex_holds(
     matches: &mut TextMatches,
     scanned: &mut Option<bool>,
 ) -> bool {
-    let Some(regex) = text_regex(scope.tests(conditions)) else {
+    let Some(regex) = regex_test(scope.tests(conditions)) else {
         return true;
     };
     let matcher = scope.matcher(rules);
