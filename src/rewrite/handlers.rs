@@ -117,13 +117,31 @@ impl Plan {
 
 /// Do the start-tag conditions (`class_matches`, `id_matches`) of `conditions` hold for `el`?
 fn start_tag_matches(el: &send::Element<'_, '_>, conditions: Option<&Conditions>) -> bool {
-    let Some(conditions) = conditions else {
-        return true;
-    };
-    let attribute_matches = |name: &str, regex: &Option<regex::Regex>| {
-        regex.as_ref().is_none_or(|regex| el.get_attribute(name).is_some_and(|v| regex.is_match(&v)))
-    };
-    attribute_matches("class", &conditions.class_matches) && attribute_matches("id", &conditions.id_matches)
+    ClassAndId::default().match_start_tag(el, conditions)
+}
+
+/// An element's `class` and `id` attributes, each read once on first need: several rules may test them.
+#[derive(Default)]
+struct ClassAndId {
+    class: Option<Option<String>>,
+    id: Option<Option<String>>,
+}
+
+impl ClassAndId {
+    /// Do the start-tag conditions (`class_matches`, `id_matches`) of `conditions` hold for `el`?
+    fn match_start_tag(&mut self, el: &send::Element<'_, '_>, conditions: Option<&Conditions>) -> bool {
+        let Some(conditions) = conditions else {
+            return true;
+        };
+        let holds = |regex: &Option<regex::Regex>, name: &str, value: &mut Option<Option<String>>| {
+            regex.as_ref().is_none_or(|regex| {
+                let value = value.get_or_insert_with(|| el.get_attribute(name));
+                value.as_deref().is_some_and(|v| regex.is_match(v))
+            })
+        };
+        holds(&conditions.class_matches, "class", &mut self.class)
+            && holds(&conditions.id_matches, "id", &mut self.id)
+    }
 }
 
 /// Everything the handlers and the sink share for one response.
@@ -213,25 +231,13 @@ pub(super) fn build(
         element_handlers
             .push(on_element(&plan.rules.element_rules[index].selector, tag_handler(plan, shared, index)));
     }
-    if let Some(mut candidates) = IndexedCandidates::new(plan) {
-        let shared = Arc::clone(shared);
-        element_handlers.extend(static_element(&EVERY, move |el| {
-            let name = el.tag_name();
-            candidates.on_element(&shared, el, &name);
-            Ok(())
-        }));
-    }
+    element_handlers.extend(indexed_candidates_handler(plan, shared));
     for &index in plan.conditional.iter().filter(|&&index| !plan.indexed[index]) {
         let handler = candidate_handler(plan, shared, index);
         element_handlers.push(on_element(&plan.rules.element_rules[index].selector, handler));
     }
     if plan.clean_links || plan.links_to {
-        let links = LinkHandler::new(plan);
-        let shared = Arc::clone(shared);
-        element_handlers.extend(static_element(&LINKS, move |el| {
-            links.on_link(&shared, el);
-            Ok(())
-        }));
+        element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
     }
     if let Some(style) = &plan.style {
         element_handlers.extend(style_handlers(shared, style));
@@ -475,61 +481,42 @@ fn candidate_handler(
 }
 
 /// The conditional rules of [`crate::rules::StartTagIndex`]: one lookup by tag name per element finds them all,
-/// in rule order; the `class` and `id` attributes their start-tag conditions test are read once.
-struct IndexedCandidates {
-    rules: Arc<RuleSet>,
-    indexed: Arc<[bool]>,
-    /// The rules an element selects, reused from element to element.
-    selected: Vec<usize>,
-}
-
-impl IndexedCandidates {
-    /// `None` when no rule in force is indexed.
-    fn new(plan: &Plan) -> Option<Self> {
-        plan.indexed.iter().any(|&indexed| indexed).then(|| Self {
-            rules: Arc::clone(&plan.rules),
-            indexed: Arc::clone(&plan.indexed),
-            selected: Vec::new(),
-        })
+/// in rule order; the `class` and `id` attributes their start-tag conditions test are read once. `None` when no
+/// rule in force is indexed.
+fn indexed_candidates_handler(plan: &Plan, shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
+    if !plan.indexed.iter().any(|&indexed| indexed) {
+        return None;
     }
-
-    /// Adds the rules that select `el` (tag `name`) to the engine.
-    fn on_element(&mut self, shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>, name: &str) {
+    let rules = Arc::clone(&plan.rules);
+    let indexed = Arc::clone(&plan.indexed);
+    let shared = Arc::clone(shared);
+    // The rules an element selects, reused from element to element.
+    let mut selected: Vec<usize> = Vec::new();
+    static_element(&EVERY, move |el| {
         if el.removed() || !el.can_have_content() {
-            return;
+            return Ok(());
         }
-        let (rules, selected) = (&self.rules, &mut self.selected);
+        let name = el.tag_name();
         selected.clear();
-        let (mut class, mut id) = (None, None);
-        for entry in rules.index().start_tags.rules_for(name) {
-            if selected.last() == Some(&entry.rule)
-                || !self.indexed[entry.rule]
-                || !entry.present.iter().all(|a| el.has_attribute(a))
-            {
-                continue;
-            }
-            let Some(conditions) = rules.element_rules[entry.rule].when.as_ref() else { continue };
-            let holds =
-                |regex: &Option<regex::Regex>, attribute: &str, value: &mut Option<Option<String>>| {
-                    regex.as_ref().is_none_or(|regex| {
-                        let value = value.get_or_insert_with(|| el.get_attribute(attribute));
-                        value.as_deref().is_some_and(|v| regex.is_match(v))
-                    })
-                };
-            if holds(&conditions.class_matches, "class", &mut class)
-                && holds(&conditions.id_matches, "id", &mut id)
+        let mut attributes = ClassAndId::default();
+        for entry in rules.index().start_tags.rules_for(&name) {
+            if selected.last() != Some(&entry.rule)
+                && indexed[entry.rule]
+                && entry.present.iter().all(|a| el.has_attribute(a))
+                && attributes.match_start_tag(el, rules.element_rules[entry.rule].when.as_ref())
             {
                 selected.push(entry.rule);
             }
         }
         if selected.is_empty() {
-            return;
+            return Ok(());
         }
-        let mut guard = lock(shared);
+        let mut guard = lock(&shared);
         if guard.hidden == 0 {
-            add_candidate_rules(shared, &mut guard, el, selected, Some(name));
+            add_candidate_rules(&shared, &mut guard, el, &selected, Some(&name));
         }
-    }
+        Ok(())
+    })
 }
 
 /// Adds conditional rules `rules` to the element `el` (its tag name when known), making it a candidate if it is
@@ -578,49 +565,38 @@ fn close_entry(shared: &Mutex<Shared>, id: u32, end: &mut EndTag<'_>) {
     state.scratch = before;
 }
 
-/// Link cleaning, and the links that content-conditional rules read (`a[href]`, `area[href]`).
-struct LinkHandler {
-    rules: Arc<RuleSet>,
-    site: Option<String>,
-    clean_links: bool,
-    links_to: bool,
-}
-
-impl LinkHandler {
-    fn new(plan: &Plan) -> Self {
-        Self {
-            rules: Arc::clone(&plan.rules),
-            site: plan.options.site.clone(),
-            clean_links: plan.clean_links,
-            links_to: plan.links_to,
-        }
-    }
-
-    /// Cleans the link `el` and reports it to the engine.
-    fn on_link(&self, shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
+fn link_handler(
+    plan: &Plan,
+    shared: &Arc<Mutex<Shared>>,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let rules = Arc::clone(&plan.rules);
+    let shared = Arc::clone(shared);
+    let site = plan.options.site.clone();
+    let (clean_links, links_to) = (plan.clean_links, plan.links_to);
+    move |el| {
         if el.removed() {
-            return;
+            return Ok(());
         }
         let Some(raw) = el.get_attribute("href") else {
-            return;
+            return Ok(());
         };
         // Attribute values come raw (entities as written): decode before reading the URL.
         let href = html_escape::decode_html_entities(&raw);
-        let mut guard = lock(shared);
+        let mut guard = lock(&shared);
         let state = &mut *guard;
         if state.hidden > 0 {
-            return;
+            return Ok(());
         }
-        let wants_hosts = self.links_to && state.engine.wants_links();
-        if !self.clean_links && !wants_hosts {
-            return;
+        let wants_hosts = links_to && state.engine.wants_links();
+        if !clean_links && !wants_hosts {
+            return Ok(());
         }
-        let inspected = self.rules.links.inspect(&href, self.site.as_deref());
+        let inspected = rules.links.inspect(&href, site.as_deref());
         if wants_hosts {
             state.engine.link(&href, inspected.destination_host.as_deref());
         }
-        let Some(cleaned) = inspected.cleaned.filter(|_| self.clean_links) else {
-            return;
+        let Some(cleaned) = inspected.cleaned.filter(|_| clean_links) else {
+            return Ok(());
         };
         // lol_html writes the value as given (only `"` escaped): re-escape `&` so `&amp;` stays valid.
         let _ = el.set_attribute("href", &regions::escape_attribute(&cleaned.url));
@@ -637,6 +613,7 @@ impl LinkHandler {
             }
             state.log.record(hit);
         }
+        Ok(())
     }
 }
 
