@@ -7,6 +7,8 @@
 
 #![cfg(unix)]
 
+mod tls_support;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -18,15 +20,7 @@ const KEY_FILE: &str = "strainer-ca.key.pem";
 
 /// Runs `strainer ca <args> --certs <dir>` to completion.
 fn strainer_ca(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strainer"))
-        .arg("ca")
-        .args(args)
-        .arg("--certs")
-        .arg(dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the strainer binary")
+    tls_support::strainer_ca_command(dir, args).output().expect("run the strainer binary")
 }
 
 fn stderr(output: &Output) -> String {
@@ -165,11 +159,7 @@ fn sigkill_during_ca_init_leaves_no_ca_or_a_complete_one() {
     for attempt in 0..KILLS {
         let dir = tempfile::tempdir().expect("temp dir");
         let certs = dir.path().join("certs");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strainer"))
-            .args(["ca", "init", "--certs"])
-            .arg(&certs)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+        let mut child = tls_support::strainer_ca_command(&certs, &["init"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -4,17 +4,13 @@
 
 #![cfg(unix)]
 
+mod tls_support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn ca(dir: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_strainer"))
-        .arg("ca")
-        .args(args)
-        .arg("--certs")
-        .arg(dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
+    tls_support::strainer_ca_command(dir, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -9,6 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -237,4 +238,11 @@ fn websocket_echo(mut request: Request<Incoming>) -> Response<OriginBody> {
         .header("sec-websocket-accept", accept)
         .body(http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync())
         .expect("valid 101")
+}
+
+/// `strainer ca <args> --certs <certs>` as the CA tests run it: no log filter from the environment, no input.
+pub fn strainer_ca_command(certs: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strainer"));
+    command.arg("ca").args(args).arg("--certs").arg(certs).env_remove("RUST_LOG").stdin(Stdio::null());
+    command
 }
