@@ -290,3 +290,39 @@ fn inside_limits_rules_to_elements_with_a_matching_ancestor() {
          <nav><ul><li data-strainer-tag=\"nav\">x</li></ul></nav><ul><li>y</li></ul>"
     );
 }
+
+#[test]
+fn innermost_takes_the_smallest_box_and_wrappers_that_add_only_a_label() {
+    let sponsored = || Conditions {
+        whole_text: vec![starts_with(&["Sponsored"])],
+        max_text_len: Some(400),
+        innermost: true,
+        ..Conditions::default()
+    };
+    let rules = set(vec![remove_when("box", "div, aside", sponsored())]);
+    // The sidebar opens with the sponsored box but holds an author box too: only the box goes.
+    let page = "<aside><div>Sponsored: lanterns at 20% off this week</div><div>About the author: Jun writes on audio</div></aside>";
+    assert_eq!(rewrite_str(&rules, page), "<aside><div>About the author: Jun writes on audio</div></aside>");
+    // A wrapper that adds nothing but a short label goes with the box.
+    let page = "<div><b>Sponsored</b><div>Sponsored by Hearth: boards made by hand in Leeds, free delivery</div></div><p>Story</p>";
+    assert_eq!(rewrite_str(&rules, page), "<p>Story</p>");
+    // Without `innermost`, the sidebar would go whole.
+    let plain = set(vec![remove_when("box", "div, aside", Conditions { innermost: false, ..sponsored() })]);
+    let page = "<aside><div>Sponsored: lanterns at 20% off this week</div><div>About the author: Jun writes on audio</div></aside>";
+    assert_eq!(rewrite_str(&plain, page), "");
+}
+
+#[test]
+fn innermost_counts_an_inner_element_where_the_rule_held_under_another_rules_verdict() {
+    let label = Conditions {
+        whole_text: vec![starts_with(&["Advertisement"])],
+        max_text_len: Some(400),
+        innermost: true,
+        ..Conditions::default()
+    };
+    let first = remove_when("first", "div", text(vec![starts_with(&["Advertisement feature"])]));
+    let rules = set(vec![first, remove_when("box", "div, aside", label)]);
+    // The inner div is removed by `first`; `box` held there too, so the larger aside is not `box`'s to take.
+    let page = "<aside><div>Advertisement feature: trade in your phone</div><div>Recommended for you: five e-readers</div></aside>";
+    assert_eq!(rewrite_str(&rules, page), "<aside><div>Recommended for you: five e-readers</div></aside>");
+}

@@ -28,6 +28,7 @@ use lol_html::html_content::{TextChunk, TextType};
 
 use crate::rules::{
     regex_test, Conditions, ElementAction, ElementRule, RuleSet, TextMatcher, TextMatches, TextTest,
+    INNERMOST_SLACK,
 };
 use crate::url_host::{normalise_host, same_site, url_host};
 
@@ -92,6 +93,8 @@ struct Slot {
     elsewhere: bool,
     /// A link inside leads to the page's own site.
     on_site: bool,
+    /// The text length of the longest element inside that this rule hit (read by `innermost`).
+    inner_hit: Option<usize>,
 }
 
 /// Where an enclosing candidate's own text stood when a phrasing candidate inside it started.
@@ -215,6 +218,9 @@ pub(super) struct Engine {
     whole: WholeText,
     /// What the last scan of each [`Scope`] found (reused from candidate to candidate).
     matches: [TextMatches; 2],
+    /// The `innermost` rules whose conditions held on the candidate judged last, whichever rule's verdict was
+    /// taken (reused buffer).
+    innermost_hits: Vec<usize>,
     /// Sentinels to insert at the current token (reused buffer).
     pub(super) sentinels: String,
     /// Sentinels handed to lol_html that the sink has not parsed yet.
@@ -240,6 +246,7 @@ impl Engine {
             pool: Vec::new(),
             whole: WholeText::default(),
             matches,
+            innermost_hits: Vec::new(),
             sentinels: String::new(),
             in_flight: 0,
             undecided: 0,
@@ -336,6 +343,7 @@ impl Engine {
                 linked: false,
                 elsewhere: false,
                 on_site: false,
+                inner_hit: None,
             };
             // A rule that failed at its start is looked at with the first text: it may leave none alive.
             let review = match conditions {
@@ -450,10 +458,12 @@ impl Engine {
             self.undecided -= 1;
             let spilled = watermark.is_some_and(|w| id <= w);
             if !spilled {
-                if let Some(verdict) = self.judge(&candidate, position) {
+                let length = self.counter.since(&mut candidate.text_mark);
+                if let Some(verdict) = self.judge(&candidate, position, length) {
                     if matches!(verdict.action, VerdictAction::Remove) {
                         self.cut_own_text(&candidate.cuts);
                     }
+                    self.note_innermost_hits(candidate.first_slot, length);
                     let rules = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
                     self.last_hit = Some(LastHit { rules, first_candidate: None });
                     verdicts.insert(id, verdict);
@@ -463,6 +473,19 @@ impl Engine {
         self.slots.truncate(candidate.first_slot);
         self.push_sentinel(END, id);
         recycle(&mut self.pool, std::mem::take(&mut candidate.own));
+    }
+
+    /// Tells the enclosing candidates' slots of the `innermost` rules that just held (`self.innermost_hits`) how
+    /// long the element they held on is. Every slot below `first_slot` belongs to a candidate still open around it.
+    fn note_innermost_hits(&mut self, first_slot: usize, length: usize) {
+        if self.innermost_hits.is_empty() {
+            return;
+        }
+        for slot in &mut self.slots[..first_slot] {
+            if self.innermost_hits.contains(&slot.rule) {
+                slot.inner_hit = Some(slot.inner_hit.map_or(length, |longest| longest.max(length)));
+            }
+        }
     }
 
     /// A removed phrasing candidate's text is no longer its enclosing candidates' own text. Their own-text tests
@@ -479,8 +502,8 @@ impl Engine {
     }
 
     /// The final verdict of a closed candidate (its start tag at `position`): `None` keeps it.
-    fn judge(&mut self, candidate: &Candidate, position: usize) -> Option<Verdict> {
-        let length = self.counter.since(&mut { candidate.text_mark });
+    fn judge(&mut self, candidate: &Candidate, position: usize, length: usize) -> Option<Verdict> {
+        self.innermost_hits.clear();
         let rules = Arc::clone(&self.rules);
         let mut passing = Vec::new();
         // Each text is scanned once for all the rules' regexes, and only when a rule gets that far: whether
@@ -505,6 +528,9 @@ impl Engine {
         }
         // In rule order, whichever handler added the slot first.
         passing.sort_by_key(|slot| slot.rule);
+        let innermost =
+            |slot: &&Slot| rules.element_rules[slot.rule].when.as_ref().is_some_and(|c| c.innermost);
+        self.innermost_hits.extend(passing.iter().filter(innermost).map(|slot| slot.rule));
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
         for slot in passing {
@@ -837,6 +863,7 @@ fn final_check(
     };
     conditions.min_text_len.is_none_or(|min| length >= min)
         && conditions.max_text_len.is_none_or(|max| length <= max)
+        && !(conditions.innermost && slot.inner_hit.is_some_and(|longest| length > longest + INNERMOST_SLACK))
         && (conditions.links_to.is_none() || slot.linked)
         && (!conditions.links_elsewhere || slot.elsewhere)
         && (!conditions.links_on_site || slot.on_site)

@@ -61,6 +61,12 @@ pub(crate) fn compile(
         .and_then(|when| conditions(when, &id, ctx, diags));
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
+        if when.innermost == Some(true) && !has_content_conditions(when) {
+            let message = format!(
+                "rule `{id}`: `innermost` has no effect: without content conditions the rule acts at the start tag"
+            );
+            diags.warn(&ctx.src.pos(&raw.id.span()), message);
+        }
     }
     let scope = ctx.scope(raw.sites.as_deref(), raw.except_sites.as_deref(), diags);
     if diags.errors.len() > errors_before {
@@ -189,6 +195,7 @@ fn conditions(
         links_to,
         class_matches,
         id_matches,
+        innermost: raw.innermost.unwrap_or(false),
     })
 }
 

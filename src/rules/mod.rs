@@ -168,7 +168,16 @@ pub struct Conditions {
     pub class_matches: Option<regex::Regex>,
     /// Tested on the start tag: the `id` attribute matches this regex.
     pub id_matches: Option<regex::Regex>,
+    /// The rule does not hold on an element that holds an element it held on (whichever rule's verdict was taken
+    /// there) and more text than that one (more than [`INNERMOST_SLACK`] characters more): of nested boxes that
+    /// all open with the same label, only the innermost is taken, with the wrappers that add nothing to it but a
+    /// short label, an icon or a bullet.
+    pub innermost: bool,
 }
+
+/// How many characters of text an element may hold beyond an element inside it that an `innermost` rule held
+/// on and still be hit by that rule itself: a label of a few words ("Paid partnership"), an icon, a bullet.
+pub const INNERMOST_SLACK: usize = 24;
 
 impl Conditions {
     /// Whether deciding needs more than the start tag (text, length, links or what came before); `false` when

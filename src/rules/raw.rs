@@ -62,6 +62,8 @@ pub struct RawConditions {
     pub links_on_site: Option<bool>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
+    /// Not on an element holding a smaller element this rule hit (default false).
+    pub innermost: Option<bool>,
     /// Minimum length of all text inside, in characters.
     pub min_text_length: Option<Spanned<usize>>,
     /// Maximum length of all text inside, in characters.

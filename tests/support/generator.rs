@@ -44,6 +44,7 @@ selector = "aside, figure, div[class], section[id]"
 [remove.when]
 links_to = ["shop.example", "amzn.to", "news.example"]
 max_text_length = 260
+innermost = true
 
 [[tag]]
 id = "often-words"
@@ -84,6 +85,7 @@ tag = "whole"
 [tag.when]
 text_matches = '^(?:related|read|see|the|deal)\b'
 max_text_length = 300
+innermost = true
 
 [[tag]]
 id = "often-follows"

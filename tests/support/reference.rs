@@ -22,6 +22,9 @@
 //!   either way, `www.` set aside), and a link naming no host of its own is on the site;
 //! - `follows`: in document order, the element is the first candidate to start after an element that one of
 //!   the named rules hit ended, with no text other than ASCII whitespace in between;
+//! - `innermost`: the rule does not hold on an element inside which it held on some element (whichever rule's
+//!   verdict was taken there), when this element's text is longer than that of every such element by more than
+//!   `INNERMOST_SLACK`;
 //! - remove beats tag; the tags of every tag rule that holds are added; inside a removed element nothing shows.
 //!
 //! Elements are identified by the byte offset of their start tag in the page, as the engine reports them: the
@@ -394,8 +397,10 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
-    /// Judges every element below `node`, whose nearest ancestor with an offset is at `parent_offset`.
-    fn walk(&mut self, node: NodeRef<'_, Node>, parent_offset: Option<usize>) {
+    /// Judges every element below `node`, whose nearest ancestor with an offset is at `parent_offset`. Returns
+    /// where `innermost` rules held below it: (rule index, text length of the element), whatever the verdict.
+    fn walk(&mut self, node: NodeRef<'_, Node>, parent_offset: Option<usize>) -> Vec<(usize, usize)> {
+        let mut below = Vec::new();
         let raw_text = holds_raw_text(node);
         for child in node.children() {
             if let Node::Text(text) = child.value() {
@@ -435,15 +440,22 @@ impl Judge<'_> {
             if !info.gone {
                 // Judged at its end, once what is inside is judged (a removed phrasing candidate is not its
                 // container's own text); `follows` was read at its start.
-                self.walk(child, info.offset.or(parent_offset));
+                let inside = self.walk(child, info.offset.or(parent_offset));
                 if let Some(offset) = info.offset {
-                    hits = self.judge(child, &el, info, offset, &following);
+                    let (length, held);
+                    (hits, length, held) = self.judge(child, &el, info, offset, &following, &inside);
+                    let innermost = |&index: &usize| {
+                        self.rules.element_rules[index].when.as_ref().is_some_and(|c| c.innermost)
+                    };
+                    below.extend(held.iter().filter(|index| innermost(index)).map(|&index| (index, length)));
                 }
+                below.extend(inside);
             }
             if !hits.is_empty() {
                 self.last_hit = Some((hits, None));
             }
         }
+        below
     }
 
     /// Whether the candidate at `offset` follows a hit by one of `names` (see the module docs).
@@ -454,7 +466,9 @@ impl Judge<'_> {
         })
     }
 
-    /// The outcome of one element and of its link; returns the conditional rules that hit it.
+    /// The outcome of one element and of its link; returns the conditional rules that hit it, the length of its
+    /// text and every conditional rule whose conditions held on it. `inside`: where `innermost` rules held on
+    /// elements inside it.
     fn judge(
         &mut self,
         node: NodeRef<'_, Node>,
@@ -462,7 +476,9 @@ impl Judge<'_> {
         info: &Info,
         offset: usize,
         following: &[usize],
-    ) -> Vec<usize> {
+        inside: &[(usize, usize)],
+    ) -> (Vec<usize>, usize, Vec<usize>) {
+        let (mut length, mut held) = (0, Vec::new());
         let mut tags: Vec<String> = info.tags.clone();
         let mut removed = false;
         let (mut remove_hit, mut tag_hits) = (None, Vec::new());
@@ -471,7 +487,7 @@ impl Judge<'_> {
             gather(node, self.infos, &self.outcomes, false, &mut facts);
             let own = collapse(&facts.own);
             let all = collapse(&facts.all);
-            let length = all.chars().count();
+            length = all.chars().count();
             let mut hosts: Option<Vec<Vec<String>>> = None;
             for &index in &info.candidate_of {
                 let rule = &self.rules.element_rules[index];
@@ -482,7 +498,8 @@ impl Judge<'_> {
                     && conditions.max_text_len.is_none_or(|max| length <= max)
                     && conditions.text.iter().all(|test: &TextTest| test.holds(&own))
                     && conditions.whole_text.iter().all(|test: &TextTest| test.holds(&all))
-                    && following.contains(&index);
+                    && following.contains(&index)
+                    && !(conditions.innermost && holds_more_than_its_hits(inside, index, length));
                 let links = hosts.get_or_insert_with(|| {
                     facts
                         .links
@@ -506,6 +523,7 @@ impl Judge<'_> {
                 if !holds {
                     continue;
                 }
+                held.push(index);
                 match &rule.action {
                     ElementAction::Remove => {
                         removed = true;
@@ -528,11 +546,20 @@ impl Judge<'_> {
                 self.outcomes.insert((offset, true), Outcome::Link(cleaned.url));
             }
         }
-        match remove_hit {
+        let hits = match remove_hit {
             Some(index) => vec![index],
             None => tag_hits,
-        }
+        };
+        (hits, length, held)
     }
+}
+
+/// `innermost`: rule `index` held on some element inside, and this element (of `length` characters) has more text
+/// than each of them, beyond the slack.
+fn holds_more_than_its_hits(inside: &[(usize, usize)], index: usize, length: usize) -> bool {
+    let mut hits = inside.iter().filter(|(hit, _)| *hit == index).peekable();
+    hits.peek().is_some()
+        && hits.all(|&(_, hit_length)| length > hit_length + strainer::rules::INNERMOST_SLACK)
 }
 
 /// The text of the page minus what is removed (unconditionally or by a verdict).
