@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.95),
-        ("product-box", 0.98),
-        ("related", 0.97),
+        ("pitch", 0.96),
+        ("product-box", 0.96),
+        ("related", 0.96),
         ("tracking", 0.99),
     ],
     precision: 0.99,
-    unlabelled: 3,
+    unlabelled: 5,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 0.97),
-        ("pitch", 0.70),
-        ("product-box", 0.67),
-        ("related", 0.80),
-        ("tracking", 0.99),
+        ("affiliate", 0.96),
+        ("pitch", 0.74),
+        ("product-box", 0.76),
+        ("related", 0.82),
+        ("tracking", 0.98),
     ],
-    precision: 0.94,
-    unlabelled: 5,
+    precision: 0.91,
+    unlabelled: 16,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes.
 const FAMILIES: &[&str] = &["affiliate", "pitch", "product-box", "related", "tracking"];

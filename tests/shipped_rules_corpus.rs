@@ -23,20 +23,17 @@ const REAL_PROMOS: &[(&str, &str)] = &[
 /// Every removal the shipped rules make on the corpus: (page, rule, elements removed, why that is right). Nested
 /// wrappers that hold nothing but the promo are removed with it and counted here.
 const REMOVALS: &[(&str, &str, u32, &str)] = &[
-    ("ars-1", "promo-commerce-label-box", 2, "the \"Sponsored recommendations\" box and its heading"),
+    ("ars-1", "promo-commerce-label", 2, "the \"Sponsored Stories\" header of the ad unit and its wrapper"),
+    ("breitbart", "promo-commerce-label", 5, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
     (
         "breitbart",
         "promo-commerce-label-box",
-        12,
-        "Taboola \"Sponsored Links\" / \"Promoted Links\" units and their wrappers",
+        1,
+        "a Taboola header block holding the labels and \"You might like\"",
     ),
-    (
-        "bug-1255978",
-        "promo-commerce-label-box",
-        11,
-        "Taboola \"Sponsored Links\" / \"Promoted Links\" units and their wrappers",
-    ),
-    ("cnet", "promo-commerce-label-box", 2, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
+    ("bug-1255978", "promo-commerce-label", 6, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
+    ("bug-1255978", "promo-commerce-label-box", 5, "the Taboola \"Promoted Links\" unit and its wrappers"),
+    ("cnet", "promo-commerce-label", 2, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
     (
         "engadget",
         "promo-product-card",
@@ -46,13 +43,9 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
     ("heise", "promo-commerce-label-box", 1, "the \"Anzeige\" (advertisement) teaser list"),
     ("lazy-image-2", "promo-call-to-action", 1, "a \"Buy on Amazon\" button line"),
     ("lazy-image-2", "promo-product-card", 4, "the product widget ($45, Buy on Amazon) around it"),
-    ("msn", "promo-commerce-label-box", 8, "\"Sponsored Links\" / \"Promoted Links\" ad units"),
-    (
-        "yahoo-2",
-        "promo-commerce-label-box",
-        6,
-        "\"Sponsored\" ad cards (IFC Markets, Flonase) with their wrappers",
-    ),
+    ("msn", "promo-commerce-label", 8, "\"Sponsored Links\" / \"Promoted Links\" ad unit headers"),
+    ("yahoo-2", "promo-commerce-label", 2, "the \"Sponsored\" label of two ad cards (IFC Markets, Flonase)"),
+    ("yahoo-2", "promo-commerce-label-box", 4, "those two ad cards, with the wrappers that hold only them"),
 ];
 
 /// The site each corpus page was served from, read from the corpus README's table (`| name | site | …`).
