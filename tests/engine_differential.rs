@@ -130,8 +130,8 @@ fn generated_pages_match_the_reference() {
         bytes += page.len();
         let (set_name, rules) = &rule_sets[(seed % 2) as usize];
         let mut rng = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let count = rng.below(8);
-        let cuts = rng.cuts(page.len(), count);
+        let cut_count = rng.below(8);
+        let cuts = rng.cuts(page.len(), cut_count);
         let label =
             format!("seed {seed} ({set_name}; replay: STRAINER_DIFF_SEED={seed} STRAINER_DIFF_PAGES=1)");
         let divergences = compare(rules, Some("news.example"), &page, &cuts);

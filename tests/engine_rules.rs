@@ -326,3 +326,13 @@ fn innermost_counts_an_inner_element_where_the_rule_held_under_another_rules_ver
     let page = "<aside><div>Advertisement feature: trade in your phone</div><div>Recommended for you: five e-readers</div></aside>";
     assert_eq!(rewrite_str(&rules, page), "<aside><div>Recommended for you: five e-readers</div></aside>");
 }
+
+#[test]
+fn whole_text_regex_reads_what_is_left_once_inner_promos_are_removed() {
+    let pitch = remove_when("pitch", "figcaption", text(vec![starts_with(&["Lantern"])]));
+    let ends_with_price = Conditions { whole_text: vec![matches("£19 at Argos$")], ..Conditions::default() };
+    let rules = set(vec![pitch, remove_when("figure", "figure", ends_with_price)]);
+    // The caption is removed as a pitch; what is left of the figure is its photo credit, which stays.
+    let page = "<figure><p>Photo: Jo Bell</p> <figcaption>Lantern, £19 at Argos</figcaption></figure>";
+    assert_eq!(rewrite_str(&rules, page), "<figure><p>Photo: Jo Bell</p> </figure>");
+}

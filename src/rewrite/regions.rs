@@ -34,7 +34,9 @@ use crate::url_host::{normalise_host, same_site, url_host};
 
 use super::report::PendingHit;
 use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
-use super::text::{self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark, WholeText};
+use super::text::{
+    self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark, WholeMark, WholeText,
+};
 use super::tree::{self as html_tree, Class};
 use super::HitAction;
 
@@ -161,7 +163,7 @@ impl Candidate {
     fn text<'a>(&'a self, scope: Scope, whole: &'a WholeText) -> &'a str {
         match scope {
             Scope::Own => &self.own,
-            Scope::Whole => whole.since(self.all_from),
+            Scope::Whole => whole.since(&self.all_from),
         }
     }
 
@@ -169,7 +171,7 @@ impl Candidate {
     fn trailing_space(&self, scope: Scope, whole: &WholeText) -> bool {
         match scope {
             Scope::Own => self.own_space,
-            Scope::Whole => whole.pending_space_since(self.all_from),
+            Scope::Whole => whole.pending_space_since(&self.all_from),
         }
     }
 }
@@ -183,7 +185,7 @@ struct Candidate {
     own_space: bool,
     wants_own: bool,
     /// Where all the text inside starts in the engine's [`WholeText`] (read only when some rule tests it).
-    all_from: usize,
+    all_from: WholeMark,
     wants_all: bool,
     /// A phrasing element (`span`, `a`, …): its text is also its enclosing candidates' own text, unless it is
     /// removed: then `cuts` gives, for each of them (by stack index), where their own text stood when it started.
@@ -380,7 +382,7 @@ impl Engine {
             own,
             own_space: false,
             wants_own: self.details,
-            all_from: self.whole.position(),
+            all_from: self.whole.mark(),
             wants_all: false,
             phrasing,
             cuts,
@@ -462,6 +464,9 @@ impl Engine {
                 if let Some(verdict) = self.judge(&candidate, position, length) {
                     if matches!(verdict.action, VerdictAction::Remove) {
                         self.cut_own_text(&candidate.cuts);
+                        if self.reads_whole_text() {
+                            self.whole.removed_since(&candidate.all_from);
+                        }
                     }
                     self.note_innermost_hits(candidate.first_slot, length);
                     let rules = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
@@ -488,6 +493,11 @@ impl Engine {
         }
     }
 
+    /// Whether an open undecided candidate reads all its text (and so what is removed inside it).
+    fn reads_whole_text(&self) -> bool {
+        self.stack.iter().any(|open| open.candidate.as_ref().is_some_and(|c| c.wants_all && !c.decided))
+    }
+
     /// A removed phrasing candidate's text is no longer its enclosing candidates' own text. Their own-text tests
     /// have not looked at it yet: they only run on the innermost candidate.
     fn cut_own_text(&mut self, cuts: &[OwnCut]) {
@@ -509,6 +519,8 @@ impl Engine {
         // Each text is scanned once for all the rules' regexes, and only when a rule gets that far: whether
         // it was, and whether that scan held.
         let mut scanned: [Option<bool>; 2] = [None, None];
+        // Regexes on all the text read what is left of it once the candidates removed inside are gone.
+        let left = self.whole.left_since(&candidate.all_from);
         for index in candidate.first_slot..self.slots.len() {
             let slot = self.slots[index];
             let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
@@ -519,7 +531,10 @@ impl Engine {
                 && Scope::ALL.iter().all(|&scope| {
                     let (matches, scanned) =
                         (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
-                    let text = candidate.text(scope, &self.whole);
+                    let text = match scope {
+                        Scope::Own => &candidate.own,
+                        Scope::Whole => left,
+                    };
                     regex_holds(&rules, scope, conditions, slot.rule, text, matches, scanned)
                 })
             {

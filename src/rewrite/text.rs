@@ -172,43 +172,93 @@ impl TextCounter {
 
 /// The page's text as it arrives, whitespace collapsed, kept from where the oldest candidate that reads all its
 /// text started: each such candidate's text is a tail of it, so nested boxes share one copy instead of each
-/// collecting its own.
+/// collecting its own. Kept twice: as it arrived, and as a reader sees it once the candidates removed inside
+/// are gone (their text is cut from that copy when they are removed, as if it had never arrived).
 #[derive(Debug, Default)]
 pub(super) struct WholeText {
+    all: Collapsed,
+    left: Collapsed,
+}
+
+/// Where a candidate starts in [`WholeText`]: in the text as it arrived and in what is left of it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct WholeMark {
+    all: usize,
+    left: usize,
+    left_pending_space: bool,
+}
+
+/// Collapsed text kept from a base position on.
+#[derive(Debug, Default)]
+struct Collapsed {
     text: String,
     /// Where `text` starts in the page's collapsed text.
     base: usize,
     pending_space: bool,
 }
 
-impl WholeText {
-    /// The current end, to take when a candidate starts.
-    pub(super) fn position(&self) -> usize {
+impl Collapsed {
+    fn position(&self) -> usize {
         self.base + self.text.len()
     }
 
-    /// Appends decoded text.
-    pub(super) fn append(&mut self, text: &str) {
-        append_collapsed(&mut self.text, &mut self.pending_space, text);
-    }
-
-    /// The text since `from` (a [`WholeText::position`] taken since the last [`WholeText::forget`]), without
-    /// the space that separated it from what came before.
-    pub(super) fn since(&self, from: usize) -> &str {
+    fn since(&self, from: usize) -> &str {
         let tail = self.text.get(from.saturating_sub(self.base)..).unwrap_or_default();
         tail.strip_prefix(' ').unwrap_or(tail)
     }
 
+    fn forget(&mut self) {
+        self.base += self.text.len();
+        self.text.clear();
+        self.pending_space = false;
+    }
+}
+
+impl WholeText {
+    /// The current end, to take when a candidate starts.
+    pub(super) fn mark(&self) -> WholeMark {
+        WholeMark {
+            all: self.all.position(),
+            left: self.left.position(),
+            left_pending_space: self.left.pending_space,
+        }
+    }
+
+    /// Appends decoded text.
+    pub(super) fn append(&mut self, text: &str) {
+        append_collapsed(&mut self.all.text, &mut self.all.pending_space, text);
+        append_collapsed(&mut self.left.text, &mut self.left.pending_space, text);
+    }
+
+    /// The text since `from` (a mark taken since the last [`WholeText::forget`]), without the space that
+    /// separated it from what came before.
+    pub(super) fn since(&self, from: &WholeMark) -> &str {
+        self.all.since(from.all)
+    }
+
+    /// The same, without the text of the candidates removed inside it since: what a reader still sees of it.
+    pub(super) fn left_since(&self, from: &WholeMark) -> &str {
+        self.left.since(from.left)
+    }
+
+    /// A candidate that started at `from` was removed: its text (and the whitespace inside it) is cut from what
+    /// is left.
+    pub(super) fn removed_since(&mut self, from: &WholeMark) {
+        if let Some(len) = from.left.checked_sub(self.left.base).filter(|&len| len <= self.left.text.len()) {
+            self.left.text.truncate(len);
+            self.left.pending_space = from.left_pending_space;
+        }
+    }
+
     /// Whether whitespace is pending after the text since `from`.
-    pub(super) fn pending_space_since(&self, from: usize) -> bool {
-        self.pending_space && !self.since(from).is_empty()
+    pub(super) fn pending_space_since(&self, from: &WholeMark) -> bool {
+        self.all.pending_space && !self.since(from).is_empty()
     }
 
     /// Drops the text kept so far: no candidate reads it any more.
     pub(super) fn forget(&mut self) {
-        self.base += self.text.len();
-        self.text.clear();
-        self.pending_space = false;
+        self.all.forget();
+        self.left.forget();
     }
 }
 
@@ -441,19 +491,36 @@ mod tests {
     fn nested_candidates_read_tails_of_one_whole_text() {
         let mut whole = WholeText::default();
         whole.append("  intro ");
-        let outer = whole.position();
+        let outer = whole.mark();
         whole.append("\n Read next: ");
-        let inner = whole.position();
+        let inner = whole.mark();
         whole.append(" one\ttwo ");
-        assert_eq!(whole.since(outer), "Read next: one two");
-        assert_eq!(whole.since(inner), "one two");
-        assert!(whole.pending_space_since(inner));
+        assert_eq!(whole.since(&outer), "Read next: one two");
+        assert_eq!(whole.since(&inner), "one two");
+        assert!(whole.pending_space_since(&inner));
         whole.forget();
-        let later = whole.position();
-        assert_eq!(whole.since(later), "");
-        assert!(!whole.pending_space_since(later));
+        let later = whole.mark();
+        assert_eq!(whole.since(&later), "");
+        assert!(!whole.pending_space_since(&later));
         whole.append(" three");
-        assert_eq!(whole.since(later), "three");
+        assert_eq!(whole.since(&later), "three");
+    }
+
+    #[test]
+    fn what_is_left_drops_removed_text_and_its_inner_whitespace_only() {
+        let mut whole = WholeText::default();
+        let outer = whole.mark();
+        whole.append("the\n");
+        let removed = whole.mark();
+        whole.append("<after> deal ");
+        whole.removed_since(&removed);
+        whole.append("and");
+        let glued = whole.mark();
+        whole.append(" x");
+        whole.removed_since(&glued);
+        whole.append("y ");
+        assert_eq!(whole.since(&outer), "the <after> deal and xy");
+        assert_eq!(whole.left_since(&outer), "the andy");
     }
 
     #[test]

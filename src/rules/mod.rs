@@ -147,7 +147,7 @@ pub struct Conditions {
     /// decoded, whitespace collapsed and trimmed. Every test must hold.
     pub text: Vec<TextTest>,
     /// Tests on *all* the visible text inside the element (nested candidates included), prepared like the own
-    /// text. Every test must hold.
+    /// text. Every test must hold. A regex reads what is left once the candidates removed inside are gone.
     pub whole_text: Vec<TextTest>,
     /// The element is the first element to start after an element that one of these rules hit (removed or
     /// tagged) ended, with no visible text in between; decided at the start tag.

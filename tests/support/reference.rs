@@ -22,6 +22,8 @@
 //!   either way, `www.` set aside), and a link naming no host of its own is on the site;
 //! - `follows`: in document order, the element is the first candidate to start after an element that one of
 //!   the named rules hit ended, with no text other than ASCII whitespace in between;
+//! - whole-text regexes (`text_matches`) read the text inside minus the text of elements inside that a verdict
+//!   removed; whole-text prefixes and needles, text length and links count everything inside;
 //! - `innermost`: the rule does not hold on an element inside which it held on some element (whichever rule's
 //!   verdict was taken there), when this element's text is longer than that of every such element by more than
 //!   `INNERMOST_SLACK`;
@@ -299,6 +301,8 @@ const PHRASING: &[&str] = &[
 struct Facts {
     own: String,
     all: String,
+    /// All the text minus the text of elements inside that a verdict removed.
+    left: String,
     links: Vec<String>,
 }
 
@@ -307,6 +311,7 @@ fn gather(
     infos: &HashMap<NodeId, Info>,
     outcomes: &Outcomes,
     nested: bool,
+    in_removed: bool,
     facts: &mut Facts,
 ) {
     let raw_text = holds_raw_text(node);
@@ -316,6 +321,9 @@ fn gather(
                 facts.all.push_str(text);
                 if !nested {
                     facts.own.push_str(text);
+                }
+                if !in_removed {
+                    facts.left.push_str(text);
                 }
             }
             Node::Element(el) => {
@@ -331,7 +339,8 @@ fn gather(
                     .and_then(|i| i.offset)
                     .is_some_and(|at| outcomes.get(&(at, false)) == Some(&Outcome::Removed));
                 let phrasing = is_html_name(el, PHRASING) && !removed;
-                gather(child, infos, outcomes, nested || (candidate && !phrasing), facts);
+                let inner_nested = nested || (candidate && !phrasing);
+                gather(child, infos, outcomes, inner_nested, in_removed || removed, facts);
             }
             _ => {}
         }
@@ -484,9 +493,10 @@ impl Judge<'_> {
         let (mut remove_hit, mut tag_hits) = (None, Vec::new());
         if !info.candidate_of.is_empty() {
             let mut facts = Facts::default();
-            gather(node, self.infos, &self.outcomes, false, &mut facts);
+            gather(node, self.infos, &self.outcomes, false, false, &mut facts);
             let own = collapse(&facts.own);
             let all = collapse(&facts.all);
+            let left = collapse(&facts.left);
             length = all.chars().count();
             let mut hosts: Option<Vec<Vec<String>>> = None;
             for &index in &info.candidate_of {
@@ -497,7 +507,10 @@ impl Judge<'_> {
                 let mut holds = conditions.min_text_len.is_none_or(|min| length >= min)
                     && conditions.max_text_len.is_none_or(|max| length <= max)
                     && conditions.text.iter().all(|test: &TextTest| test.holds(&own))
-                    && conditions.whole_text.iter().all(|test: &TextTest| test.holds(&all))
+                    && conditions.whole_text.iter().all(|test: &TextTest| match test {
+                        TextTest::Matches(_) => test.holds(&left),
+                        _ => test.holds(&all),
+                    })
                     && following.contains(&index)
                     && !(conditions.innermost && holds_more_than_its_hits(inside, index, length));
                 let links = hosts.get_or_insert_with(|| {
