@@ -9,7 +9,9 @@
 //! before the token is written then, the token itself not yet). That holds while no element removed at its start
 //! tag is open (`Shared::hidden` is 0): inside one, lol_html writes nothing, not even content inserted before or
 //! after a tag, so there the events go into a streaming handler that lol_html runs (or drops) as it would
-//! write such content. A candidate's own end event goes after its end tag, also through a streaming handler.
+//! write such content. A candidate's own end event goes after its end tag: the offset when the handler runs
+//! plus the tag's length in the input (lol_html writes an end tag nobody changed as it came), or, where other
+//! content may surround the tag or nothing may be written, through a streaming handler as well.
 
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
@@ -565,11 +567,24 @@ fn close_entry(shared: &Arc<Mutex<Shared>>, id: u32, end: &mut EndTag<'_>) {
     if own == Some(true) {
         // Its own end event, the one mark `close_entry` left.
         if let Some(mark) = state.engine.marks.pop() {
-            end.streaming_after(mark_when_written(shared, [mark]));
+            // An end tag is written as it came (nothing renames one) unless it was removed: the end-tag handler of
+            // an element removed at its start tag that this tag closes implicitly ran first (inner elements' run
+            // first) and removed this tag too.
+            if state.hidden == 0 && !end.removed() && !others_write_around(&name) {
+                state.sink.mark_ahead(end.source_location().bytes().len(), mark);
+            } else {
+                end.streaming_after(mark_when_written(shared, [mark]));
+            }
         }
     }
     state.engine.marks.clear();
     state.scratch = before;
+}
+
+/// Whether another handler may insert content around the end tag `name`: the tag styles go before `</head>`
+/// ([`style_handlers`]). Elsewhere the end of an end tag is its start plus its length in the input.
+fn others_write_around(name: &str) -> bool {
+    name == "head"
 }
 
 /// A streaming handler that writes nothing and queues `marks` where lol_html runs it: at the offset of the
@@ -659,6 +674,7 @@ fn style_handlers(shared: &Arc<Mutex<Shared>>, style: &Arc<str>) -> Vec<Handlers
         }
         Ok(())
     }));
+    // Content inserted around an end tag: `others_write_around` must name it.
     let head_shared = Arc::clone(shared);
     let head_style = Arc::clone(style);
     handlers.extend(static_element(&HEAD, move |el| {

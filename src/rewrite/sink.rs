@@ -6,10 +6,10 @@
 //! in [`Verdicts`]) at the output offset where they take effect. lol_html hands a token's handlers the token
 //! after writing every byte before it and writes the token only after they return (`el.before` content first), so
 //! a start tag, a text chunk or the content before an end tag begins exactly at the offset the sink has reached
-//! while their handlers run; the offset right after an end tag is taken by a streaming handler that lol_html runs
-//! as it writes the content after the tag. The sink applies an event when the bytes reach its offset, that is as
-//! lol_html writes the token it belongs to, after the token's other handlers ran. The sink knows nothing about
-//! rules or elements.
+//! while their handlers run; the offset right after an end tag lies the tag's length further (or is taken by a
+//! streaming handler that lol_html runs as it writes the content after the tag). The sink applies an event when
+//! the bytes reach its offset, that is as lol_html writes the token it belongs to, after the token's other
+//! handlers ran. The sink knows nothing about rules or elements.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -128,6 +128,13 @@ impl Sink {
         }
         let at = self.received;
         self.events.extend(marks.into_iter().map(|mark| Event { at, token, mark }));
+    }
+
+    /// Queues `mark` `ahead` bytes past the current output offset.
+    pub(super) fn mark_ahead(&mut self, ahead: usize, mark: Mark) {
+        if !self.passthrough {
+            self.events.push_back(Event { at: self.received + ahead, token: NO_TOKEN, mark });
+        }
     }
 
     /// Applies the events that lol_html wrote out already, up to the first one queued by the handlers of the start
@@ -401,6 +408,21 @@ mod tests {
         assert!(sink.events.is_empty());
         sink.push(b"</b>", &mut verdicts, &mut log);
         assert_eq!(sink.take_output(), b"<b></b>");
+    }
+
+    #[test]
+    fn an_event_ahead_applies_where_the_bytes_reach_it() {
+        let mut verdicts = Verdicts::new();
+        verdicts.insert(1, remove());
+        let mut sink = Sink::new(1024, encoding_rs::UTF_8);
+        let mut log = ReportLog::new(false, false);
+        sink.mark(NO_TOKEN, [(BEGIN, 1)]);
+        sink.push(b"<p>x", &mut verdicts, &mut log);
+        sink.mark_ahead(4, (END, 1));
+        sink.flush_events(&mut verdicts, &mut log);
+        assert_eq!(sink.events.len(), 1, "not reached yet");
+        sink.push(b"</p>after", &mut verdicts, &mut log);
+        assert_eq!(sink.take_output(), b"after");
     }
 
     #[test]
