@@ -2,20 +2,28 @@
 //! shared state and delegate to the engine ([`super::regions`]), the report and the link rules.
 //!
 //! Registration order matters (lol_html runs element handlers in that order): structural handlers (implied
-//! `</p>` and `</li>`) first, so their end sentinels precede a new begin sentinel; then unconditional removes,
+//! `</p>` and `</li>`) first, so their end events precede a new begin event; then unconditional removes,
 //! unconditional tags, conditional rules (in rule order), links, styles.
+//!
+//! Events for the sink are queued at the output offset the sink has reached when the handler runs (everything
+//! before the token is written then, the token itself not yet). That holds while no element removed at its start
+//! tag is open (`Shared::hidden` is 0): inside one, lol_html writes nothing, not even content inserted before or
+//! after a tag, so there the events go into a streaming handler that lol_html runs (or drops) as it would
+//! write such content. A candidate's own end event goes after its end tag: the offset when the handler runs
+//! plus the tag's length in the input (lol_html writes an end tag nobody changed as it came), or, where other
+//! content may surround the tag or nothing may be written, through a streaming handler as well.
 
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
-use lol_html::html_content::{ContentType, EndTag};
+use lol_html::html_content::{ContentType, EndTag, StreamingHandler, StreamingHandlerSink};
 use lol_html::{send, AsciiCompatibleEncoding, MemorySettings, OutputSink, Selector};
 
 use crate::rules::{Conditions, ElementAction, RuleSet};
 
 use super::regions::{self, Engine, Opened};
 use super::report::{PendingHit, ReportLog};
-use super::sink::{Sink, Verdicts, ABORT};
+use super::sink::{Mark, Sink, Verdicts, NO_TOKEN};
 use super::tree;
 use super::{styles, HitAction, RewriteOptions};
 
@@ -89,19 +97,11 @@ impl Plan {
     }
 
     /// The per-response state the handlers share.
-    pub(super) fn shared(&self, encoding: AsciiCompatibleEncoding) -> (Shared, String) {
-        let nonce: u128 = rand::random();
-        let marker = format!("<!--{nonce:032x}:");
-        let abort = format!("{marker}{}0-->", char::from(ABORT));
+    pub(super) fn shared(&self, encoding: AsciiCompatibleEncoding) -> Shared {
         let log = ReportLog::new(self.options.explain, self.options.record_hits);
-        let engine = Engine::new(
-            Arc::clone(&self.rules),
-            self.options.site.as_deref(),
-            log.wants_details(),
-            marker.clone(),
-        );
-        let sink = Sink::new(&marker, self.options.hold_cap, encoding.into());
-        let shared = Shared {
+        let engine = Engine::new(Arc::clone(&self.rules), self.options.site.as_deref(), log.wants_details());
+        let sink = Sink::new(self.options.hold_cap, encoding.into());
+        Shared {
             engine,
             sink,
             verdicts: Verdicts::new(),
@@ -109,9 +109,8 @@ impl Plan {
             styles_blocked: false,
             styles_injected: false,
             hidden: 0,
-            scratch: String::new(),
-        };
-        (shared, abort)
+            scratch: Vec::new(),
+        }
     }
 }
 
@@ -155,7 +154,7 @@ pub(super) struct Shared {
     /// Open `<template>` elements (their contents are never touched) and open elements removed at their start
     /// tag (their contents are gone): inside either, text is no text for any candidate.
     hidden: usize,
-    scratch: String,
+    scratch: Vec<Mark>,
 }
 
 /// Locks the shared state; a poisoned lock (a panic elsewhere) still holds consistent enough data to finish.
@@ -170,7 +169,7 @@ impl OutputSink for OutputHandle {
     fn handle_chunk(&mut self, chunk: &[u8]) {
         let mut guard = lock(&self.0);
         let shared = &mut *guard;
-        shared.sink.push(chunk, &mut shared.engine.in_flight, &mut shared.verdicts, &mut shared.log);
+        shared.sink.push(chunk, &mut shared.verdicts, &mut shared.log);
     }
 
     fn set_encoding(&mut self, encoding: AsciiCompatibleEncoding) {
@@ -198,7 +197,6 @@ fn static_element(
 pub(super) fn build(
     plan: &Plan,
     shared: &Arc<Mutex<Shared>>,
-    abort: String,
     encoding: AsciiCompatibleEncoding,
 ) -> send::HtmlRewriter<'static, OutputHandle> {
     let memory = MemorySettings::new()
@@ -211,10 +209,12 @@ pub(super) fn build(
         .with_graceful_bail_out_on_content_handler_error(true)
         .append_bail_out_handler({
             let shared = Arc::clone(shared);
-            move |_: &lol_html::errors::RewritingError, bail: &mut lol_html::html_content::BailOut<'_>| {
-                lock(&shared).engine.in_flight += 1;
-                // `append` writes to the sink at once, which takes the lock: released above.
-                bail.append(&abort, ContentType::Html);
+            move |_: &lol_html::errors::RewritingError, _: &mut lol_html::html_content::BailOut<'_>| {
+                // Called between tokens: the events queued so far belong to tokens written out already.
+                let mut guard = lock(&shared);
+                let state = &mut *guard;
+                state.sink.flush_events(&mut state.verdicts, &mut state.log);
+                state.sink.release_all();
             }
         });
     let mut element_handlers: Vec<(Cow<'_, Selector>, send::ElementContentHandlers<'static>)> = Vec::new();
@@ -257,19 +257,16 @@ pub(super) fn build(
                 if state.hidden == 0 {
                     let watermark = state.sink.spill_watermark();
                     state.engine.text(chunk, watermark);
+                    state.sink.mark(NO_TOKEN, state.engine.marks.drain(..));
                 }
                 Ok(())
             })
-            .end(move |end: &mut lol_html::html_content::DocumentEnd<'_>| {
-                let sentinels = {
-                    let mut guard = lock(&end_shared);
-                    let state = &mut *guard;
-                    let watermark = state.sink.spill_watermark();
-                    state.engine.close_all(&mut state.verdicts, watermark);
-                    std::mem::take(&mut state.engine.sentinels)
-                };
-                // `append` writes to the output sink at once, which takes the lock: release it first.
-                end.append(&sentinels, ContentType::Html);
+            .end(move |_: &mut lol_html::html_content::DocumentEnd<'_>| {
+                let mut guard = lock(&end_shared);
+                let state = &mut *guard;
+                let watermark = state.sink.spill_watermark();
+                state.engine.close_all(&mut state.verdicts, watermark);
+                state.sink.mark(NO_TOKEN, state.engine.marks.drain(..));
                 Ok(())
             });
         settings = settings.append_document_content_handler(document);
@@ -307,7 +304,7 @@ fn hide_contents(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
 
 /// What the engine's own stack needs from every start tag (with conditional rules): `<template>` counting and
 /// the implied end tags of [`super::tree`] (closing, then tracking the element). Registered first, so the end
-/// sentinels it inserts precede any begin sentinel of the same tag.
+/// events it queues precede any begin event of the same tag.
 fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
     let shared = Arc::clone(shared);
     static_element(&EVERY, move |el| {
@@ -324,8 +321,12 @@ fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
         let position = el.source_location().bytes().start;
         let tracked =
             state.engine.start_tag(&name, position, el.can_have_content(), &mut state.verdicts, watermark);
-        if !state.engine.sentinels.is_empty() {
-            el.before(&state.engine.sentinels, ContentType::Html);
+        if !state.engine.marks.is_empty() {
+            if state.hidden == 0 {
+                state.sink.mark(position, state.engine.marks.drain(..));
+            } else {
+                el.streaming_before(mark_when_written(&shared, std::mem::take(&mut state.engine.marks)));
+            }
         }
         drop(guard);
         if let Some(id) = tracked {
@@ -416,7 +417,7 @@ fn remove_handler(
         }
         el.remove();
         let hit = element_hit(&guard, el, &rules.element_rules[index].id, HitAction::Removed);
-        guard.log.record(hit);
+        record(&mut guard, hit);
         drop(guard);
         hide_contents(&shared, el);
         Ok(())
@@ -449,7 +450,7 @@ fn tag_handler(
             let _ = el.set_attribute("data-strainer-tag", &merged);
         }
         let hit = element_hit(&guard, el, &rule.id, HitAction::Tagged(wanted.join(" ")));
-        guard.log.record(hit);
+        record(&mut guard, hit);
         Ok(())
     }
 }
@@ -537,32 +538,73 @@ fn add_candidate_rules(
         || el.get_attribute("data-strainer-tag"),
         || describe(el),
     );
-    match opened {
-        Some(Opened::New(id)) => {
-            el.before(&state.engine.sentinels, ContentType::Html);
-            close_on_end_tag(shared, el, id);
-        }
-        Some(Opened::Tracked) => el.before(&state.engine.sentinels, ContentType::Html),
-        None => {}
+    if opened.is_some() {
+        // The callers add rules only while `hidden` is 0.
+        state.sink.mark(position, state.engine.marks.drain(..));
+    }
+    if let Some(Opened::New(id)) = opened {
+        close_on_end_tag(shared, el, id);
     }
 }
 
-fn close_entry(shared: &Mutex<Shared>, id: u32, end: &mut EndTag<'_>) {
+fn close_entry(shared: &Arc<Mutex<Shared>>, id: u32, end: &mut EndTag<'_>) {
     let mut guard = lock(shared);
     let state = &mut *guard;
     let name = end.name();
     let watermark = state.sink.spill_watermark();
     let mut before = std::mem::take(&mut state.scratch);
     let own = state.engine.close_entry(id, &name, &mut state.verdicts, watermark, &mut before);
+    if own == Some(false) {
+        before.append(&mut state.engine.marks);
+    }
     if !before.is_empty() {
-        end.before(&before, ContentType::Html);
+        if state.hidden == 0 {
+            state.sink.mark(NO_TOKEN, before.drain(..));
+        } else {
+            end.streaming_before(mark_when_written(shared, std::mem::take(&mut before)));
+        }
     }
-    match own {
-        Some(true) => end.after(&state.engine.sentinels, ContentType::Html),
-        Some(false) => end.before(&state.engine.sentinels, ContentType::Html),
-        None => {}
+    if own == Some(true) {
+        // Its own end event, the one mark `close_entry` left.
+        if let Some(mark) = state.engine.marks.pop() {
+            // An end tag is written as it came (nothing renames one) unless it was removed: the end-tag handler of
+            // an element removed at its start tag that this tag closes implicitly ran first (inner elements' run
+            // first) and removed this tag too.
+            if state.hidden == 0 && !end.removed() && !others_write_around(&name) {
+                state.sink.mark_ahead(end.source_location().bytes().len(), mark);
+            } else {
+                end.streaming_after(mark_when_written(shared, [mark]));
+            }
+        }
     }
+    state.engine.marks.clear();
     state.scratch = before;
+}
+
+/// Whether another handler may insert content around the end tag `name`: the tag styles go before `</head>`
+/// ([`style_handlers`]). Elsewhere the end of an end tag is its start plus its length in the input.
+fn others_write_around(name: &str) -> bool {
+    name == "head"
+}
+
+/// A streaming handler that writes nothing and queues `marks` where lol_html runs it: at the offset of the
+/// content it stands for, if lol_html writes that content at all.
+fn mark_when_written(
+    shared: &Arc<Mutex<Shared>>,
+    marks: impl IntoIterator<Item = Mark> + Send + 'static,
+) -> Box<dyn StreamingHandler + Send> {
+    let shared = Arc::clone(shared);
+    Box::new(move |_: &mut StreamingHandlerSink<'_>| {
+        lock(&shared).sink.mark(NO_TOKEN, marks);
+        Ok(())
+    })
+}
+
+/// Records a hit found by a start-tag handler, after the events of earlier tokens (written out already): hits
+/// are reported in the order the output changed.
+fn record(state: &mut Shared, hit: PendingHit) {
+    state.sink.sync(hit.offset, &mut state.verdicts, &mut state.log);
+    state.log.record(hit);
 }
 
 fn link_handler(
@@ -611,7 +653,7 @@ fn link_handler(
                     super::text::excerpt(&cleaned.url, 38)
                 );
             }
-            state.log.record(hit);
+            record(state, hit);
         }
         Ok(())
     }
@@ -632,6 +674,7 @@ fn style_handlers(shared: &Arc<Mutex<Shared>>, style: &Arc<str>) -> Vec<Handlers
         }
         Ok(())
     }));
+    // Content inserted around an end tag: `others_write_around` must name it.
     let head_shared = Arc::clone(shared);
     let head_style = Arc::clone(style);
     handlers.extend(static_element(&HEAD, move |el| {

@@ -4,10 +4,11 @@
 //! no hyper types; it is synchronous and `Send`, so a rewriter can live across `.await` points.
 //!
 //! How it works: unconditional rules act natively in lol_html at the start tag. Conditional rules make an element
-//! a *candidate*: a begin sentinel (an HTML comment with a per-response nonce) goes before it, facts (own text,
-//! text length, links) are fed to the engine's own stack of open candidates (`regions`), and the verdict travels
-//! in-band as an end sentinel; the output sink (`sink`) holds back only the bytes of undecided candidates (up to
-//! the hold cap), applies verdicts and strips every sentinel. The charset is settled first (`charset`).
+//! a *candidate*: the output sink (`sink`) is told the output offset where it begins, facts (own text, text
+//! length, links) are fed to the engine's own stack of open candidates (`regions`), and the verdict is handed to
+//! the sink with the offset where the candidate ends; the sink counts lol_html's output bytes, holds back only
+//! the bytes of undecided candidates (up to the hold cap) and applies verdicts. The charset is settled first
+//! (`charset`).
 
 mod charset;
 mod handlers;
@@ -283,9 +284,8 @@ impl Rewriter {
             tracing::debug!("page encoding cannot be rewritten; passing it through");
             return head;
         };
-        let (state, abort) = plan.shared(encoding);
-        let shared = Arc::new(Mutex::new(state));
-        let html = handlers::build(&plan, &shared, abort, encoding);
+        let shared = Arc::new(Mutex::new(plan.shared(encoding)));
+        let html = handlers::build(&plan, &shared, encoding);
         let is_utf8 = encoding == AsciiCompatibleEncoding::utf_8();
         let utf8 = is_utf8.then(Vec::new);
         let legacy = (!is_utf8).then(|| LegacyGuard::new(encoding.into()));
@@ -382,17 +382,21 @@ impl Rewriter {
             return;
         }
         let result = rewriting.html.write(bytes);
-        let mut state = lock(&rewriting.shared);
+        let mut guard = lock(&rewriting.shared);
+        let state = &mut *guard;
         if let Err(error) = result {
             tracing::debug!(%error, "rewriter bailed out; passing the rest through");
             state.sink.release_all();
             state.log.bailed_out();
             append_output(out, state.sink.take_output());
             self.report = state.log.snapshot();
-            drop(state);
+            drop(guard);
             self.mode = Mode::PassThrough;
             return;
         }
+        // Every token lol_html handled is written: apply the events up to here, so the output is as ready as it
+        // can be.
+        state.sink.flush_events(&mut state.verdicts, &mut state.log);
         append_output(out, state.sink.take_output());
     }
 
@@ -404,12 +408,13 @@ impl Rewriter {
         out: &mut Vec<u8>,
     ) {
         let result = html.end();
-        let mut state = lock(shared);
+        let mut guard = lock(shared);
+        let state = &mut *guard;
         if let Err(error) = result {
             tracing::debug!(%error, "rewriter bailed out at the end of the page");
             state.log.bailed_out();
         }
-        state.sink.finish();
+        state.sink.finish(&mut state.verdicts, &mut state.log);
         append_output(out, state.sink.take_output());
         self.report = state.log.snapshot();
     }

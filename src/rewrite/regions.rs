@@ -1,6 +1,6 @@
 //! Deferred decisions on candidate elements: the engine's own stack of open candidates, the facts fed to them
-//! (own text, text length, links), early and final verdicts, and the sentinels that carry those verdicts to the
-//! sink.
+//! (own text, text length, links), early and final verdicts, and the events ([`Mark`]s) that carry those verdicts
+//! to the sink.
 //!
 //! The stack holds the open candidates and the open elements that the implied-end-tag rules involve
 //! ([`super::tree`]): lol_html does no tree construction, so a start tag that closes elements whose end tags
@@ -21,7 +21,6 @@
 //! keeps its inner verdicts. When the hold cap spills, every candidate open at that moment passes unchanged and
 //! no verdict is taken for it any more (fail-open); candidates opened after the spill are judged as usual.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use lol_html::html_content::{TextChunk, TextType};
@@ -33,7 +32,7 @@ use crate::rules::{
 use crate::url_host::{normalise_host, same_site, url_host};
 
 use super::report::PendingHit;
-use super::sink::{Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
+use super::sink::{Mark, Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
 use super::text::{
     self, append_collapsed, EntityDecoder, Progress, TextCounter, TextMark, WholeMark, WholeText,
 };
@@ -50,7 +49,7 @@ const TEXT_PIECE: usize = 256;
 const EXCERPT_CHARS: usize = 80;
 
 /// A tag name kept inline (no allocation per candidate); longer names compare unequal, which only moves an end
-/// sentinel before the end tag instead of after it.
+/// event before the end tag instead of after it.
 #[derive(Clone, Copy, Debug)]
 struct TagName {
     bytes: [u8; 24],
@@ -209,7 +208,6 @@ pub(super) struct Engine {
     site: Option<String>,
     last_hit: Option<LastHit>,
     details: bool,
-    marker: String,
     next_id: u32,
     stack: Vec<Open>,
     slots: Vec<Slot>,
@@ -223,23 +221,20 @@ pub(super) struct Engine {
     /// The `innermost` rules whose conditions held on the candidate judged last, whichever rule's verdict was
     /// taken (reused buffer).
     innermost_hits: Vec<usize>,
-    /// Sentinels to insert at the current token (reused buffer).
-    pub(super) sentinels: String,
-    /// Sentinels handed to lol_html that the sink has not parsed yet.
-    pub(super) in_flight: usize,
+    /// Events for the sink at the current token (reused buffer; the handlers take them).
+    pub(super) marks: Vec<Mark>,
     undecided: usize,
 }
 
 impl Engine {
-    /// The engine for one response; `marker` is `<!--NONCE:`.
-    pub(super) fn new(rules: Arc<RuleSet>, site: Option<&str>, details: bool, marker: String) -> Self {
+    /// The engine for one response.
+    pub(super) fn new(rules: Arc<RuleSet>, site: Option<&str>, details: bool) -> Self {
         let matches = Scope::ALL.map(|scope| scope.matcher(&rules).matches());
         Self {
             rules,
             site: site.map(|site| normalise_host(site).into_owned()),
             last_hit: None,
             details,
-            marker,
             next_id: 1,
             stack: Vec::new(),
             slots: Vec::new(),
@@ -249,13 +244,12 @@ impl Engine {
             whole: WholeText::default(),
             matches,
             innermost_hits: Vec::new(),
-            sentinels: String::new(),
-            in_flight: 0,
+            marks: Vec::new(),
             undecided: 0,
         }
     }
 
-    /// A start tag: closes what it implies closed (their end sentinels are left in `self.sentinels`), then
+    /// A start tag: closes what it implies closed (their end events are left in `self.marks`), then
     /// tracks the element when the implied-end-tag rules involve it; returns its id for its end-tag handler.
     pub(super) fn start_tag(
         &mut self,
@@ -265,7 +259,7 @@ impl Engine {
         verdicts: &mut Verdicts,
         watermark: Option<u32>,
     ) -> Option<u32> {
-        self.sentinels.clear();
+        self.marks.clear();
         for closing in html_tree::closings(name) {
             let mut target = None;
             for (index, entry) in self.stack.iter().enumerate().rev() {
@@ -291,8 +285,8 @@ impl Engine {
     }
 
     /// Adds conditional rules `added` (indexes into the rule set) for the element at `position`; makes it a
-    /// candidate unless a previous rule did. Returns what became of it when it became one (its begin sentinel is
-    /// then in `self.sentinels`).
+    /// candidate unless a previous rule did. Returns what became of it when it became one (its begin event is then
+    /// in `self.marks`).
     pub(super) fn add_rules(
         &mut self,
         added: &[usize],
@@ -360,7 +354,7 @@ impl Engine {
         opened
     }
 
-    /// The element on top of the stack becomes a candidate; its begin sentinel is left in `self.sentinels`.
+    /// The element on top of the stack becomes a candidate; its begin event is left in `self.marks`.
     fn become_candidate(&mut self, phrasing: bool, desc: impl FnOnce() -> String) {
         let mut own = self.pool.pop().unwrap_or_default();
         own.clear();
@@ -398,8 +392,8 @@ impl Engine {
         open.candidate = Some(candidate);
         let id = open.id;
         self.undecided += 1;
-        self.sentinels.clear();
-        self.push_sentinel(BEGIN, id);
+        self.marks.clear();
+        self.marks.push((BEGIN, id));
     }
 
     fn take_id(&mut self) -> u32 {
@@ -408,40 +402,32 @@ impl Engine {
         id
     }
 
-    fn push_sentinel(&mut self, kind: u8, id: u32) {
-        self.in_flight += 1;
-        self.sentinels.push_str(&self.marker);
-        self.sentinels.push(char::from(kind));
-        let _ = write!(self.sentinels, "{id}-->");
-    }
-
-    /// The end tag handler of entry `id` fired. Returns where a candidate's end sentinel goes: `Some(true)` after
-    /// the end tag (its own), `Some(false)` before it (an ancestor's); `None` for a stale handler or a tracked
-    /// element that is no candidate. Sentinels of entries closed inside it go before the end tag and are
-    /// returned in `before`.
+    /// The end tag handler of entry `id` fired. Returns where a candidate's end event (left in `self.marks`)
+    /// goes: `Some(true)` after the end tag (its own), `Some(false)` before it (an ancestor's); `None` for a stale
+    /// handler or a tracked element that is no candidate. Events of entries closed inside it go before the end
+    /// tag and are returned in `before`.
     pub(super) fn close_entry(
         &mut self,
         id: u32,
         end_tag_name: &str,
         verdicts: &mut Verdicts,
         watermark: Option<u32>,
-        before: &mut String,
+        before: &mut Vec<Mark>,
     ) -> Option<bool> {
         let index = self.stack.iter().rposition(|e| e.id == id)?;
-        self.sentinels.clear();
+        self.marks.clear();
         self.close_down_to(index + 1, verdicts, watermark);
         before.clear();
-        before.push_str(&self.sentinels);
+        before.append(&mut self.marks);
         let own = self.stack[index].name.is(end_tag_name);
         let is_candidate = self.stack[index].candidate.is_some();
-        self.sentinels.clear();
         self.close_top(verdicts, watermark);
         is_candidate.then_some(own)
     }
 
-    /// End of the document: everything still open ends here. Sentinels in `self.sentinels`.
+    /// End of the document: everything still open ends here. Events in `self.marks`.
     pub(super) fn close_all(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
-        self.sentinels.clear();
+        self.marks.clear();
         self.close_down_to(0, verdicts, watermark);
     }
 
@@ -451,7 +437,7 @@ impl Engine {
         }
     }
 
-    /// Pops the top entry; for a candidate, decides and appends its end sentinel to `self.sentinels`.
+    /// Pops the top entry; for a candidate, decides and appends its end event to `self.marks`.
     fn close_top(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
         let Some(Open { id, position, candidate: Some(mut candidate), .. }) = self.stack.pop() else {
             return;
@@ -476,7 +462,7 @@ impl Engine {
             }
         }
         self.slots.truncate(candidate.first_slot);
-        self.push_sentinel(END, id);
+        self.marks.push((END, id));
         recycle(&mut self.pool, std::mem::take(&mut candidate.own));
     }
 
@@ -607,9 +593,9 @@ impl Engine {
     }
 
     /// Feeds a text chunk: own text of the innermost candidate, length of all open ones; then early verdicts,
-    /// whose keep sentinels are inserted before the chunk. A long chunk is fed in pieces, so a wrapper that passes
-    /// its rules' maximum length within it is not copied to its end.
-    pub(super) fn text(&mut self, chunk: &mut TextChunk<'_>, watermark: Option<u32>) {
+    /// whose keep events are left in `self.marks` (they take effect before the chunk). A long chunk is fed in
+    /// pieces, so a wrapper that passes its rules' maximum length within it is not copied to its end.
+    pub(super) fn text(&mut self, chunk: &TextChunk<'_>, watermark: Option<u32>) {
         if chunk.text_type() != TextType::Data {
             return;
         }
@@ -619,7 +605,7 @@ impl Engine {
         if self.undecided == 0 {
             return;
         }
-        self.sentinels.clear();
+        self.marks.clear();
         let node_ends = chunk.last_in_text_node();
         let mut rest = chunk.as_str();
         loop {
@@ -630,12 +616,9 @@ impl Engine {
                 break;
             }
         }
-        if !self.sentinels.is_empty() {
-            chunk.before(&self.sentinels, lol_html::html_content::ContentType::Html);
-        }
     }
 
-    /// Feeds one piece of a text chunk and takes the early verdicts it allows (sentinels appended).
+    /// Feeds one piece of a text chunk and takes the early verdicts it allows (keep events appended).
     fn feed_text(&mut self, piece: &str, node_ends: bool, watermark: Option<u32>) {
         let (own_from, innermost) = self.own_text_owners();
         let (counter, stack, whole) = (&mut self.counter, &mut self.stack, &mut self.whole);
@@ -763,7 +746,7 @@ impl Engine {
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
             self.undecided -= 1;
             if !spilled {
-                self.push_sentinel(KEEP, id);
+                self.marks.push((KEEP, id));
             }
         }
     }

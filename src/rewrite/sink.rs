@@ -1,18 +1,23 @@
-//! The output sink: strips the engine's sentinels from lol_html's output and holds back the bytes of undecided
-//! candidate elements until their verdict (or the hold cap) releases them.
+//! The output sink: holds back the bytes of undecided candidate elements until their verdict (or the hold cap)
+//! releases them, and applies the verdicts.
 //!
-//! Sentinels are HTML comments `<!--NONCE:kID-->` with a per-response random nonce; `k` is `b` (a candidate
-//! begins), `k` (kept early), `e` (the candidate ends; its verdict is looked up in [`Verdicts`]) or `x` (lol_html
-//! bailed out: release everything and pass the rest through). The sink knows nothing about rules or elements.
+//! The sink learns where candidates begin and end as offsets in lol_html's output: it counts every byte it
+//! receives, and the handlers queue [`Event`]s (`BEGIN`, `KEEP` for kept early, `END`, whose verdict is looked up
+//! in [`Verdicts`]) at the output offset where they take effect. lol_html hands a token's handlers the token
+//! after writing every byte before it and writes the token only after they return (`el.before` content first), so
+//! a start tag, a text chunk or the content before an end tag begins exactly at the offset the sink has reached
+//! while their handlers run; the offset right after an end tag lies the tag's length further (or is taken by a
+//! streaming handler that lol_html runs as it writes the content after the tag). The sink applies an event when
+//! the bytes reach its offset, that is as lol_html writes the token it belongs to, after the token's other
+//! handlers ran. The sink knows nothing about rules or elements.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use encoding_rs::Encoding;
-use memchr::memmem;
 
 use super::report::{PendingHit, ReportLog};
 
-/// What a candidate's end sentinel means when the candidate was removed or tagged (kept otherwise).
+/// What a candidate's end event means when the candidate was removed or tagged (kept otherwise).
 #[derive(Debug)]
 pub(super) struct Verdict {
     /// The change to apply.
@@ -30,15 +35,29 @@ pub(super) enum VerdictAction {
     Tag(String),
 }
 
-/// Verdicts waiting for their end sentinel, by candidate id.
+/// Verdicts waiting for their end event, by candidate id.
 pub(super) type Verdicts = HashMap<u32, Verdict>;
 
-/// The sentinel kinds.
+/// The event kinds.
 pub(super) const BEGIN: u8 = b'b';
 pub(super) const KEEP: u8 = b'k';
 pub(super) const END: u8 = b'e';
-pub(super) const ABORT: u8 = b'x';
-const SENTINEL_END: &[u8] = b"-->";
+
+/// An event of candidate `id` of kind `kind` ([`BEGIN`], [`KEEP`], [`END`]).
+pub(super) type Mark = (u8, u32);
+
+/// The token of an event queued while lol_html writes output (or by a handler that records no hits).
+pub(super) const NO_TOKEN: usize = usize::MAX;
+
+/// A queued event.
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    /// Output offset where it takes effect.
+    at: usize,
+    /// Input offset of the start tag whose handler queued it, or [`NO_TOKEN`] ([`Sink::sync`]).
+    token: usize,
+    mark: Mark,
+}
 
 /// A candidate whose bytes are held.
 #[derive(Debug)]
@@ -50,12 +69,12 @@ struct Held {
     decided: bool,
 }
 
-/// Strips sentinels, holds candidate bytes, applies verdicts.
+/// Counts output bytes, holds candidate bytes, applies verdicts.
 pub(super) struct Sink {
-    marker: Vec<u8>,
-    finder: memmem::Finder<'static>,
-    /// Bytes that may be the start of a sentinel split across chunks.
-    carry: Vec<u8>,
+    /// Bytes received from lol_html so far (the output offset).
+    received: usize,
+    /// Events not applied yet, by offset.
+    events: VecDeque<Event>,
     /// Bytes ready for the caller.
     out: Vec<u8>,
     /// Bytes held back, from the start of the outermost undecided candidate.
@@ -70,14 +89,11 @@ pub(super) struct Sink {
 }
 
 impl Sink {
-    /// A sink for sentinels starting with `marker` (`<!--NONCE:`).
-    pub(super) fn new(marker: &str, hold_cap: usize, encoding: &'static Encoding) -> Self {
-        let marker = marker.as_bytes().to_vec();
-        let finder = memmem::Finder::new(&marker).into_owned();
+    /// A sink holding at most `hold_cap` bytes; inserted attributes are encoded in `encoding`.
+    pub(super) fn new(hold_cap: usize, encoding: &'static Encoding) -> Self {
         Self {
-            marker,
-            finder,
-            carry: Vec::new(),
+            received: 0,
+            events: VecDeque::new(),
             out: Vec::new(),
             held: Vec::new(),
             regions: Vec::new(),
@@ -104,93 +120,86 @@ impl Sink {
         self.spill_watermark
     }
 
-    /// Releases everything held or carried, unchanged, and passes all later bytes through.
+    /// Queues `marks` at the current output offset, in order. `token` is the input offset of the start tag whose
+    /// handler queues them, or [`NO_TOKEN`].
+    pub(super) fn mark(&mut self, token: usize, marks: impl IntoIterator<Item = Mark>) {
+        if self.passthrough {
+            return;
+        }
+        let at = self.received;
+        self.events.extend(marks.into_iter().map(|mark| Event { at, token, mark }));
+    }
+
+    /// Queues `mark` `ahead` bytes past the current output offset.
+    pub(super) fn mark_ahead(&mut self, ahead: usize, mark: Mark) {
+        if !self.passthrough {
+            self.events.push_back(Event { at: self.received + ahead, token: NO_TOKEN, mark });
+        }
+    }
+
+    /// Applies the events that lol_html wrote out already, up to the first one queued by the handlers of the start
+    /// tag at `token`: before a handler of that tag records a hit, so that hits keep the order in which the
+    /// output changed.
+    pub(super) fn sync(&mut self, token: usize, verdicts: &mut Verdicts, log: &mut ReportLog) {
+        while let Some(&event) = self.events.front() {
+            if event.token == token || event.at > self.received {
+                return;
+            }
+            self.events.pop_front();
+            self.apply(event.mark, verdicts, log);
+        }
+    }
+
+    /// Applies every event up to the current offset (lol_html returned: every token it handled is written).
+    pub(super) fn flush_events(&mut self, verdicts: &mut Verdicts, log: &mut ReportLog) {
+        while let Some(&event) = self.events.front() {
+            if event.at > self.received {
+                return;
+            }
+            self.events.pop_front();
+            self.apply(event.mark, verdicts, log);
+        }
+    }
+
+    /// Releases everything held, unchanged, and passes all later bytes through.
     pub(super) fn release_all(&mut self) {
         self.passthrough = true;
         self.regions.clear();
+        self.events.clear();
         let held = std::mem::take(&mut self.held);
         self.out.extend_from_slice(&held);
-        let carry = std::mem::take(&mut self.carry);
-        self.out.extend_from_slice(&carry);
     }
 
-    /// Handles one chunk of lol_html output. `in_flight` counts sentinels handed to lol_html and not parsed
-    /// yet: with none in flight (and no partial one carried) the chunk cannot hold one and is not scanned.
-    pub(super) fn push(
-        &mut self,
-        chunk: &[u8],
-        in_flight: &mut usize,
-        verdicts: &mut Verdicts,
-        log: &mut ReportLog,
-    ) {
-        if self.passthrough {
-            self.out.extend_from_slice(chunk);
-            return;
-        }
-        if self.carry.is_empty() {
-            if *in_flight == 0 {
-                self.emit(chunk, log);
-                return;
-            }
-            self.scan(chunk, in_flight, verdicts, log);
-        } else {
-            let mut joined = std::mem::take(&mut self.carry);
-            joined.extend_from_slice(chunk);
-            self.scan(&joined, in_flight, verdicts, log);
-        }
-    }
-
-    fn scan(
-        &mut self,
-        mut input: &[u8],
-        in_flight: &mut usize,
-        verdicts: &mut Verdicts,
-        log: &mut ReportLog,
-    ) {
+    /// Handles one chunk of lol_html output: applies the events it reaches on the way.
+    pub(super) fn push(&mut self, chunk: &[u8], verdicts: &mut Verdicts, log: &mut ReportLog) {
+        let mut rest = chunk;
         loop {
             if self.passthrough {
-                self.out.extend_from_slice(input);
+                self.received += rest.len();
+                self.out.extend_from_slice(rest);
                 return;
             }
-            let Some(at) = self.finder.find(input) else {
-                let keep = self.partial_marker_len(input);
-                let (ready, rest) = input.split_at(input.len() - keep);
-                self.emit(ready, log);
-                self.carry.extend_from_slice(rest);
-                return;
+            let next = loop {
+                match self.events.front() {
+                    Some(&event) if event.at <= self.received => {
+                        self.events.pop_front();
+                        self.apply(event.mark, verdicts, log);
+                    }
+                    next => break next.map(|event| event.at),
+                }
             };
-            self.emit(&input[..at], log);
-            let body = &input[at + self.marker.len()..];
-            let Some(close) = memmem::find(body, SENTINEL_END) else {
-                self.carry.extend_from_slice(&input[at..]);
+            if rest.is_empty() {
                 return;
-            };
-            *in_flight = in_flight.saturating_sub(1);
-            self.sentinel(&body[..close], verdicts, log);
-            input = &body[close + SENTINEL_END.len()..];
+            }
+            let take = next.map_or(rest.len(), |at| (at - self.received).min(rest.len()));
+            let (now, later) = rest.split_at(take);
+            self.received += take;
+            self.emit(now, log);
+            rest = later;
         }
     }
 
-    /// How many bytes at the end of `input` may begin a sentinel.
-    fn partial_marker_len(&self, input: &[u8]) -> usize {
-        let window = input.len().min(self.marker.len() - 1);
-        let tail = &input[input.len() - window..];
-        let mut from = 0;
-        while let Some(lt) = memchr::memchr(b'<', &tail[from..]) {
-            let candidate = &tail[from + lt..];
-            if self.marker.starts_with(candidate) {
-                return candidate.len();
-            }
-            from += lt + 1;
-        }
-        0
-    }
-
-    fn sentinel(&mut self, body: &[u8], verdicts: &mut Verdicts, log: &mut ReportLog) {
-        let Some((&kind, digits)) = body.split_first() else {
-            return;
-        };
-        let id = parse_id(digits);
+    fn apply(&mut self, (kind, id): Mark, verdicts: &mut Verdicts, log: &mut ReportLog) {
         match kind {
             BEGIN => self.begin(id),
             KEEP => self.keep(id),
@@ -198,7 +207,6 @@ impl Sink {
                 let verdict = verdicts.remove(&id);
                 self.end(id, verdict, log);
             }
-            ABORT => self.release_all(),
             _ => {}
         }
     }
@@ -310,34 +318,35 @@ impl Sink {
     }
 
     /// Releases what is left at the end of the input: nothing should be held, but fail open if it is.
-    pub(super) fn finish(&mut self) {
+    pub(super) fn finish(&mut self, verdicts: &mut Verdicts, log: &mut ReportLog) {
+        self.flush_events(verdicts, log);
         self.release_all();
     }
-}
-
-fn parse_id(digits: &[u8]) -> u32 {
-    digits
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0u32, |id, b| id.wrapping_mul(10).wrapping_add(u32::from(b - b'0')))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MARKER: &str = "<!--n0nce:";
+    /// One step of a test: bytes lol_html writes, or events queued at the current offset.
+    enum Step<'a> {
+        Out(&'a [u8]),
+        Marks(&'a [Mark]),
+    }
+    use Step::{Marks, Out};
 
-    fn run(chunks: &[&[u8]], verdicts: &mut Verdicts, cap: usize) -> (Vec<u8>, u32) {
-        let mut sink = Sink::new(MARKER, cap, encoding_rs::UTF_8);
+    fn run(steps: &[Step<'_>], verdicts: &mut Verdicts, cap: usize) -> (Vec<u8>, u32) {
+        let mut sink = Sink::new(cap, encoding_rs::UTF_8);
         let mut log = ReportLog::new(false, false);
         let mut out = Vec::new();
-        let mut in_flight = usize::MAX;
-        for chunk in chunks {
-            sink.push(chunk, &mut in_flight, verdicts, &mut log);
+        for step in steps {
+            match step {
+                Out(chunk) => sink.push(chunk, verdicts, &mut log),
+                Marks(marks) => sink.mark(NO_TOKEN, marks.iter().copied()),
+            }
             out.extend(sink.take_output());
         }
-        sink.finish();
+        sink.finish(verdicts, &mut log);
         out.extend(sink.take_output());
         (out, log.snapshot().spilled)
     }
@@ -347,42 +356,93 @@ mod tests {
     }
 
     #[test]
-    fn keeps_and_strips_sentinels_at_any_split() {
-        let input = b"a<!--n0nce:b1--><p>x</p><!--n0nce:e1-->z";
-        for split in 0..=input.len() {
-            let (a, b) = input.split_at(split);
-            let (out, _) = run(&[a, b], &mut Verdicts::new(), 1024);
-            assert_eq!(out, b"a<p>x</p>z", "split at {split}");
-        }
+    fn removes_a_candidate_between_its_offsets() {
+        let mut verdicts = Verdicts::new();
+        verdicts.insert(1, remove());
+        let steps = [
+            Out(b"a"),
+            Marks(&[(BEGIN, 1)]),
+            Out(b"<p>"),
+            Out(b"x"),
+            Out(b"</p>"),
+            Marks(&[(END, 1)]),
+            Out(b"z"),
+        ];
+        let (out, _) = run(&steps, &mut verdicts, 1024);
+        assert_eq!(out, b"az");
     }
 
     #[test]
     fn removes_and_tags_nested_candidates() {
-        let input =
-            b"<!--n0nce:b1--><div><!--n0nce:b2--><p class=x>promo</p><!--n0nce:e2--></div><!--n0nce:e1-->";
         let mut verdicts = Verdicts::new();
         verdicts.insert(2, remove());
         verdicts.insert(1, Verdict { action: VerdictAction::Tag("related".into()), hits: Vec::new() });
-        let (out, _) = run(&[input], &mut verdicts, 1024);
+        let steps = [
+            Marks(&[(BEGIN, 1)]),
+            Out(b"<div>"),
+            Marks(&[(BEGIN, 2)]),
+            Out(b"<p class=x>promo</p>"),
+            Marks(&[(END, 2)]),
+            Out(b"</div>"),
+            Marks(&[(END, 1)]),
+        ];
+        let (out, _) = run(&steps, &mut verdicts, 1024);
         assert_eq!(out, b"<div data-strainer-tag=\"related\"></div>".as_slice());
     }
 
     #[test]
-    fn early_keep_releases_outer_bytes_only() {
-        let mut sink = Sink::new(MARKER, 1024, encoding_rs::UTF_8);
+    fn events_apply_when_the_bytes_reach_them() {
+        let mut sink = Sink::new(1024, encoding_rs::UTF_8);
         let mut log = ReportLog::new(false, false);
         let mut verdicts = Verdicts::new();
-        let mut in_flight = 5;
-        sink.push(
-            b"<!--n0nce:b1--><div>a<!--n0nce:b2--><p>b<!--n0nce:k1-->",
-            &mut in_flight,
-            &mut verdicts,
-            &mut log,
-        );
+        verdicts.insert(1, remove());
+        sink.push(b"<b>", &mut verdicts, &mut log);
+        sink.mark(7, [(BEGIN, 1)]);
+        // A later handler of the same start tag: the begin waits for the tag's bytes.
+        sink.sync(7, &mut verdicts, &mut log);
+        assert_eq!(sink.events.len(), 1);
+        sink.push(b"<p>x</p>", &mut verdicts, &mut log);
+        sink.mark(NO_TOKEN, [(END, 1)]);
+        // The handler of another tag: what was written before it applies first.
+        sink.sync(20, &mut verdicts, &mut log);
+        assert!(sink.events.is_empty());
+        sink.push(b"</b>", &mut verdicts, &mut log);
+        assert_eq!(sink.take_output(), b"<b></b>");
+    }
+
+    #[test]
+    fn an_event_ahead_applies_where_the_bytes_reach_it() {
+        let mut verdicts = Verdicts::new();
+        verdicts.insert(1, remove());
+        let mut sink = Sink::new(1024, encoding_rs::UTF_8);
+        let mut log = ReportLog::new(false, false);
+        sink.mark(NO_TOKEN, [(BEGIN, 1)]);
+        sink.push(b"<p>x", &mut verdicts, &mut log);
+        sink.mark_ahead(4, (END, 1));
+        sink.flush_events(&mut verdicts, &mut log);
+        assert_eq!(sink.events.len(), 1, "not reached yet");
+        sink.push(b"</p>after", &mut verdicts, &mut log);
+        assert_eq!(sink.take_output(), b"after");
+    }
+
+    #[test]
+    fn early_keep_releases_outer_bytes_only() {
+        let mut verdicts = Verdicts::new();
+        let mut sink = Sink::new(1024, encoding_rs::UTF_8);
+        let mut log = ReportLog::new(false, false);
+        sink.mark(NO_TOKEN, [(BEGIN, 1)]);
+        sink.push(b"<div>a", &mut verdicts, &mut log);
+        sink.mark(NO_TOKEN, [(BEGIN, 2)]);
+        sink.push(b"<p>b", &mut verdicts, &mut log);
+        sink.mark(NO_TOKEN, [(KEEP, 1)]);
+        sink.flush_events(&mut verdicts, &mut log);
         assert_eq!(sink.take_output(), b"<div>a");
         verdicts.insert(2, remove());
-        sink.push(b"</p><!--n0nce:e2--></div><!--n0nce:e1-->", &mut in_flight, &mut verdicts, &mut log);
-        assert_eq!(in_flight, 0);
+        sink.push(b"</p>", &mut verdicts, &mut log);
+        sink.mark(NO_TOKEN, [(END, 2)]);
+        sink.push(b"</div>", &mut verdicts, &mut log);
+        sink.mark(NO_TOKEN, [(END, 1)]);
+        sink.flush_events(&mut verdicts, &mut log);
         assert_eq!(sink.take_output(), b"</div>");
     }
 
@@ -390,14 +450,23 @@ mod tests {
     fn spills_past_the_cap_unchanged() {
         let mut verdicts = Verdicts::new();
         verdicts.insert(1, remove());
-        let (out, spilled) = run(&[b"<!--n0nce:b1--><p>0123456789</p><!--n0nce:e1-->"], &mut verdicts, 8);
+        let steps = [Marks(&[(BEGIN, 1)]), Out(b"<p>0123456789</p>"), Marks(&[(END, 1)])];
+        let (out, spilled) = run(&steps, &mut verdicts, 8);
         assert_eq!(out, b"<p>0123456789</p>");
         assert_eq!(spilled, 1);
     }
 
     #[test]
-    fn abort_releases_everything() {
-        let (out, _) = run(&[b"<!--n0nce:b1--><p>x<!--n0nce:x0--><!--n0nce:e1-->"], &mut Verdicts::new(), 64);
-        assert_eq!(out, b"<p>x<!--n0nce:e1-->");
+    fn release_all_passes_the_rest_through() {
+        let mut verdicts = Verdicts::new();
+        verdicts.insert(1, remove());
+        let mut sink = Sink::new(64, encoding_rs::UTF_8);
+        let mut log = ReportLog::new(false, false);
+        sink.mark(NO_TOKEN, [(BEGIN, 1)]);
+        sink.push(b"<p>x", &mut verdicts, &mut log);
+        sink.release_all();
+        sink.mark(NO_TOKEN, [(END, 1)]);
+        sink.push(b"</p>", &mut verdicts, &mut log);
+        assert_eq!(sink.take_output(), b"<p>x</p>");
     }
 }
