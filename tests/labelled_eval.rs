@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.95),
-        ("product-box", 0.93),
-        ("related", 0.95),
+        ("pitch", 0.94),
+        ("product-box", 0.90),
+        ("related", 0.93),
         ("tracking", 0.99),
     ],
     precision: 0.99,
-    unlabelled: 9,
+    unlabelled: 17,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 0.99),
-        ("pitch", 0.80),
-        ("product-box", 0.62),
-        ("related", 0.71),
-        ("tracking", 0.96),
+        ("affiliate", 0.98),
+        ("pitch", 0.88),
+        ("product-box", 0.77),
+        ("related", 0.82),
+        ("tracking", 0.99),
     ],
     precision: 0.98,
-    unlabelled: 6,
+    unlabelled: 3,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes.
 const FAMILIES: &[&str] = &["affiliate", "pitch", "product-box", "related", "tracking"];
