@@ -1,7 +1,7 @@
 //! A real browser through strainer over HTTPS and plain HTTP: headless Chromium trusts strainer's CA through an NSS
 //! database (real certificate checks, host names included), loads `https://news.test/article` from a loopback HTTPS
 //! origin and `http://news.test/article` from a plain one via `--proxy-server`, and the DOM it builds must show the
-//! rules' work: promos gone, related paragraphs tagged, links clean, no sentinel comments leaked.
+//! rules' work: promos gone, related paragraphs tagged, links clean.
 //!
 //! Needs `chromium` and `certutil` (Debian: `chromium`, `libnss3-tools`). With `CI=true` their absence fails the
 //! test; elsewhere it is skipped with a loud message. Every child process is bounded by a deadline and killed by PID.
@@ -212,5 +212,4 @@ fn assert_clean_article(url: &str, dom: &str, stderr: &str) {
         assert!(dom.contains(title), "{url}: related link {title:?} kept:\n{dom}");
     }
     assert!(!dom.contains("utm_"), "{url}: tracking parameters left in links:\n{dom}");
-    assert!(!dom.contains("<!--strainer"), "{url}: sentinel comments leaked:\n{dom}");
 }

@@ -122,7 +122,7 @@ fn representative_rules_are_chunk_invariant_on_every_page() {
 }
 
 #[test]
-fn no_sentinel_leaks_into_any_page() {
+fn the_engine_adds_no_comment_to_any_page() {
     let rules = representative();
     for (name, page) in corpus() {
         let (out, _) = rewrite(&rules, &options(), &page);
