@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.94),
-        ("product-box", 0.90),
-        ("related", 0.93),
+        ("pitch", 0.93),
+        ("product-box", 0.91),
+        ("related", 0.94),
         ("tracking", 0.99),
     ],
     precision: 0.99,
-    unlabelled: 17,
+    unlabelled: 19,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 0.98),
-        ("pitch", 0.88),
+        ("affiliate", 0.96),
+        ("pitch", 0.96),
         ("product-box", 0.77),
-        ("related", 0.82),
+        ("related", 0.88),
         ("tracking", 0.99),
     ],
-    precision: 0.98,
-    unlabelled: 3,
+    precision: 0.94,
+    unlabelled: 14,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes.
 const FAMILIES: &[&str] = &["affiliate", "pitch", "product-box", "related", "tracking"];
