@@ -94,7 +94,8 @@ struct Slot {
     elsewhere: bool,
     /// A link inside leads to the page's own site.
     on_site: bool,
-    /// The text length of the longest element inside that this rule hit (read by `innermost`).
+    /// The text length of the longest element inside on which this rule's conditions held (read by
+    /// `innermost`).
     inner_hit: Option<usize>,
 }
 

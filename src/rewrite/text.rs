@@ -172,12 +172,14 @@ impl TextCounter {
 
 /// The page's text as it arrives, whitespace collapsed, kept from where the oldest candidate that reads all its
 /// text started: each such candidate's text is a tail of it, so nested boxes share one copy instead of each
-/// collecting its own. Kept twice: as it arrived, and as a reader sees it once the candidates removed inside
-/// are gone (their text is cut from that copy when they are removed, as if it had never arrived).
+/// collecting its own. Also as a reader sees it once the candidates removed inside are gone (their text is cut
+/// from a second copy when they are removed, as if it had never arrived); that copy is made only at the first
+/// such removal, and until then what is left is all the text.
 #[derive(Debug, Default)]
 pub(super) struct WholeText {
     all: Collapsed,
-    left: Collapsed,
+    /// What is left, once it differs from `all` (`None`: the same text, the same positions).
+    left: Option<Collapsed>,
 }
 
 /// Where a candidate starts in [`WholeText`]: in the text as it arrived and in what is left of it.
@@ -189,7 +191,7 @@ pub(super) struct WholeMark {
 }
 
 /// Collapsed text kept from a base position on.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Collapsed {
     text: String,
     /// Where `text` starts in the page's collapsed text.
@@ -217,17 +219,21 @@ impl Collapsed {
 impl WholeText {
     /// The current end, to take when a candidate starts.
     pub(super) fn mark(&self) -> WholeMark {
-        WholeMark {
-            all: self.all.position(),
-            left: self.left.position(),
-            left_pending_space: self.left.pending_space,
-        }
+        let left = self.left();
+        WholeMark { all: self.all.position(), left: left.position(), left_pending_space: left.pending_space }
+    }
+
+    /// What is left of the text.
+    fn left(&self) -> &Collapsed {
+        self.left.as_ref().unwrap_or(&self.all)
     }
 
     /// Appends decoded text.
     pub(super) fn append(&mut self, text: &str) {
         append_collapsed(&mut self.all.text, &mut self.all.pending_space, text);
-        append_collapsed(&mut self.left.text, &mut self.left.pending_space, text);
+        if let Some(left) = &mut self.left {
+            append_collapsed(&mut left.text, &mut left.pending_space, text);
+        }
     }
 
     /// The text since `from` (a mark taken since the last [`WholeText::forget`]), without the space that
@@ -238,15 +244,16 @@ impl WholeText {
 
     /// The same, without the text of the candidates removed inside it since: what a reader still sees of it.
     pub(super) fn left_since(&self, from: &WholeMark) -> &str {
-        self.left.since(from.left)
+        self.left().since(from.left)
     }
 
     /// A candidate that started at `from` was removed: its text (and the whitespace inside it) is cut from what
     /// is left.
     pub(super) fn removed_since(&mut self, from: &WholeMark) {
-        if let Some(len) = from.left.checked_sub(self.left.base).filter(|&len| len <= self.left.text.len()) {
-            self.left.text.truncate(len);
-            self.left.pending_space = from.left_pending_space;
+        let left = self.left.get_or_insert_with(|| self.all.clone());
+        if let Some(len) = from.left.checked_sub(left.base).filter(|&len| len <= left.text.len()) {
+            left.text.truncate(len);
+            left.pending_space = from.left_pending_space;
         }
     }
 
@@ -258,7 +265,7 @@ impl WholeText {
     /// Drops the text kept so far: no candidate reads it any more.
     pub(super) fn forget(&mut self) {
         self.all.forget();
-        self.left.forget();
+        self.left = None;
     }
 }
 
