@@ -4,7 +4,7 @@ mod support {
     pub mod rules_builder;
 }
 
-use strainer::rules::Conditions;
+use strainer::rules::{Conditions, RuleId};
 use support::rules_builder::*;
 
 #[test]
@@ -335,4 +335,47 @@ fn whole_text_regex_reads_what_is_left_once_inner_promos_are_removed() {
     // The caption is removed as a pitch; what is left of the figure is its photo credit, which stays.
     let page = "<figure><p>Photo: Jo Bell</p> <figcaption>Lantern, £19 at Argos</figcaption></figure>";
     assert_eq!(rewrite_str(&rules, page), "<figure><p>Photo: Jo Bell</p> </figure>");
+}
+
+#[test]
+fn holds_and_holds_none_read_the_elements_inside() {
+    let picture_price = Conditions {
+        whole_text: vec![contains(&["£"])],
+        holds: vec!["img".into(), "picture".into()],
+        holds_none: vec!["h1".into()],
+        ..Conditions::default()
+    };
+    let rules = set(vec![remove_when("card", "div", picture_price)]);
+    // A picture and a price: gone. No picture, or a headline beside the picture: kept.
+    let page = "<div><img src=a.jpg><p>Lantern, £19</p></div><div><p>Rent, £900</p></div>\
+                <div><h1>Fares rise to £5</h1><img src=b.jpg></div>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<div><p>Rent, £900</p></div><div><h1>Fares rise to £5</h1><img src=b.jpg></div>"
+    );
+    // Only what is inside counts: a `div` is not held by itself, and an image after it is not in it.
+    let holds_div = Conditions { holds: vec!["div".into()], ..Conditions::default() };
+    let rules = set(vec![remove_when("outer", "div", holds_div)]);
+    assert_eq!(rewrite_str(&rules, "<div>a</div><div><div>b</div></div>"), "<div>a</div>");
+}
+
+#[test]
+fn a_rule_that_follows_itself_takes_a_run_of_like_items() {
+    let label = tag_when("label", "h3", &["label"], text(vec![starts_with(&["More from"])]));
+    let run = Conditions { follows: vec![RuleId::new("label"), RuleId::new("run")], ..Conditions::default() };
+    let rules = set(vec![label, tag_when("run", "div", &["related"], run)]);
+    let page = "<h3>More from us</h3>\n<div class=row><a href=/a>A</a></div>\n<div class=row><a href=/b>B</a></div>\
+                <div class=author><a href=/me>Jo</a></div>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<h3 data-strainer-tag=\"label\">More from us</h3>\n\
+         <div data-strainer-tag=\"related\" class=row><a href=/a>A</a></div>\n\
+         <div data-strainer-tag=\"related\" class=row><a href=/b>B</a></div><div class=author><a href=/me>Jo</a></div>"
+    );
+    // Text between two items ends the run.
+    let page = "<h3>More from us</h3><div class=row>A</div> and <div class=row>B</div>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<h3 data-strainer-tag=\"label\">More from us</h3><div data-strainer-tag=\"related\" class=row>A</div> and <div class=row>B</div>"
+    );
 }

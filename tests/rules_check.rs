@@ -50,6 +50,12 @@ own_text_matches = "(a"
 id = "exc"
 sites = ["shop.example"]
 rules = ["missing"]
+
+[[remove]]
+id = "card"
+selector = "div"
+[remove.when]
+holds = ["img.product"]
 "#;
 
 #[test]
@@ -80,6 +86,8 @@ fn every_error_is_printed_with_its_position_and_the_exit_code_is_1() {
              conditions use a `when` table)",
             "a-broken.toml:24:20: rule `rx`: invalid regex \"(a\": unclosed group",
             "a-broken.toml:29:10: exception `exc`: unknown rule `missing`",
+            "a-broken.toml:35:9: rule `card`: `holds` takes tag names (ASCII letters, digits and `-`, such as \
+             \"img\"), not \"img.product\"",
             "b-syntax.toml:3:21: invalid TOML: unclosed array, expected `]`",
         ]
     );

@@ -48,6 +48,9 @@ pub(super) struct Plan {
     indexed: Arc<[bool]>,
     clean_links: bool,
     links_to: bool,
+    /// The elements the conditional rules in force look for inside their candidates (`holds`): their tag names
+    /// as one selector.
+    held: Option<Selector>,
     style: Option<Arc<str>>,
 }
 
@@ -78,13 +81,24 @@ impl Plan {
         let links_to = conditional
             .iter()
             .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(Conditions::reads_links));
+        let mut held_names: Vec<Box<str>> = Vec::new();
+        for &index in &conditional {
+            let when = rules.element_rules[index].when.iter();
+            for name in when.flat_map(|when| when.holds.iter().chain(&when.holds_none)) {
+                if !held_names.contains(name) {
+                    held_names.push(name.clone());
+                }
+            }
+        }
+        // The names are checked tag names, so the selector parses; were it not to, no `holds` test would pass.
+        let held = (!held_names.is_empty()).then(|| held_names.join(", ").parse().ok()).flatten();
         let style = if options.inject_styles {
             let active: Vec<usize> = tags.iter().chain(&conditional).copied().collect();
             styles::style_element(&rules, &active, &options.extra_css).map(Arc::from)
         } else {
             None
         };
-        Self { rules, options, removes, tags, conditional, indexed, clean_links, links_to, style }
+        Self { rules, options, removes, tags, conditional, indexed, clean_links, links_to, held, style }
     }
 
     /// True when no handler would do anything: the page passes through untouched.
@@ -239,6 +253,9 @@ pub(super) fn build(
     if plan.clean_links || plan.links_to {
         element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
     }
+    if let Some(held) = &plan.held {
+        element_handlers.push(on_element(held, held_element_handler(shared)));
+    }
     if let Some(style) = &plan.style {
         element_handlers.extend(style_handlers(shared, style));
     }
@@ -346,6 +363,31 @@ fn close_on_end_tag(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>,
 }
 
 /// `tag.first-class` or `tag#id`, for explained hits.
+/// A start tag conditional rules selected, as the engine reads it.
+struct SelectedElement<'a, 'r, 't> {
+    el: &'a send::Element<'r, 't>,
+    /// Its tag name, when the caller knows it already.
+    name: Option<&'a str>,
+}
+
+impl regions::StartTag for SelectedElement<'_, '_, '_> {
+    fn name(&self) -> String {
+        self.name.map_or_else(|| self.el.tag_name(), str::to_owned)
+    }
+
+    fn class(&self) -> Option<String> {
+        self.el.get_attribute("class")
+    }
+
+    fn existing_tags(&self) -> Option<String> {
+        self.el.get_attribute("data-strainer-tag")
+    }
+
+    fn describe(&self) -> String {
+        describe(self.el)
+    }
+}
+
 fn describe(el: &send::Element<'_, '_>) -> String {
     let mut desc = el.tag_name();
     if let Some(class) = el.get_attribute("class") {
@@ -531,13 +573,7 @@ fn add_candidate_rules(
 ) {
     let state = &mut **guard;
     let position = el.source_location().bytes().start;
-    let opened = state.engine.add_rules(
-        rules,
-        position,
-        || name.map_or_else(|| el.tag_name(), str::to_owned),
-        || el.get_attribute("data-strainer-tag"),
-        || describe(el),
-    );
+    let opened = state.engine.add_rules(rules, position, &SelectedElement { el, name });
     if opened.is_some() {
         // The callers add rules only while `hidden` is 0.
         state.sink.mark(position, state.engine.marks.drain(..));
@@ -605,6 +641,22 @@ fn mark_when_written(
 fn record(state: &mut Shared, hit: PendingHit) {
     state.sink.sync(hit.offset, &mut state.verdicts, &mut state.log);
     state.log.record(hit);
+}
+
+/// An element some `holds` condition looks for: the engine tells the open candidates around it. Registered
+/// after the rules that remove at the start tag: an element they remove is no element inside anything.
+fn held_element_handler(
+    shared: &Arc<Mutex<Shared>>,
+) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
+    let shared = Arc::clone(shared);
+    move |el| {
+        let mut guard = lock(&shared);
+        if !el.removed() && guard.hidden == 0 {
+            let position = el.source_location().bytes().start;
+            guard.engine.element_inside(&el.tag_name(), position);
+        }
+        Ok(())
+    }
 }
 
 fn link_handler(

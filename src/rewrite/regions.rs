@@ -71,6 +71,22 @@ impl TagName {
     }
 }
 
+/// What the engine may read of a start tag that conditional rules selected, each read only when needed.
+pub(super) trait StartTag {
+    /// The tag name, lower case.
+    fn name(&self) -> String;
+    /// The `class` attribute as written.
+    fn class(&self) -> Option<String>;
+    /// The `data-strainer-tag` attribute as written.
+    fn existing_tags(&self) -> Option<String>;
+    /// `tag.class` (or `tag#id`) for explained hits.
+    fn describe(&self) -> String;
+}
+
+/// An element's tag name and `class` attribute: what makes two elements items of one run (`follows` naming the
+/// rule itself).
+type Kind = (Box<str>, Option<Box<str>>);
+
 /// How an element became a candidate.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Opened {
@@ -94,6 +110,8 @@ struct Slot {
     elsewhere: bool,
     /// A link inside leads to the page's own site.
     on_site: bool,
+    /// An element inside has one of the rule's `holds` tag names.
+    held: bool,
     /// The text length of the longest element inside on which this rule's conditions held (read by
     /// `innermost`).
     inner_hit: Option<usize>,
@@ -144,6 +162,8 @@ struct LastHit {
     rules: Vec<crate::rules::RuleId>,
     /// Start-tag offset of the first candidate opened after it (the only one that follows it).
     first_candidate: Option<usize>,
+    /// Its tag name and class, when they were read (it followed a hit itself: it may be an item of a run).
+    kind: Option<Kind>,
 }
 
 /// One open element on the engine's stack: tracked for the implied-end-tag rules, a candidate, or both.
@@ -199,6 +219,9 @@ struct Candidate {
     existing_tags: Option<String>,
     /// `tag.class` for explained hits; empty otherwise.
     desc: String,
+    /// Its tag name and class, read when it was the first candidate after a hit and a rule that follows itself
+    /// selected it.
+    kind: Option<Kind>,
 }
 
 /// The engine state of one response.
@@ -292,10 +315,9 @@ impl Engine {
         &mut self,
         added: &[usize],
         position: usize,
-        tag_name: impl FnOnce() -> String,
-        existing_tags: impl FnOnce() -> Option<String>,
-        desc: impl FnOnce() -> String,
+        element: &impl StartTag,
     ) -> Option<Opened> {
+        let desc = || element.describe();
         let opened = match self.stack.last() {
             Some(open) if open.position == position && open.candidate.is_some() => None,
             Some(open) if open.position == position => {
@@ -303,7 +325,7 @@ impl Engine {
                 Some(Opened::Tracked)
             }
             _ => {
-                let name = tag_name();
+                let name = element.name();
                 let id = self.take_id();
                 let phrasing = html_tree::is_phrasing(&name);
                 let (class, name) = (Class::of(&name), TagName::new(&name));
@@ -321,15 +343,27 @@ impl Engine {
         let Some(candidate) = self.stack.last_mut().and_then(|open| open.candidate.as_mut()) else {
             return opened;
         };
-        let mut existing_tags = Some(existing_tags);
+        let first_after_hit = last_hit.as_ref().is_some_and(|last| last.first_candidate == Some(position));
         for &rule in added {
             let element_rule = &rules.element_rules[rule];
             let conditions = element_rule.when.as_ref();
-            let follows = conditions
-                .is_none_or(|c| c.follows.is_empty() || follows(last_hit.as_ref(), position, &c.follows));
+            let runs = conditions.is_some_and(|c| c.follows.contains(&element_rule.id));
+            if runs && first_after_hit && candidate.kind.is_none() {
+                candidate.kind = Some((element.name().into(), element.class().map(Into::into)));
+            }
+            let follows = conditions.is_none_or(|c| {
+                c.follows.is_empty()
+                    || follows(
+                        last_hit.as_ref(),
+                        position,
+                        &c.follows,
+                        &element_rule.id,
+                        candidate.kind.as_ref(),
+                    )
+            });
             if matches!(element_rule.action, ElementAction::Tag(_)) && !candidate.existing_checked {
                 candidate.existing_checked = true;
-                candidate.existing_tags = existing_tags.take().and_then(|read| read());
+                candidate.existing_tags = element.existing_tags();
             }
             candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
             candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
@@ -340,6 +374,7 @@ impl Engine {
                 linked: false,
                 elsewhere: false,
                 on_site: false,
+                held: false,
                 inner_hit: None,
             };
             // A rule that failed at its start is looked at with the first text: it may leave none alive.
@@ -386,6 +421,7 @@ impl Engine {
             existing_checked: false,
             existing_tags: None,
             desc: if self.details { desc() } else { String::new() },
+            kind: None,
         };
         let Some(open) = self.stack.last_mut() else {
             return;
@@ -457,7 +493,8 @@ impl Engine {
                     }
                     self.note_innermost_hits(candidate.first_slot, length);
                     let rules = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
-                    self.last_hit = Some(LastHit { rules, first_candidate: None });
+                    let kind = candidate.kind.take();
+                    self.last_hit = Some(LastHit { rules, first_candidate: None, kind });
                     verdicts.insert(id, verdict);
                 }
             }
@@ -752,6 +789,35 @@ impl Engine {
         }
     }
 
+    /// An element named `name` (lower case) starts at `position` inside the open candidates: the slots of the
+    /// rules that look for it (`holds`) are told, and those of the rules it bars (`holds_none`) fail (not its
+    /// own, should it be a candidate itself).
+    pub(super) fn element_inside(&mut self, name: &str, position: usize) {
+        if self.undecided == 0 {
+            return;
+        }
+        let mut slots_end = self.slots.len();
+        for open in self.stack.iter().rev() {
+            let Some(candidate) = &open.candidate else {
+                continue;
+            };
+            let slots = candidate.first_slot..slots_end;
+            slots_end = candidate.first_slot;
+            if candidate.decided || open.position == position {
+                continue;
+            }
+            for slot in &mut self.slots[slots] {
+                let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref())
+                else {
+                    continue;
+                };
+                let named = |names: &[Box<str>]| names.iter().any(|held| **held == *name);
+                slot.held |= named(&conditions.holds);
+                slot.alive &= !named(&conditions.holds_none);
+            }
+        }
+    }
+
     /// Whether a link starting now could matter to an undecided candidate ([`Engine::link`] does nothing
     /// otherwise).
     pub(super) fn wants_links(&self) -> bool {
@@ -807,11 +873,21 @@ impl Engine {
     }
 }
 
-/// Whether the candidate at `position` is the first to open since `last` hit by one of `rules`, with no visible
-/// text in between.
-fn follows(last: Option<&LastHit>, position: usize, rules: &[crate::rules::RuleId]) -> bool {
+/// Whether the candidate at `position` (of `kind`, when read) is the first to open since `last` hit by one of
+/// `rules`, with no visible text in between. A hit by the asking rule itself (`own`) counts only when both are
+/// of the same kind: an item of the same run.
+fn follows(
+    last: Option<&LastHit>,
+    position: usize,
+    rules: &[crate::rules::RuleId],
+    own: &crate::rules::RuleId,
+    kind: Option<&Kind>,
+) -> bool {
     last.is_some_and(|last| {
-        last.first_candidate == Some(position) && last.rules.iter().any(|hit| rules.contains(hit))
+        last.first_candidate == Some(position)
+            && last.rules.iter().any(|hit| {
+                rules.contains(hit) && (hit != own || (kind.is_some() && last.kind.as_ref() == kind))
+            })
     })
 }
 
@@ -866,6 +942,7 @@ fn final_check(
         && (conditions.links_to.is_none() || slot.linked)
         && (!conditions.links_elsewhere || slot.elsewhere)
         && (!conditions.links_on_site || slot.on_site)
+        && (conditions.holds.is_empty() || slot.held)
         && holds(&conditions.text, &candidate.own)
         && holds(&conditions.whole_text, candidate.text(Scope::Whole, whole))
 }

@@ -178,6 +178,12 @@ fn conditions(
         None => Vec::new(),
     };
     let follows = follows.iter().map(|name| RuleId::new(name)).collect();
+    let names = |value: &Option<toml::Spanned<OneOrMany>>, key: &str, diags: &mut Diagnostics| match value {
+        Some(value) => tag_names(value, key, id, ctx.src, diags).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let holds = names(&raw.holds, "holds", diags);
+    let holds_none = names(&raw.holds_none, "holds_none", diags);
     let class_matches = compile_regex(&raw.class_matches, id, ctx, diags, regex::Regex::new);
     let id_matches = compile_regex(&raw.id_matches, id, ctx, diags, regex::Regex::new);
     let links_to = raw
@@ -190,6 +196,8 @@ fn conditions(
         follows,
         links_elsewhere: raw.links_elsewhere.unwrap_or(false),
         links_on_site: raw.links_on_site.unwrap_or(false),
+        holds,
+        holds_none,
         min_text_len: raw.min_text_length.as_ref().map(|n| *n.get_ref()),
         max_text_len: raw.max_text_length.as_ref().map(|n| *n.get_ref()),
         links_to,
@@ -245,6 +253,8 @@ fn has_content_conditions(raw: &RawConditions) -> bool {
         && raw.follows.is_none()
         && raw.links_elsewhere.is_none()
         && raw.links_on_site.is_none()
+        && raw.holds.is_none()
+        && raw.holds_none.is_none()
         && raw.min_text_length.is_none()
         && raw.max_text_length.is_none()
         && raw.links_to.is_none()
@@ -276,6 +286,27 @@ fn needle_list(
         }
     }
     ok.then(|| items.into_iter().map(|(s, _)| s).collect())
+}
+
+/// The tag names of `holds` / `holds_none` (`key`), lower-cased; a name that is not one (a selector, an empty
+/// string) is an error.
+fn tag_names(
+    value: &toml::Spanned<OneOrMany>,
+    key: &str,
+    id: &str,
+    src: &Source<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<Box<str>>> {
+    let names = needle_list(value, key, id, src, diags)?;
+    let bad = names.iter().find(|name| !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if let Some(name) = bad {
+        let message = format!(
+            "rule `{id}`: `{key}` takes tag names (ASCII letters, digits and `-`, such as \"img\"), not {name:?}"
+        );
+        diags.error(&src.pos(&value.span()), message);
+        return None;
+    }
+    Some(names.iter().map(|name| name.to_ascii_lowercase().into_boxed_str()).collect())
 }
 
 /// Warnings for conditions that can never hold.
@@ -316,6 +347,7 @@ fn warn_never_matching(
         || raw.links_to.is_some()
         || raw.links_elsewhere == Some(true)
         || raw.links_on_site == Some(true)
+        || raw.holds.is_some()
         || min.is_some_and(|min| min > 0);
     if needs_content {
         for name in selector::textless_subjects(selector_text) {

@@ -157,6 +157,12 @@ pub struct Conditions {
     pub links_elsewhere: bool,
     /// Some descendant link leads to the page's own site (a relative link does; `www.` and subdomains count).
     pub links_on_site: bool,
+    /// Some element inside (a start tag in the page, not one a parser would make up) has one of these tag
+    /// names, lower-case ASCII; empty: no such test.
+    pub holds: Vec<Box<str>>,
+    /// No element inside (a start tag in the page) has any of these tag names, lower-case ASCII; empty: no such
+    /// test.
+    pub holds_none: Vec<Box<str>>,
     /// Minimum length in characters of all visible text inside the element (descendants included).
     pub min_text_len: Option<usize>,
     /// Maximum length in characters of all visible text inside the element (descendants included).
@@ -186,6 +192,8 @@ impl Conditions {
         !self.text.is_empty()
             || !self.whole_text.is_empty()
             || !self.follows.is_empty()
+            || !self.holds.is_empty()
+            || !self.holds_none.is_empty()
             || self.min_text_len.is_some()
             || self.max_text_len.is_some()
             || self.reads_links()

@@ -60,6 +60,10 @@ pub struct RawConditions {
     pub links_elsewhere: Option<bool>,
     /// Some link inside leads to the page's own site.
     pub links_on_site: Option<bool>,
+    /// Some element inside has one of these tag names.
+    pub holds: Option<Spanned<OneOrMany>>,
+    /// No element inside has any of these tag names.
+    pub holds_none: Option<Spanned<OneOrMany>>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
     /// Not on an element holding a smaller element this rule hit (default false).

@@ -92,7 +92,7 @@ id = "often-follows"
 selector = "ul, ol, div, p, table"
 tag = "after"
 [tag.when]
-follows = ["often-label", "often-whole", "often-pitch"]
+follows = ["often-label", "often-whole", "often-pitch", "often-follows"]
 
 [[remove]]
 id = "often-elsewhere"
@@ -109,6 +109,15 @@ tag = "on-site"
 [tag.when]
 links_on_site = true
 text_starts_with = ["read", "related", "more", "the"]
+
+[[remove]]
+id = "often-picture"
+selector = "div, figure, li, td, aside, p"
+[remove.when]
+holds = ["img", "br", "strong", "figure"]
+holds_none = ["em", "h3", "section"]
+text_contains = ["£", "Shop", "deal", "the"]
+max_text_length = 200
 
 [[strip]]
 id = "often-utm"
@@ -252,6 +261,8 @@ impl Gen {
                 self.out.push_str(&format!(" <em>{}</em>", self.pick(WORDS)));
             } else if self.chance(2) {
                 self.out.push_str("<br>");
+            } else if self.chance(2) {
+                self.out.push_str("<img src=\"/i.jpg\" alt=\"\">");
             }
         }
     }
@@ -268,7 +279,7 @@ impl Gen {
     fn block(&mut self, may_omit: bool) {
         self.out.push('\n');
         let link = self.pick(LINKS);
-        match self.below(14) {
+        match self.below(15) {
             0 | 1 => {
                 let (name, pitch) = (self.pick(NAMES), self.pick(PITCHES));
                 let dash = self.pick(&["–", "—", "-", "&ndash;", ":"]);
@@ -358,6 +369,10 @@ impl Gen {
                 ));
                 return;
             }
+            11 => {
+                self.run_of_items();
+                return;
+            }
             _ => {
                 self.out.push_str("<p>");
                 let len = self.pick_len();
@@ -367,6 +382,25 @@ impl Gen {
         self.optional_words();
         if !may_omit || self.chance(50) {
             self.out.push_str("</p>");
+        }
+    }
+
+    /// A label, then a run of items of one kind or another (the same tag and class, or not), some with an image.
+    fn run_of_items(&mut self) {
+        let label = self.pick(&["Related stories", "See also", "The week", "Read also: more"]);
+        self.out.push_str(&format!("<h3>{label}</h3>"));
+        for _ in 0..1 + self.below(4) {
+            let name = self.pick(&["div", "div", "p", "section"]);
+            let attrs = self.pick(&[" class=\"item\"", " class=\"item\"", " class=\"x1 wrap\"", ""]);
+            self.out.push_str(&format!("<{name}{attrs}>"));
+            if self.chance(30) {
+                self.out.push_str("<img src=\"/t.jpg\" alt=\"\">");
+            }
+            let headline = self.pick(&["Talks resume", "The £19 deal", "Council budget &amp; roads"]);
+            self.out.push_str(&format!("<a href=\"{}\">{headline}</a></{name}>", self.pick(LINKS)));
+            if self.chance(15) {
+                self.words(3);
+            }
         }
     }
 

@@ -21,7 +21,10 @@
 //!   `links_elsewhere` / `links_on_site`: one of those hosts is not / is the site's (same host or a subdomain
 //!   either way, `www.` set aside), and a link naming no host of its own is on the site;
 //! - `follows`: in document order, the element is the first candidate to start after an element that one of
-//!   the named rules hit ended, with no text other than ASCII whitespace in between;
+//!   the named rules hit ended, with no text other than ASCII whitespace in between; a hit by the rule itself
+//!   counts only when both elements have the same tag name and `class` attribute (items of one run);
+//! - `holds` / `holds_none`: some element / no element inside with a start tag in the page (none the parser
+//!   made up) has one of the names;
 //! - whole-text regexes (`text_matches`) read the text inside minus the text of elements inside that a verdict
 //!   removed; whole-text prefixes and needles, text length and links count everything inside;
 //! - `innermost`: the rule does not hold on an element inside which it held on some element (whichever rule's
@@ -304,6 +307,8 @@ struct Facts {
     /// All the text minus the text of elements inside that a verdict removed.
     left: String,
     links: Vec<String>,
+    /// The tag names (lower case) of the elements inside that have a start tag in the page.
+    elements: Vec<String>,
 }
 
 fn gather(
@@ -333,6 +338,9 @@ fn gather(
                 }
                 if let Some(href) = link_href(el) {
                     facts.links.push(href.to_owned());
+                }
+                if info.is_some_and(|i| i.offset.is_some()) {
+                    facts.elements.push(el.name().to_ascii_lowercase());
                 }
                 let candidate = info.is_some_and(|i| !i.candidate_of.is_empty());
                 let removed = info
@@ -391,6 +399,13 @@ fn own_host(href: &str, base: Option<&url::Url>) -> Option<String> {
     Some(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
 }
 
+/// An element's tag name and `class` attribute: items of one run share them.
+type Kind = (String, Option<String>);
+
+fn kind_of(el: &ElementRef<'_>) -> Kind {
+    (el.value().name().to_ascii_lowercase(), el.value().attr("class").map(str::to_owned))
+}
+
 /// Second pass: the verdict of every candidate and the fate of every link.
 struct Judge<'a> {
     rules: &'a RuleSet,
@@ -400,9 +415,9 @@ struct Judge<'a> {
     infos: &'a HashMap<NodeId, Info>,
     outcomes: Outcomes,
     parents: HashMap<usize, Option<usize>>,
-    /// The rules that hit the last element judged, while only whitespace followed it, and the offset of the first
-    /// candidate that started since.
-    last_hit: Option<(Vec<usize>, Option<usize>)>,
+    /// The rules that hit the last element judged, while only whitespace followed it, the offset of the first
+    /// candidate that started since, and the hit element's kind (tag name and class).
+    last_hit: Option<(Vec<usize>, Option<usize>, Kind)>,
 }
 
 impl Judge<'_> {
@@ -432,16 +447,19 @@ impl Judge<'_> {
                     self.outcomes.insert((offset, false), Outcome::Removed);
                 }
                 if !info.gone && !info.candidate_of.is_empty() {
-                    if let Some((_, first)) = &mut self.last_hit {
+                    if let Some((_, first, _)) = &mut self.last_hit {
                         first.get_or_insert(offset);
                     }
+                    let kind = kind_of(&el);
                     following = info
                         .candidate_of
                         .iter()
                         .copied()
                         .filter(|&index| {
                             let follows = self.rules.element_rules[index].when.as_ref().map(|c| &c.follows);
-                            follows.is_none_or(|names| names.is_empty() || self.follows(offset, names))
+                            follows.is_none_or(|names| {
+                                names.is_empty() || self.follows(offset, names, index, &kind)
+                            })
                         })
                         .collect();
                 }
@@ -461,17 +479,21 @@ impl Judge<'_> {
                 below.extend(inside);
             }
             if !hits.is_empty() {
-                self.last_hit = Some((hits, None));
+                self.last_hit = Some((hits, None, kind_of(&el)));
             }
         }
         below
     }
 
-    /// Whether the candidate at `offset` follows a hit by one of `names` (see the module docs).
-    fn follows(&self, offset: usize, names: &[strainer::rules::RuleId]) -> bool {
-        self.last_hit.as_ref().is_some_and(|(rules, first)| {
+    /// Whether the candidate at `offset`, of `kind`, follows a hit by one of `names` (see the module docs); rule
+    /// `asking` itself counts only on an element of the same kind.
+    fn follows(&self, offset: usize, names: &[strainer::rules::RuleId], asking: usize, kind: &Kind) -> bool {
+        self.last_hit.as_ref().is_some_and(|(rules, first, hit_kind)| {
             *first == Some(offset)
-                && rules.iter().any(|&index| names.contains(&self.rules.element_rules[index].id))
+                && rules.iter().any(|&index| {
+                    names.contains(&self.rules.element_rules[index].id)
+                        && (index != asking || hit_kind == kind)
+                })
         })
     }
 
@@ -527,6 +549,15 @@ impl Judge<'_> {
                     |host: &String| self.site.is_some_and(|site| strainer::url_host::same_site(host, site));
                 if holds && conditions.links_elsewhere {
                     holds = links.iter().flatten().any(|host| !on_site(host));
+                }
+                let holds_one_of = |names: &[Box<str>]| {
+                    facts.elements.iter().any(|name| names.iter().any(|n| **n == **name))
+                };
+                if holds && !conditions.holds.is_empty() {
+                    holds = holds_one_of(&conditions.holds);
+                }
+                if holds && holds_one_of(&conditions.holds_none) {
+                    holds = false;
                 }
                 if holds && conditions.links_on_site {
                     holds = facts.links.iter().zip(links.iter()).any(|(href, hosts)| {
