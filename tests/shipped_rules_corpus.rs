@@ -39,10 +39,23 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
     (
         "lazy-image-2",
         "promo-commerce-label-box",
+        2,
+        "the deals inside the \"Popular Deals on The Inventory\" box ($45 Xbox Game Pass from Amazon, commission \
+         note; its heading stays) and the \"Friday's Best Deals: …\" teaser for The Inventory in the post",
+    ),
+    (
+        "lazy-image-2",
+        "promo-image-price",
         1,
-        "the \"Popular Deals on The Inventory\" box ($45 Xbox Game Pass from Amazon, commission note)",
+        "the $45 Xbox Game Pass card inside that box (picture, price, Amazon link)",
     ),
     ("msn", "promo-commerce-label", 8, "\"Sponsored Links\" / \"Promoted Links\" ad unit headers"),
+    (
+        "videos-2",
+        "promo-image-price",
+        2,
+        "the magazine's own subscription offers (cover picture, \"à partir de 8€\", link to its subscription shop)",
+    ),
     ("yahoo-2", "promo-commerce-label", 2, "two \"Sponsored\" ad cards (IFC Markets, Flonase)"),
 ];
 
