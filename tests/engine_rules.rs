@@ -364,7 +364,8 @@ fn a_rule_that_follows_itself_takes_a_run_of_like_items() {
     let label = tag_when("label", "h3", &["label"], text(vec![starts_with(&["More from"])]));
     let run = Conditions { follows: vec![RuleId::new("label"), RuleId::new("run")], ..Conditions::default() };
     let rules = set(vec![label, tag_when("run", "div", &["related"], run)]);
-    let page = "<h3>More from us</h3>\n<div class=row><a href=/a>A</a></div>\n<div class=row><a href=/b>B</a></div>\
+    let page =
+        "<h3>More from us</h3>\n<div class=row><a href=/a>A</a></div>\n<div class=row><a href=/b>B</a></div>\
                 <div class=author><a href=/me>Jo</a></div>";
     assert_eq!(
         rewrite_str(&rules, page),

@@ -48,9 +48,8 @@ pub(super) struct Plan {
     indexed: Arc<[bool]>,
     clean_links: bool,
     links_to: bool,
-    /// The elements the conditional rules in force look for inside their candidates (`holds`): their tag names
-    /// as one selector.
-    held: Option<Selector>,
+    /// The tag names the conditional rules in force look for inside their candidates (`holds`, `holds_none`).
+    held_names: Arc<[Box<str>]>,
     style: Option<Arc<str>>,
 }
 
@@ -90,15 +89,14 @@ impl Plan {
                 }
             }
         }
-        // The names are checked tag names, so the selector parses; were it not to, no `holds` test would pass.
-        let held = (!held_names.is_empty()).then(|| held_names.join(", ").parse().ok()).flatten();
+        let held_names = Arc::from(held_names);
         let style = if options.inject_styles {
             let active: Vec<usize> = tags.iter().chain(&conditional).copied().collect();
             styles::style_element(&rules, &active, &options.extra_css).map(Arc::from)
         } else {
             None
         };
-        Self { rules, options, removes, tags, conditional, indexed, clean_links, links_to, held, style }
+        Self { rules, options, removes, tags, conditional, indexed, clean_links, links_to, held_names, style }
     }
 
     /// True when no handler would do anything: the page passes through untouched.
@@ -235,7 +233,7 @@ pub(super) fn build(
     if plan.conditional.is_empty() {
         element_handlers.extend(template_handler(shared));
     } else {
-        element_handlers.extend(structural_handler(shared));
+        element_handlers.extend(structural_handler(shared, Arc::clone(&plan.held_names)));
     }
     for &index in &plan.removes {
         element_handlers
@@ -252,9 +250,6 @@ pub(super) fn build(
     }
     if plan.clean_links || plan.links_to {
         element_handlers.extend(static_element(&LINKS, link_handler(plan, shared)));
-    }
-    if let Some(held) = &plan.held {
-        element_handlers.push(on_element(held, held_element_handler(shared)));
     }
     if let Some(style) = &plan.style {
         element_handlers.extend(style_handlers(shared, style));
@@ -319,14 +314,18 @@ fn hide_contents(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>) {
     }
 }
 
-/// What the engine's own stack needs from every start tag (with conditional rules): `<template>` counting and
-/// the implied end tags of [`super::tree`] (closing, then tracking the element). Registered first, so the end
-/// events it queues precede any begin event of the same tag.
-fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
+/// What the engine's own stack needs from every start tag (with conditional rules): `<template>` counting, the
+/// implied end tags of [`super::tree`] (closing, then tracking the element), and the elements `holds` /
+/// `holds_none` look for (`held_names`), in the candidates left open once the start tag closed what it implies.
+/// Registered first, so the end events it queues precede any begin event of the same tag (and an element a rule
+/// removes at its start tag still counts as held by the candidates around it; a `<template>` does not).
+fn structural_handler(shared: &Arc<Mutex<Shared>>, held_names: Arc<[Box<str>]>) -> Option<Handlers> {
     let shared = Arc::clone(shared);
     static_element(&EVERY, move |el| {
         let name = el.tag_name();
-        if !tree::involves(&name) {
+        let held = held_names.iter().any(|held| **held == *name);
+        let involved = tree::involves(&name);
+        if !held && !involved {
             return Ok(());
         }
         if name == "template" {
@@ -336,8 +335,14 @@ fn structural_handler(shared: &Arc<Mutex<Shared>>) -> Option<Handlers> {
         let state = &mut *guard;
         let watermark = state.sink.spill_watermark();
         let position = el.source_location().bytes().start;
-        let tracked =
-            state.engine.start_tag(&name, position, el.can_have_content(), &mut state.verdicts, watermark);
+        let tracked = involved
+            .then(|| {
+                state.engine.start_tag(&name, position, el.can_have_content(), &mut state.verdicts, watermark)
+            })
+            .flatten();
+        if held && state.hidden == 0 {
+            state.engine.element_inside(&name, position);
+        }
         if !state.engine.marks.is_empty() {
             if state.hidden == 0 {
                 state.sink.mark(position, state.engine.marks.drain(..));
@@ -641,22 +646,6 @@ fn mark_when_written(
 fn record(state: &mut Shared, hit: PendingHit) {
     state.sink.sync(hit.offset, &mut state.verdicts, &mut state.log);
     state.log.record(hit);
-}
-
-/// An element some `holds` condition looks for: the engine tells the open candidates around it. Registered
-/// after the rules that remove at the start tag: an element they remove is no element inside anything.
-fn held_element_handler(
-    shared: &Arc<Mutex<Shared>>,
-) -> impl FnMut(&mut send::Element<'_, '_>) -> lol_html::HandlerResult + Send + 'static {
-    let shared = Arc::clone(shared);
-    move |el| {
-        let mut guard = lock(&shared);
-        if !el.removed() && guard.hidden == 0 {
-            let position = el.source_location().bytes().start;
-            guard.engine.element_inside(&el.tag_name(), position);
-        }
-        Ok(())
-    }
 }
 
 fn link_handler(

@@ -115,7 +115,7 @@ id = "often-picture"
 selector = "div, figure, li, td, aside, p"
 [remove.when]
 holds = ["img", "br", "strong", "figure"]
-holds_none = ["em", "h3", "section"]
+holds_none = ["em", "h3", "section", "aside", "template"]
 text_contains = ["£", "Shop", "deal", "the"]
 max_text_length = 200
 

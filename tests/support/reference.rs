@@ -24,7 +24,8 @@
 //!   the named rules hit ended, with no text other than ASCII whitespace in between; a hit by the rule itself
 //!   counts only when both elements have the same tag name and `class` attribute (items of one run);
 //! - `holds` / `holds_none`: some element / no element inside with a start tag in the page (none the parser
-//!   made up) has one of the names;
+//!   made up) has one of the names; an element removed at its start tag counts (not what is inside it), a
+//!   `<template>` does not;
 //! - whole-text regexes (`text_matches`) read the text inside minus the text of elements inside that a verdict
 //!   removed; whole-text prefixes and needles, text length and links count everything inside;
 //! - `innermost`: the rule does not hold on an element inside which it held on some element (whichever rule's
@@ -333,14 +334,15 @@ fn gather(
             }
             Node::Element(el) => {
                 let info = infos.get(&child.id());
+                // An element removed at its start tag is still held (not what is inside it); a template is not.
+                if info.is_some_and(|i| i.offset.is_some()) && el.name() != "template" {
+                    facts.elements.push(el.name().to_ascii_lowercase());
+                }
                 if info.is_some_and(|i| i.gone) {
                     continue;
                 }
                 if let Some(href) = link_href(el) {
                     facts.links.push(href.to_owned());
-                }
-                if info.is_some_and(|i| i.offset.is_some()) {
-                    facts.elements.push(el.name().to_ascii_lowercase());
                 }
                 let candidate = info.is_some_and(|i| !i.candidate_of.is_empty());
                 let removed = info
