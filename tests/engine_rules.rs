@@ -380,3 +380,25 @@ fn a_rule_that_follows_itself_takes_a_run_of_like_items() {
         "<h3 data-strainer-tag=\"label\">More from us</h3><div data-strainer-tag=\"related\" class=row>A</div> and <div class=row>B</div>"
     );
 }
+
+#[test]
+fn min_removed_inside_counts_the_innermost_removals() {
+    let card = remove_when("card", "li", text(vec![contains(&["£"])]));
+    let emptied = Conditions { min_removed_inside: Some(2), ..Conditions::default() };
+    let rules = set(vec![card, tag_when("emptied", "div, ul", &["emptied"], emptied)]);
+    // Two cards removed: the list and the box around it count two; one card: neither does.
+    let page = "<div><h3>Shop</h3><ul><li>Mug £9</li><li>Cap £18</li></ul></div><div><ul><li>Mug £9</li><li>Map</li></ul></div>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<div data-strainer-tag=\"emptied\"><h3>Shop</h3><ul data-strainer-tag=\"emptied\"></ul></div><div><ul><li>Map</li></ul></div>"
+    );
+    // A removed element with removed elements inside stands for them: one removed list of two cards counts two.
+    let list = remove_when("list", "ul", Conditions { min_removed_inside: Some(2), ..Conditions::default() });
+    let rules = set(vec![
+        remove_when("card", "li", text(vec![contains(&["£"])])),
+        list,
+        tag_when("box", "div", &["box"], Conditions { min_removed_inside: Some(2), ..Conditions::default() }),
+    ]);
+    let page = "<div><h3>Shop</h3><ul><li>Mug £9</li><li>Cap £18</li></ul></div>";
+    assert_eq!(rewrite_str(&rules, page), "<div data-strainer-tag=\"box\"><h3>Shop</h3></div>");
+}

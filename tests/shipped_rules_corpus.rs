@@ -26,8 +26,11 @@ const REAL_PROMOS: &[(&str, &str)] = &[
 const REMOVALS: &[(&str, &str, u32, &str)] = &[
     ("ars-1", "promo-commerce-label", 1, "the \"Sponsored Stories\" header of an ad unit"),
     ("breitbart", "promo-commerce-label", 4, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
+    ("breitbart", "promo-group-heading", 4, "the Taboola unit around those headers: all that is left of it is \"by Taboola\" and its heading"),
     ("bug-1255978", "promo-commerce-label", 4, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
+    ("bug-1255978", "promo-group-heading", 4, "the Taboola unit around those headers: all that is left of it is \"by Taboola\" and its heading"),
     ("cnet", "promo-commerce-label", 2, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
+    ("cnet", "promo-group-heading", 2, "the Taboola unit around those headers: all that is left of it is \"by Taboola\" and its heading"),
     (
         "engadget",
         "promo-product-card",
@@ -41,7 +44,13 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
         "promo-commerce-label-box",
         2,
         "the deals inside the \"Popular Deals on The Inventory\" box ($45 Xbox Game Pass from Amazon, commission \
-         note; its heading stays) and the \"Friday's Best Deals: …\" teaser for The Inventory in the post",
+         note; its heading goes with promo-group-heading) and the \"Friday's Best Deals: …\" teaser for The Inventory in the post",
+    ),
+    (
+        "lazy-image-2",
+        "promo-group-heading",
+        2,
+        "the \"Popular Deals on The Inventory\" heading once the deals under it are gone, and the box around it",
     ),
     (
         "lazy-image-2",
@@ -50,6 +59,7 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
         "the $45 Xbox Game Pass card inside that box (picture, price, Amazon link)",
     ),
     ("msn", "promo-commerce-label", 8, "\"Sponsored Links\" / \"Promoted Links\" ad unit headers"),
+    ("msn", "promo-group-heading", 5, "the Taboola unit around those headers: all that is left of it is \"by Taboola\" and its heading"),
     (
         "videos-2",
         "promo-image-price",

@@ -222,6 +222,8 @@ struct Candidate {
     /// Its tag name and class, read when it was the first candidate after a hit and a rule that follows itself
     /// selected it.
     kind: Option<Kind>,
+    /// How many elements inside were removed by a verdict, counting only those that held no removed element.
+    removed_inside: u32,
 }
 
 /// The engine state of one response.
@@ -422,6 +424,7 @@ impl Engine {
             existing_tags: None,
             desc: if self.details { desc() } else { String::new() },
             kind: None,
+            removed_inside: 0,
         };
         let Some(open) = self.stack.last_mut() else {
             return;
@@ -490,6 +493,9 @@ impl Engine {
                         if self.reads_whole_text() {
                             self.whole.removed_since(&candidate.all_from);
                         }
+                        if candidate.removed_inside == 0 {
+                            self.count_removal();
+                        }
                     }
                     self.note_innermost_hits(candidate.first_slot, length);
                     let rules = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
@@ -513,6 +519,16 @@ impl Engine {
         for slot in &mut self.slots[..first_slot] {
             if self.innermost_hits.contains(&slot.rule) {
                 slot.inner_hit = Some(slot.inner_hit.map_or(length, |longest| longest.max(length)));
+            }
+        }
+    }
+
+    /// An element that held no removed element was removed: one more for every candidate around it (the
+    /// candidates still open).
+    fn count_removal(&mut self) {
+        for open in &mut self.stack {
+            if let Some(candidate) = &mut open.candidate {
+                candidate.removed_inside += 1;
             }
         }
     }
@@ -943,6 +959,7 @@ fn final_check(
         && (!conditions.links_elsewhere || slot.elsewhere)
         && (!conditions.links_on_site || slot.on_site)
         && (conditions.holds.is_empty() || slot.held)
+        && conditions.min_removed_inside.is_none_or(|least| candidate.removed_inside >= least)
         && holds(&conditions.text, &candidate.own)
         && holds(&conditions.whole_text, candidate.text(Scope::Whole, whole))
 }

@@ -198,6 +198,7 @@ fn conditions(
         links_on_site: raw.links_on_site.unwrap_or(false),
         holds,
         holds_none,
+        min_removed_inside: raw.min_removed_inside.as_ref().map(|n| *n.get_ref()),
         min_text_len: raw.min_text_length.as_ref().map(|n| *n.get_ref()),
         max_text_len: raw.max_text_length.as_ref().map(|n| *n.get_ref()),
         links_to,
@@ -255,6 +256,7 @@ fn has_content_conditions(raw: &RawConditions) -> bool {
         && raw.links_on_site.is_none()
         && raw.holds.is_none()
         && raw.holds_none.is_none()
+        && raw.min_removed_inside.is_none()
         && raw.min_text_length.is_none()
         && raw.max_text_length.is_none()
         && raw.links_to.is_none()

@@ -163,6 +163,9 @@ pub struct Conditions {
     /// No element inside (a start tag in the page) has any of these tag names, lower-case ASCII; empty: no such
     /// test.
     pub holds_none: Vec<Box<str>>,
+    /// At least this many elements inside were removed by a verdict, counting the innermost ones: an element
+    /// removed with removed elements inside stands for them, not for one more.
+    pub min_removed_inside: Option<u32>,
     /// Minimum length in characters of all visible text inside the element (descendants included).
     pub min_text_len: Option<usize>,
     /// Maximum length in characters of all visible text inside the element (descendants included).
@@ -194,6 +197,7 @@ impl Conditions {
             || !self.follows.is_empty()
             || !self.holds.is_empty()
             || !self.holds_none.is_empty()
+            || self.min_removed_inside.is_some()
             || self.min_text_len.is_some()
             || self.max_text_len.is_some()
             || self.reads_links()

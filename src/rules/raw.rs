@@ -64,6 +64,8 @@ pub struct RawConditions {
     pub holds: Option<Spanned<OneOrMany>>,
     /// No element inside has any of these tag names.
     pub holds_none: Option<Spanned<OneOrMany>>,
+    /// At least this many elements inside were removed by rules (those holding no other removed element).
+    pub min_removed_inside: Option<Spanned<u32>>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
     /// Not on an element holding a smaller element this rule hit (default false).

@@ -119,6 +119,14 @@ holds_none = ["em", "h3", "section", "aside", "template"]
 text_contains = ["£", "Shop", "deal", "the"]
 max_text_length = 200
 
+[[tag]]
+id = "often-emptied"
+selector = "div, section, ul, td, aside, table"
+tag = "emptied"
+[tag.when]
+min_removed_inside = 2
+max_text_length = 900
+
 [[strip]]
 id = "often-utm"
 params = ["utm_*", "fbclid", "ref"]

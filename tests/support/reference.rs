@@ -23,6 +23,8 @@
 //! - `follows`: in document order, the element is the first candidate to start after an element that one of
 //!   the named rules hit ended, with no text other than ASCII whitespace in between; a hit by the rule itself
 //!   counts only when both elements have the same tag name and `class` attribute (items of one run);
+//! - `min_removed_inside`: at least that many elements inside were removed by a verdict, counting those that hold
+//!   no other removed element;
 //! - `holds` / `holds_none`: some element / no element inside with a start tag in the page (none the parser
 //!   made up) has one of the names; an element removed at its start tag counts (not what is inside it), a
 //!   `<template>` does not;
@@ -561,6 +563,9 @@ impl Judge<'_> {
                 if holds && holds_one_of(&conditions.holds_none) {
                     holds = false;
                 }
+                if let (true, Some(least)) = (holds, conditions.min_removed_inside) {
+                    holds = removed_inside(node, self.infos, &self.outcomes) >= least;
+                }
                 if holds && conditions.links_on_site {
                     holds = facts.links.iter().zip(links.iter()).any(|(href, hosts)| {
                         own_host(href, self.base.as_ref()).is_none() || hosts.iter().any(on_site)
@@ -598,6 +603,21 @@ impl Judge<'_> {
         };
         (hits, length, held)
     }
+}
+
+/// How many elements below `node` a verdict removed, counting those that hold no removed element (a removed
+/// element with removed elements inside counts as those).
+fn removed_inside(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, outcomes: &Outcomes) -> u32 {
+    let mut count = 0;
+    for child in node.children() {
+        let Some(info) = infos.get(&child.id()).filter(|info| !info.gone) else {
+            continue;
+        };
+        let inside = removed_inside(child, infos, outcomes);
+        let removed = info.offset.is_some_and(|at| outcomes.get(&(at, false)) == Some(&Outcome::Removed));
+        count += if removed && inside == 0 { 1 } else { inside };
+    }
+    count
 }
 
 /// `innermost`: rule `index` held on some element inside, and this element (of `length` characters) has more text
