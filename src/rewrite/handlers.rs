@@ -367,7 +367,6 @@ fn close_on_end_tag(shared: &Arc<Mutex<Shared>>, el: &mut send::Element<'_, '_>,
     }));
 }
 
-/// `tag.first-class` or `tag#id`, for explained hits.
 /// A start tag conditional rules selected, as the engine reads it.
 struct SelectedElement<'a, 'r, 't> {
     el: &'a send::Element<'r, 't>,
@@ -393,6 +392,7 @@ impl regions::StartTag for SelectedElement<'_, '_, '_> {
     }
 }
 
+/// `tag.first-class` or `tag#id`, for explained hits.
 fn describe(el: &send::Element<'_, '_>) -> String {
     let mut desc = el.tag_name();
     if let Some(class) = el.get_attribute("class") {
