@@ -812,26 +812,11 @@ impl Engine {
         if self.undecided == 0 {
             return;
         }
-        let mut slots_end = self.slots.len();
-        for open in self.stack.iter().rev() {
-            let Some(candidate) = &open.candidate else {
-                continue;
-            };
-            let slots = candidate.first_slot..slots_end;
-            slots_end = candidate.first_slot;
-            if candidate.decided || open.position == position {
-                continue;
-            }
-            for slot in &mut self.slots[slots] {
-                let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref())
-                else {
-                    continue;
-                };
-                let named = |names: &[Box<str>]| names.iter().any(|held| **held == *name);
-                slot.held |= named(&conditions.holds);
-                slot.alive &= !named(&conditions.holds_none);
-            }
-        }
+        let named = |names: &[Box<str>]| names.iter().any(|held| **held == *name);
+        visit_live_slots(&self.stack, &mut self.slots, &self.rules, Some(position), |slot, conditions| {
+            slot.held |= named(&conditions.holds);
+            slot.alive &= !named(&conditions.holds_none);
+        });
     }
 
     /// Whether a link starting now could matter to an undecided candidate ([`Engine::link`] does nothing
@@ -849,41 +834,49 @@ impl Engine {
         let mut hosts_of_link: Option<LinkHosts> = None;
         // Whether the link leads to another site, and to the page's own site (the same for every slot).
         let mut sites_of_link: Option<(bool, bool)> = None;
-        // From the top of the stack down: each candidate's slots end where the next one's begin.
-        let mut slots_end = self.slots.len();
-        for open in self.stack.iter().rev() {
-            let Some(candidate) = &open.candidate else {
-                continue;
-            };
-            let slots = candidate.first_slot..slots_end;
-            slots_end = candidate.first_slot;
-            if candidate.decided {
-                continue;
+        let site = self.site.as_deref();
+        visit_live_slots(&self.stack, &mut self.slots, &self.rules, None, |slot, conditions| {
+            if let (false, Some(hosts)) = (slot.linked, &conditions.links_to) {
+                let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
+                slot.linked = link.any(|host| hosts.matches(host));
             }
-            for slot in &mut self.slots[slots] {
-                if !slot.alive {
-                    continue;
-                }
-                let Some(conditions) = self.rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref())
-                else {
-                    continue;
-                };
-                if let (false, Some(hosts)) = (slot.linked, &conditions.links_to) {
+            if (conditions.links_elsewhere && !slot.elsewhere) || (conditions.links_on_site && !slot.on_site)
+            {
+                let (elsewhere, on_site) = *sites_of_link.get_or_insert_with(|| {
                     let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                    slot.linked = link.any(|host| hosts.matches(host));
-                }
-                if (conditions.links_elsewhere && !slot.elsewhere)
-                    || (conditions.links_on_site && !slot.on_site)
-                {
-                    let (elsewhere, on_site) = *sites_of_link.get_or_insert_with(|| {
-                        let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                        let site = self.site.as_deref();
-                        let on_site = |host: &str| site.is_some_and(|site| same_site(host, site));
-                        (link.any(|host| !on_site(host)), link.is_relative() || link.any(on_site))
-                    });
-                    slot.elsewhere |= elsewhere;
-                    slot.on_site |= on_site;
-                }
+                    let on_site = |host: &str| site.is_some_and(|site| same_site(host, site));
+                    (link.any(|host| !on_site(host)), link.is_relative() || link.any(on_site))
+                });
+                slot.elsewhere |= elsewhere;
+                slot.on_site |= on_site;
+            }
+        });
+    }
+}
+
+/// Calls `visit` with every live slot of the open undecided candidates on `stack`, and its rule's conditions,
+/// from the top of the stack down (each candidate's slots end where the next one's begin); the candidate whose
+/// start tag is at `except` is left out (an element is not inside itself).
+fn visit_live_slots(
+    stack: &[Open],
+    slots: &mut [Slot],
+    rules: &RuleSet,
+    except: Option<usize>,
+    mut visit: impl FnMut(&mut Slot, &Conditions),
+) {
+    let mut slots_end = slots.len();
+    for open in stack.iter().rev() {
+        let Some(candidate) = &open.candidate else {
+            continue;
+        };
+        let range = candidate.first_slot..slots_end;
+        slots_end = candidate.first_slot;
+        if candidate.decided || except == Some(open.position) {
+            continue;
+        }
+        for slot in slots[range].iter_mut().filter(|slot| slot.alive) {
+            if let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) {
+                visit(slot, conditions);
             }
         }
     }
