@@ -228,7 +228,12 @@ fn rewrite(
                 HitAction::Tagged(tags) => format!("tag {tags}"),
                 HitAction::LinkCleaned(_) => "clean-link".to_owned(),
             };
-            writeln!(stderr, "{}\t{}\t{}\t{}", hit.rule, action, hit.element, hit.excerpt)?;
+            write!(stderr, "{}\t{}\t{}\t{}", hit.rule, action, hit.element, hit.excerpt)?;
+            if hit.score.is_empty() {
+                writeln!(stderr)?;
+            } else {
+                writeln!(stderr, "\t{}", hit.score)?;
+            }
         }
         writeln!(
             stderr,

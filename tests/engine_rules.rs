@@ -4,7 +4,7 @@ mod support {
     pub mod rules_builder;
 }
 
-use strainer::rules::{Conditions, RuleId};
+use strainer::rules::{Conditions, RuleId, Score, Signal};
 use support::rules_builder::*;
 
 #[test]
@@ -401,4 +401,43 @@ fn min_removed_inside_counts_the_innermost_removals() {
     ]);
     let page = "<div><h3>Shop</h3><ul><li>Mug £9</li><li>Cap £18</li></ul></div>";
     assert_eq!(rewrite_str(&rules, page), "<div data-strainer-tag=\"box\"><h3>Shop</h3></div>");
+}
+
+#[test]
+fn a_score_adds_the_weights_of_the_signals_that_hold() {
+    let signal = |weight, conditions| Signal { weight, name: format!("w{weight}").into(), conditions };
+    let price = Conditions { text: vec![matches(r"£\d")], ..Conditions::default() };
+    let shop = Conditions { links_to: Some(hosts(&["shop.example"])), ..Conditions::default() };
+    let no_link = Conditions { holds_none: vec!["a".into()], ..Conditions::default() };
+    let prose = Conditions { text: vec![matches(r"\bsaid\b")], ..Conditions::default() };
+    let short = Conditions { max_text_len: Some(10), ..Conditions::default() };
+    let score = Score {
+        threshold: 3,
+        signals: vec![
+            signal(2, price),
+            signal(2, shop),
+            signal(-2, no_link),
+            signal(-3, prose),
+            signal(3, short),
+        ],
+    };
+    let rules =
+        set(vec![remove_when("scored", "p", Conditions { score: Some(score), ..Conditions::default() })]);
+    // Price and shop link: 4. A price alone: 2. A shop link alone: 2. Price, shop link and reported speech: 1.
+    // A price without any link: 0. A short price line without a link: 3 (a signal's `holds_none` counts
+    // against, it does not end the rule).
+    let page = "<p>Mug, £9</p><p>Lantern, £19 <a href=https://shop.example/l>here</a></p>\
+                <p>Rent is £900</p><p>See <a href=https://shop.example/>the shop</a> for hours</p>\
+                <p>It costs £19 at <a href=https://shop.example/>Shop</a>, he said</p>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<p>Rent is £900</p><p>See <a href=https://shop.example/>the shop</a> for hours</p>\
+         <p>It costs £19 at <a href=https://shop.example/>Shop</a>, he said</p>"
+    );
+    // Explained, a hit gives its total and the signals that held.
+    let mut explain = options();
+    explain.explain = true;
+    let (_, report) = rewrite(&rules, &explain, page.as_bytes());
+    let accounts: Vec<&str> = report.hits.iter().map(|hit| hit.score.as_str()).collect();
+    assert_eq!(accounts, ["score 3 ≥ 3: w2 +2, w-2 -2, w3 +3", "score 4 ≥ 3: w2 +2, w2 +2"]);
 }

@@ -56,6 +56,33 @@ id = "card"
 selector = "div"
 [remove.when]
 holds = ["img.product"]
+
+[[remove]]
+id = "scored"
+selector = "p"
+[remove.score]
+threshold = 3
+[[remove.score.signal]]
+weight = 0
+links_elsewhere = true
+[[remove.score.signal]]
+weight = 1
+
+[[remove]]
+id = "scored-follows"
+selector = "p"
+[remove.score]
+threshold = 1
+[[remove.score.signal]]
+weight = 2
+follows = "label"
+
+[[tag]]
+id = "no-signals"
+selector = "p"
+tag = "x"
+[tag.score]
+threshold = 1
 "#;
 
 #[test]
@@ -77,7 +104,7 @@ fn every_error_is_printed_with_its_position_and_the_exit_code_is_1() {
             "a-broken.toml:4:12: rule `pitch`: invalid selector \"p + p\": the sibling combinator `+` is not \
              supported (a streaming parser cannot look at siblings); use descendant or `>` combinators",
             "a-broken.toml:9:1: rule `label`: unknown field `colour`, expected one of `id`, `selector`, `tag`, \
-             `tags`, `when`, `sites`, `except_sites`",
+             `tags`, `when`, `score`, `sites`, `except_sites`",
             "a-broken.toml:12:6: duplicate rule id `pitch` (first defined at a-broken.toml:3)",
             "a-broken.toml:13:11: unknown list `@nope` (known lists: none)",
             "a-broken.toml:17:10: host pattern \"go.example/x\" contains '/', which cannot appear in a host name",
@@ -88,6 +115,14 @@ fn every_error_is_printed_with_its_position_and_the_exit_code_is_1() {
             "a-broken.toml:29:10: exception `exc`: unknown rule `missing`",
             "a-broken.toml:35:9: rule `card`: `holds` takes tag names (ASCII letters, digits and `-`, such as \
              \"img\"), not \"img.product\"",
+            "a-broken.toml:43:10: rule `scored`: a signal of weight 0 counts for nothing",
+            "a-broken.toml:46:10: rule `scored`: a signal without conditions always holds; take its weight off the \
+             threshold instead",
+            "a-broken.toml:55:1: rule `scored-follows`: unknown field `follows`, expected one of `weight`, \
+             `own_text_starts_with`, `own_text_contains`, `own_text_matches`, `text_starts_with`, `text_contains`, \
+             `text_matches`, `links_elsewhere`, `links_on_site`, `holds`, `holds_none`, `min_removed_inside`, \
+             `case_sensitive`, `min_text_length`, `max_text_length`, `links_to`",
+            "a-broken.toml:61:1: rule `no-signals`: a `score` needs at least one `[[….score.signal]]` table",
             "b-syntax.toml:3:21: invalid TOML: unclosed array, expected `]`",
         ]
     );

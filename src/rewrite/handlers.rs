@@ -82,8 +82,8 @@ impl Plan {
             .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(Conditions::reads_links));
         let mut held_names: Vec<Box<str>> = Vec::new();
         for &index in &conditional {
-            let when = rules.element_rules[index].when.iter();
-            for name in when.flat_map(|when| when.holds.iter().chain(&when.holds_none)) {
+            let parts = rules.element_rules[index].when.iter().flat_map(Conditions::parts);
+            for name in parts.flat_map(|part| part.holds.iter().chain(&part.holds_none)) {
                 if !held_names.contains(name) {
                     held_names.push(name.clone());
                 }
@@ -423,6 +423,7 @@ fn element_hit(
             offset,
             element: String::new(),
             excerpt: String::new(),
+            score: String::new(),
         };
     }
     let mut element = state.engine.ancestor_path();
@@ -430,7 +431,8 @@ fn element_hit(
         element.push_str(" > ");
     }
     element.push_str(&describe(el));
-    PendingHit { rule: rule.clone(), action, offset, element, excerpt: start_tag_excerpt(el) }
+    let excerpt = start_tag_excerpt(el);
+    PendingHit { rule: rule.clone(), action, offset, element, excerpt, score: String::new() }
 }
 
 /// What a rule decided at the start tag saw, for explained hits (the text is not known yet): the `class` and

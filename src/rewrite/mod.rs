@@ -108,6 +108,9 @@ pub struct Hit {
     pub element: String,
     /// A short excerpt of the element's text, or the link before and after cleaning.
     pub excerpt: String,
+    /// For a rule with a `score`: the total against the threshold and the signals that held
+    /// (`score 13 ≥ 11: price +4, call to action +3, …`); empty otherwise.
+    pub score: String,
 }
 
 /// What a hit did.

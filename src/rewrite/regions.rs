@@ -104,17 +104,30 @@ struct Slot {
     alive: bool,
     /// By [`Scope`] (own text, then all the text): all the rule's `starts_with` tests passed already.
     prefix_passed: [bool; 2],
-    /// A link inside points to one of the rule's hosts.
-    linked: bool,
+    /// Per part of the rule's conditions ([`Conditions::parts`]: bit 0 the rule's own, bit `1 + i` signal `i`
+    /// of its score): a link inside points to one of the part's hosts.
+    linked: PartBits,
     /// A link inside leads to another site.
     elsewhere: bool,
     /// A link inside leads to the page's own site.
     on_site: bool,
-    /// An element inside has one of the rule's `holds` tag names.
-    held: bool,
+    /// Per part: an element inside has one of the part's `holds` tag names.
+    held: PartBits,
+    /// Per signal part: an element inside has one of the signal's `holds_none` tag names (the rule's own
+    /// `holds_none` ends its slot instead).
+    barred: PartBits,
     /// The text length of the longest element inside on which this rule's conditions held (read by
     /// `innermost`).
     inner_hit: Option<usize>,
+}
+
+/// One bit per part of a rule's conditions ([`Conditions::parts`]): the rule's own, then up to
+/// [`crate::rules::MAX_SIGNALS`] signals.
+type PartBits = u64;
+
+/// The bit of part `part` in [`PartBits`].
+fn part_bit(part: usize) -> PartBits {
+    1 << part
 }
 
 /// Where an enclosing candidate's own text stood when a phrasing candidate inside it started.
@@ -367,16 +380,19 @@ impl Engine {
                 candidate.existing_checked = true;
                 candidate.existing_tags = element.existing_tags();
             }
-            candidate.wants_own |= conditions.is_some_and(|c| !c.text.is_empty());
-            candidate.wants_all |= conditions.is_some_and(|c| !c.whole_text.is_empty());
+            for part in conditions.into_iter().flat_map(Conditions::parts) {
+                candidate.wants_own |= !part.text.is_empty();
+                candidate.wants_all |= !part.whole_text.is_empty();
+            }
             let slot = Slot {
                 rule,
                 alive: follows,
                 prefix_passed: [false; 2],
-                linked: false,
+                linked: 0,
                 elsewhere: false,
                 on_site: false,
-                held: false,
+                held: 0,
+                barred: 0,
                 inner_hit: None,
             };
             // A rule that failed at its start is looked at with the first text: it may leave none alive.
@@ -555,7 +571,10 @@ impl Engine {
     fn judge(&mut self, candidate: &Candidate, position: usize, length: usize) -> Option<Verdict> {
         self.innermost_hits.clear();
         let rules = Arc::clone(&self.rules);
-        let mut passing = Vec::new();
+        let details = self.details;
+        // The slots whose rules hold, each with the account of its score (when explaining a scored rule).
+        let mut passing: Vec<(Slot, String)> = Vec::new();
+        let mut held_signals = Vec::new();
         // Each text is scanned once for all the rules' regexes, and only when a rule gets that far: whether
         // it was, and whether that scan held.
         let mut scanned: [Option<bool>; 2] = [None, None];
@@ -566,33 +585,49 @@ impl Engine {
             let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
                 continue;
             };
+            let texts = [candidate.own.as_str(), left];
+            let mut part_holds = |part: usize, conditions: &Conditions| {
+                final_check(conditions, &slot, part, candidate, &self.whole, length)
+                    && Scope::ALL.iter().all(|&scope| {
+                        let (matches, scanned) =
+                            (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
+                        let text = texts[scope as usize];
+                        regex_holds(&rules, scope, conditions, (slot.rule, part), text, matches, scanned)
+                    })
+            };
+            held_signals.clear();
             if slot.alive
-                && final_check(conditions, &slot, candidate, &self.whole, length)
-                && Scope::ALL.iter().all(|&scope| {
-                    let (matches, scanned) =
-                        (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
-                    let text = match scope {
-                        Scope::Own => &candidate.own,
-                        Scope::Whole => left,
-                    };
-                    regex_holds(&rules, scope, conditions, slot.rule, text, matches, scanned)
+                && part_holds(0, conditions)
+                && conditions.score.as_ref().is_none_or(|score| {
+                    score.reached(|signal, conditions| {
+                        let holds = part_holds(1 + signal, conditions);
+                        if holds {
+                            held_signals.push(signal);
+                        }
+                        holds
+                    })
                 })
             {
-                passing.push(slot);
+                let account = match &conditions.score {
+                    Some(score) if details => score_account(score, &held_signals),
+                    _ => String::new(),
+                };
+                passing.push((slot, account));
             }
         }
         // In rule order, whichever handler added the slot first.
-        passing.sort_by_key(|slot| slot.rule);
-        let innermost =
-            |slot: &&Slot| rules.element_rules[slot.rule].when.as_ref().is_some_and(|c| c.innermost);
-        self.innermost_hits.extend(passing.iter().filter(innermost).map(|slot| slot.rule));
+        passing.sort_by_key(|(slot, _)| slot.rule);
+        let innermost = |(slot, _): &&(Slot, String)| {
+            rules.element_rules[slot.rule].when.as_ref().is_some_and(|c| c.innermost)
+        };
+        self.innermost_hits.extend(passing.iter().filter(innermost).map(|(slot, _)| slot.rule));
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
-        for slot in passing {
+        for (slot, account) in passing {
             let rule = &rules.element_rules[slot.rule];
             match &rule.action {
                 ElementAction::Remove => {
-                    let hit = self.hit(rule, HitAction::Removed, candidate, position);
+                    let hit = self.hit(rule, HitAction::Removed, candidate, position, account);
                     return Some(Verdict { action: VerdictAction::Remove, hits: vec![hit] });
                 }
                 ElementAction::Tag(rule_tags) => {
@@ -601,7 +636,8 @@ impl Engine {
                             tags.push(tag);
                         }
                     }
-                    hits.push(self.hit(rule, HitAction::Tagged(rule_tags.join(" ")), candidate, position));
+                    let action = HitAction::Tagged(rule_tags.join(" "));
+                    hits.push(self.hit(rule, action, candidate, position, account));
                 }
             }
         }
@@ -618,6 +654,7 @@ impl Engine {
         action: HitAction,
         candidate: &Candidate,
         position: usize,
+        score: String,
     ) -> PendingHit {
         let (element, excerpt) = if self.details {
             let mut path = self.ancestor_path();
@@ -629,7 +666,7 @@ impl Engine {
         } else {
             (String::new(), String::new())
         };
-        PendingHit { rule: rule.id.clone(), action, offset: position, element, excerpt }
+        PendingHit { rule: rule.id.clone(), action, offset: position, element, excerpt, score }
     }
 
     /// `div.entry > ul` for the open candidates, outermost first (only with details).
@@ -814,8 +851,17 @@ impl Engine {
         }
         let named = |names: &[Box<str>]| names.iter().any(|held| **held == *name);
         visit_live_slots(&self.stack, &mut self.slots, &self.rules, Some(position), |slot, conditions| {
-            slot.held |= named(&conditions.holds);
-            slot.alive &= !named(&conditions.holds_none);
+            for (part, conditions) in conditions.parts().enumerate() {
+                if named(&conditions.holds) {
+                    slot.held |= part_bit(part);
+                }
+                if named(&conditions.holds_none) {
+                    match part {
+                        0 => slot.alive = false,
+                        _ => slot.barred |= part_bit(part),
+                    }
+                }
+            }
         });
     }
 
@@ -836,12 +882,18 @@ impl Engine {
         let mut sites_of_link: Option<(bool, bool)> = None;
         let site = self.site.as_deref();
         visit_live_slots(&self.stack, &mut self.slots, &self.rules, None, |slot, conditions| {
-            if let (false, Some(hosts)) = (slot.linked, &conditions.links_to) {
-                let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                slot.linked = link.any(|host| hosts.matches(host));
+            let (mut wants_elsewhere, mut wants_on_site) = (false, false);
+            for (part, conditions) in conditions.parts().enumerate() {
+                if let (0, Some(hosts)) = (slot.linked & part_bit(part), &conditions.links_to) {
+                    let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
+                    if link.any(|host| hosts.matches(host)) {
+                        slot.linked |= part_bit(part);
+                    }
+                }
+                wants_elsewhere |= conditions.links_elsewhere;
+                wants_on_site |= conditions.links_on_site;
             }
-            if (conditions.links_elsewhere && !slot.elsewhere) || (conditions.links_on_site && !slot.on_site)
-            {
+            if (wants_elsewhere && !slot.elsewhere) || (wants_on_site && !slot.on_site) {
                 let (elsewhere, on_site) = *sites_of_link.get_or_insert_with(|| {
                     let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
                     let on_site = |host: &str| site.is_some_and(|site| same_site(host, site));
@@ -931,10 +983,12 @@ fn prefix_progress(tests: &[TextTest], text: &str, trailing_space: bool) -> Prog
     result
 }
 
-/// Do all conditions but the regexes hold for a closed candidate?
+/// Do all conditions but the regexes of part `part` ([`Conditions::parts`]) of a slot's rule hold for a closed
+/// candidate? (The score is not looked at.)
 fn final_check(
     conditions: &Conditions,
     slot: &Slot,
+    part: usize,
     candidate: &Candidate,
     whole: &WholeText,
     length: usize,
@@ -948,13 +1002,24 @@ fn final_check(
     conditions.min_text_len.is_none_or(|min| length >= min)
         && conditions.max_text_len.is_none_or(|max| length <= max)
         && !(conditions.innermost && slot.inner_hit.is_some_and(|longest| length > longest + INNERMOST_SLACK))
-        && (conditions.links_to.is_none() || slot.linked)
+        && (conditions.links_to.is_none() || slot.linked & part_bit(part) != 0)
         && (!conditions.links_elsewhere || slot.elsewhere)
         && (!conditions.links_on_site || slot.on_site)
-        && (conditions.holds.is_empty() || slot.held)
+        && (conditions.holds.is_empty() || slot.held & part_bit(part) != 0)
+        && slot.barred & part_bit(part) == 0
         && conditions.min_removed_inside.is_none_or(|least| candidate.removed_inside >= least)
         && holds(&conditions.text, &candidate.own)
         && holds(&conditions.whole_text, candidate.text(Scope::Whole, whole))
+}
+
+/// `score 13 ≥ 11: price +4, call to action +3`: the total of the signals that held (`held`, by index) against
+/// the threshold, and each of them.
+fn score_account(score: &crate::rules::Score, held: &[usize]) -> String {
+    let signals: Vec<&crate::rules::Signal> = held.iter().filter_map(|&i| score.signals.get(i)).collect();
+    let total: i64 = signals.iter().map(|signal| i64::from(signal.weight)).sum();
+    let each: Vec<String> =
+        signals.iter().map(|signal| format!("{} {:+}", signal.name, signal.weight)).collect();
+    format!("score {total} ≥ {}: {}", score.threshold, each.join(", "))
 }
 
 /// Keeps an own-text buffer for a later candidate. Only buffers that hold memory are kept, and only a few: a
@@ -991,14 +1056,15 @@ fn piece_end(text: &str) -> usize {
     end
 }
 
-/// Does rule `rule`'s regex on `scope` (if it has one) match `text`, the complete text of a closed candidate in
-/// that scope? The text is scanned once for every rule (into `matches`; `scanned` says whether that happened and
-/// held); where that scan gives up, the rule's own regex decides.
+/// Does the regex on `scope` (if it has one) of `conditions`, part `part` of rule `rule` (`(rule, part)`), match
+/// `text`, the complete text of a closed candidate in that scope? The text is scanned once for every rule (into
+/// `matches`; `scanned` says whether that happened and held); where that scan gives up, the part's own regex
+/// decides.
 fn regex_holds(
     rules: &RuleSet,
     scope: Scope,
     conditions: &Conditions,
-    rule: usize,
+    (rule, part): (usize, usize),
     text: &str,
     matches: &mut TextMatches,
     scanned: &mut Option<bool>,
@@ -1008,7 +1074,7 @@ fn regex_holds(
     };
     let matcher = scope.matcher(rules);
     let held = *scanned.get_or_insert_with(|| matcher.scan(text, matches));
-    let found = held.then(|| matches.rule_matched(matcher, rule)).flatten();
+    let found = held.then(|| matches.rule_matched(matcher, rule, part)).flatten();
     found.unwrap_or_else(|| regex.is_match(text))
 }
 

@@ -17,6 +17,8 @@ pub(super) struct PendingHit {
     pub element: String,
     /// A short excerpt (empty unless explaining).
     pub excerpt: String,
+    /// For a rule with a score: its total and the signals that held (empty unless explaining or debug logging).
+    pub score: String,
 }
 
 /// Accumulates the report of one response.
@@ -51,7 +53,7 @@ impl ReportLog {
             }
             HitAction::LinkCleaned(_) => "clean-link",
         };
-        tracing::debug!(rule = %hit.rule, action, element = %hit.element, "rule hit");
+        tracing::debug!(rule = %hit.rule, action, element = %hit.element, score = %hit.score, "rule hit");
         match self.report.hits_by_rule.iter_mut().find(|(id, _)| *id == hit.rule) {
             Some((_, count)) => *count += 1,
             None => self.report.hits_by_rule.push((hit.rule.clone(), 1)),
@@ -63,6 +65,7 @@ impl ReportLog {
                 offset: hit.offset,
                 element: hit.element,
                 excerpt: hit.excerpt,
+                score: hit.score,
             });
         }
     }

@@ -4,10 +4,15 @@
 
 use std::sync::Arc;
 
-use super::raw::{OneOrMany, RawConditions, RawElementRule, Text};
+use toml::Spanned;
+
+use super::raw::{OneOrMany, RawConditions, RawElementRule, RawScore, RawSignal, Text};
 use super::source::{Diagnostics, Pos, Source};
 use super::values::Ctx;
-use super::{selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, TextRegex, TextTest};
+use super::{
+    selector, Conditions, ElementAction, ElementRule, RuleId, RuleOrigin, Score, Signal, TextRegex, TextTest,
+    MAX_SIGNALS,
+};
 
 /// Which element-rule table a rule came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +61,16 @@ pub(crate) fn compile(
         !empty
     });
     // `inside` is folded into the selector above; without content conditions the rule acts at the start tag.
-    let when = raw_when
+    let mut when = raw_when
         .filter(|when| has_content_conditions(when))
         .and_then(|when| conditions(when, &id, ctx, diags));
+    if let Some(raw_score) = &raw.score {
+        let score = score(raw_score, &id, ctx, diags);
+        when.get_or_insert_with(Conditions::default).score = score;
+    }
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
-        if when.innermost == Some(true) && !has_content_conditions(when) {
+        if when.innermost == Some(true) && !has_content_conditions(when) && raw.score.is_none() {
             let message = format!(
                 "rule `{id}`: `innermost` has no effect: without content conditions the rule acts at the start tag"
             );
@@ -205,7 +214,95 @@ fn conditions(
         class_matches,
         id_matches,
         innermost: raw.innermost.unwrap_or(false),
+        score: None,
     })
+}
+
+/// Compiles a `score` table: its threshold and signals (every problem reported), with warnings for a score that
+/// can never be reached or is reached everywhere.
+fn score(raw: &Spanned<RawScore>, id: &str, ctx: &Ctx<'_, '_>, diags: &mut Diagnostics) -> Option<Score> {
+    let pos = ctx.src.pos(&raw.span());
+    let raw = raw.get_ref();
+    let Some(raw_signals) = raw.signal.as_ref().filter(|signals| !signals.get_ref().is_empty()) else {
+        diags.error(&pos, format!("rule `{id}`: a `score` needs at least one `[[….score.signal]]` table"));
+        return None;
+    };
+    if raw_signals.get_ref().len() > MAX_SIGNALS {
+        let message = format!("rule `{id}`: a `score` takes at most {MAX_SIGNALS} signals");
+        diags.error(&ctx.src.pos(&raw_signals.span()), message);
+        return None;
+    }
+    let errors_before = diags.errors.len();
+    let mut signals = Vec::new();
+    for (number, raw_signal) in (1..).zip(raw_signals.get_ref()) {
+        let weight_pos = ctx.src.pos(&raw_signal.weight.span());
+        let weight = *raw_signal.weight.get_ref();
+        if weight == 0 {
+            diags.error(&weight_pos, format!("rule `{id}`: a signal of weight 0 counts for nothing"));
+        }
+        let raw_conditions = signal_conditions(raw_signal);
+        if !has_content_conditions(&raw_conditions) {
+            let message = format!(
+                "rule `{id}`: a signal without conditions always holds; take its weight off the threshold instead"
+            );
+            diags.error(&weight_pos, message);
+            continue;
+        }
+        let name = match &raw_signal.name {
+            Some(name) => name.get_ref().as_str().into(),
+            None => format!("signal {number}").into(),
+        };
+        if let Some(conditions) = conditions(&raw_conditions, id, ctx, diags) {
+            signals.push(Signal { weight, name, conditions });
+        }
+    }
+    if diags.errors.len() > errors_before {
+        return None;
+    }
+    let threshold = *raw.threshold.get_ref();
+    let total = |positive: bool| -> i64 {
+        signals.iter().map(|s| i64::from(s.weight)).filter(|w| (*w > 0) == positive).sum()
+    };
+    let threshold_pos = ctx.src.pos(&raw.threshold.span());
+    if total(true) < i64::from(threshold) {
+        let message = format!(
+            "rule `{id}` can never match: its signals weigh {} at most, below the threshold {threshold}",
+            total(true)
+        );
+        diags.warn(&threshold_pos, message);
+    } else if total(false) >= i64::from(threshold) {
+        let message = format!(
+            "rule `{id}`: the score always reaches its threshold {threshold}, whatever the signals (drop it)"
+        );
+        diags.warn(&threshold_pos, message);
+    }
+    Some(Score { threshold, signals })
+}
+
+/// The conditions of a signal as a `when` table (the keys a signal cannot take left out).
+fn signal_conditions(raw: &RawSignal) -> RawConditions {
+    RawConditions {
+        own_text_starts_with: raw.own_text_starts_with.clone(),
+        own_text_contains: raw.own_text_contains.clone(),
+        own_text_matches: raw.own_text_matches.clone(),
+        text_starts_with: raw.text_starts_with.clone(),
+        text_contains: raw.text_contains.clone(),
+        text_matches: raw.text_matches.clone(),
+        follows: None,
+        links_elsewhere: raw.links_elsewhere,
+        links_on_site: raw.links_on_site,
+        holds: raw.holds.clone(),
+        holds_none: raw.holds_none.clone(),
+        min_removed_inside: raw.min_removed_inside.clone(),
+        case_sensitive: raw.case_sensitive,
+        innermost: None,
+        min_text_length: raw.min_text_length.clone(),
+        max_text_length: raw.max_text_length.clone(),
+        links_to: raw.links_to.clone(),
+        class_matches: None,
+        id_matches: None,
+        inside: None,
+    }
 }
 
 /// The selector `subject` restricted to elements with an ancestor matching `ancestor` (the `inside` condition);

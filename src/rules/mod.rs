@@ -182,6 +182,47 @@ pub struct Conditions {
     /// all open with the same label, only the innermost is taken, with the wrappers that add nothing to it but a
     /// short label, an icon or a bullet.
     pub innermost: bool,
+    /// Weighted signals that must add up to a threshold, besides every condition above (`score`).
+    pub score: Option<Score>,
+}
+
+/// A rule's `score`: the rule holds only where the weights of the signals that hold there add up to at least
+/// `threshold`. Signals are decided on the closed element, like the content conditions.
+#[derive(Clone, Debug)]
+pub struct Score {
+    /// The least total weight.
+    pub threshold: i32,
+    /// The signals, at most [`MAX_SIGNALS`]; their conditions never have a score, `follows`, `class_matches`,
+    /// `id_matches` or `innermost` of their own.
+    pub signals: Vec<Signal>,
+}
+
+/// One weighted signal of a [`Score`]: its weight counts where all its conditions hold.
+#[derive(Clone, Debug)]
+pub struct Signal {
+    /// What it adds to the total (negative: evidence against).
+    pub weight: i32,
+    /// Its `name`, or `signal N` (counting from 1), for explanations.
+    pub name: Box<str>,
+    /// When it holds.
+    pub conditions: Conditions,
+}
+
+/// Most signals one score may have (the engine keeps a bit per signal).
+pub const MAX_SIGNALS: usize = 32;
+
+impl Score {
+    /// Whether the signals for which `holds(index, conditions)` is true reach the threshold.
+    pub fn reached(&self, mut holds: impl FnMut(usize, &Conditions) -> bool) -> bool {
+        let total: i64 = self
+            .signals
+            .iter()
+            .enumerate()
+            .filter(|(index, signal)| holds(*index, &signal.conditions))
+            .map(|(_, signal)| i64::from(signal.weight))
+            .sum();
+        total >= i64::from(self.threshold)
+    }
 }
 
 /// How many characters of text an element may hold beyond an element inside it that an `innermost` rule held
@@ -201,11 +242,19 @@ impl Conditions {
             || self.min_text_len.is_some()
             || self.max_text_len.is_some()
             || self.reads_links()
+            || self.score.is_some()
     }
 
-    /// Whether deciding reads the links inside the element.
+    /// Whether deciding reads the links inside the element (for these conditions or a signal of their score).
     pub fn reads_links(&self) -> bool {
-        self.links_to.is_some() || self.links_elsewhere || self.links_on_site
+        self.parts().any(|part| part.links_to.is_some() || part.links_elsewhere || part.links_on_site)
+    }
+
+    /// These conditions, then those of each signal of their score, in order: part 0 is the rule's own, part
+    /// `1 + i` signal `i`.
+    pub fn parts(&self) -> impl Iterator<Item = &Conditions> {
+        let signals = self.score.iter().flat_map(|score| &score.signals);
+        std::iter::once(self).chain(signals.map(|signal| &signal.conditions))
     }
 }
 

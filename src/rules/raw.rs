@@ -32,10 +32,62 @@ pub struct RawElementRule {
     pub tags: Option<Texts>,
     /// Content conditions.
     pub when: Option<RawConditions>,
+    /// Weighted signals that must reach a threshold.
+    pub score: Option<Spanned<RawScore>>,
     /// Sites the rule applies to.
     pub sites: Option<Texts>,
     /// Sites the rule never applies to.
     pub except_sites: Option<Texts>,
+}
+
+/// `[remove.score]` / `[tag.score]`: a threshold and the `[[….score.signal]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a score table")]
+pub struct RawScore {
+    /// The least total weight of the signals that hold.
+    pub threshold: Spanned<i32>,
+    /// The signals.
+    pub signal: Option<Spanned<Vec<RawSignal>>>,
+}
+
+/// One `[[….score.signal]]`: a weight and the content conditions under which it counts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a signal table")]
+pub struct RawSignal {
+    /// What the signal adds to the total where it holds.
+    pub weight: Spanned<i32>,
+    /// A short name for explanations.
+    pub name: Option<Text>,
+    /// Own text starts with any of these.
+    pub own_text_starts_with: Option<Spanned<OneOrMany>>,
+    /// Own text contains any of these.
+    pub own_text_contains: Option<Spanned<OneOrMany>>,
+    /// Own text matches this regex.
+    pub own_text_matches: Option<Text>,
+    /// All text inside starts with any of these.
+    pub text_starts_with: Option<Spanned<OneOrMany>>,
+    /// All text inside contains any of these.
+    pub text_contains: Option<Spanned<OneOrMany>>,
+    /// All text inside matches this regex.
+    pub text_matches: Option<Text>,
+    /// Some link inside leads to another site than the page's.
+    pub links_elsewhere: Option<bool>,
+    /// Some link inside leads to the page's own site.
+    pub links_on_site: Option<bool>,
+    /// Some element inside has one of these tag names.
+    pub holds: Option<Spanned<OneOrMany>>,
+    /// No element inside has any of these tag names.
+    pub holds_none: Option<Spanned<OneOrMany>>,
+    /// At least this many elements inside were removed by rules.
+    pub min_removed_inside: Option<Spanned<u32>>,
+    /// Compare text case-sensitively (default false).
+    pub case_sensitive: Option<bool>,
+    /// Minimum length of all text inside, in characters.
+    pub min_text_length: Option<Spanned<usize>>,
+    /// Maximum length of all text inside, in characters.
+    pub max_text_length: Option<Spanned<usize>>,
+    /// Some link inside leads to one of these hosts.
+    pub links_to: Option<TextList>,
 }
 
 /// `[remove.when]` / `[tag.when]`: content conditions.
@@ -85,7 +137,7 @@ pub struct RawConditions {
 }
 
 /// A string or an array of strings.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum OneOrMany {
     /// A single string (its span is the enclosing [`Spanned`]).
     One(String),

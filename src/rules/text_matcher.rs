@@ -36,8 +36,9 @@ const POOLED_CACHES: usize = 4;
 pub struct TextMatcher {
     /// `None` when there are no patterns or they do not compile together.
     dfa: Option<DFA>,
-    /// Per rule index: the pattern id of the rule's regex in this scope.
-    pattern_of_rule: Vec<Option<usize>>,
+    /// Per rule index, per part of its conditions ([`Conditions::parts`]): the pattern id of the part's regex in
+    /// this scope.
+    pattern_of_rule: Vec<Vec<Option<usize>>>,
     idle: Mutex<Vec<Cache>>,
 }
 
@@ -46,9 +47,10 @@ pub struct TextMatcher {
 pub struct TextMatches(PatternSet);
 
 impl TextMatches {
-    /// Whether the regex of rule `rule` matched (`None`: the rule has no regex in this matcher).
-    pub fn rule_matched(&self, matcher: &TextMatcher, rule: usize) -> Option<bool> {
-        let pattern = matcher.pattern_of_rule.get(rule).copied().flatten()?;
+    /// Whether the regex of part `part` ([`Conditions::parts`]) of rule `rule` matched (`None`: it has no regex
+    /// in this matcher).
+    pub fn rule_matched(&self, matcher: &TextMatcher, rule: usize, part: usize) -> Option<bool> {
+        let pattern = matcher.pattern_of_rule.get(rule)?.get(part).copied().flatten()?;
         let id = regex_automata::PatternID::new(pattern).ok()?;
         Some(self.0.contains(id))
     }
@@ -58,13 +60,17 @@ impl TextMatcher {
     /// Compiles the regex tests that `tests` picks from each conditional rule of `rules` (own text or all text).
     pub fn new(rules: &[ElementRule], tests: fn(&Conditions) -> &[TextTest]) -> Self {
         let mut patterns = Vec::new();
-        let mut pattern_of_rule = vec![None; rules.len()];
-        for (index, rule) in rules.iter().enumerate() {
-            let regex = rule.when.as_ref().and_then(|when| super::regex_test(tests(when)));
-            if let Some(regex) = regex {
-                pattern_of_rule[index] = Some(patterns.len());
-                patterns.push(regex.flagged_pattern());
-            }
+        let mut pattern_of_rule = Vec::with_capacity(rules.len());
+        for rule in rules {
+            let parts = rule.when.iter().flat_map(Conditions::parts);
+            let pattern_of_part = parts
+                .map(|part| {
+                    let regex = super::regex_test(tests(part))?;
+                    patterns.push(regex.flagged_pattern());
+                    Some(patterns.len() - 1)
+                })
+                .collect();
+            pattern_of_rule.push(pattern_of_part);
         }
         if patterns.is_empty() {
             return Self::default();
@@ -196,7 +202,7 @@ mod tests {
             assert!(matcher.scan(text, &mut matches), "gave up on {text:?}");
             for (rule, regex) in regexes.iter().enumerate() {
                 assert_eq!(
-                    matches.rule_matched(&matcher, rule),
+                    matches.rule_matched(&matcher, rule, 0),
                     Some(regex.is_match(text)),
                     "{} on {text:?}",
                     regex.as_str()

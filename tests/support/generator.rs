@@ -11,8 +11,9 @@
 
 use std::cell::Cell;
 
-/// Rules built to fire often on generated and real pages: every condition kind, on the candidate kinds real
-/// rules use, including containers that are candidates around other candidates.
+/// Rules built to fire often on generated and real pages: every condition kind (as a condition and as a signal
+/// of a score), on the candidate kinds real rules use, including containers that are candidates around other
+/// candidates.
 pub const FIRING_OFTEN: &str = r#"
 [[remove]]
 id = "often-pitch"
@@ -126,6 +127,44 @@ tag = "emptied"
 [tag.when]
 min_removed_inside = 2
 max_text_length = 900
+
+[[tag]]
+id = "often-scored"
+selector = "p, li, div, td, span, aside, section"
+tag = "scored"
+[tag.when]
+max_text_length = 300
+[tag.score]
+threshold = 3
+[[tag.score.signal]]
+weight = 2
+own_text_matches = '£\d|deal|–'
+[[tag.score.signal]]
+weight = 2
+links_elsewhere = true
+[[tag.score.signal]]
+weight = 1
+links_to = ["shop.example", "amzn.to"]
+[[tag.score.signal]]
+weight = 1
+holds = ["strong", "img", "em"]
+[[tag.score.signal]]
+weight = -2
+holds_none = ["a", "area"]
+[[tag.score.signal]]
+weight = -1
+links_on_site = true
+[[tag.score.signal]]
+weight = 1
+text_matches = '^(?:the|deal|related)\b'
+[[tag.score.signal]]
+weight = 2
+min_removed_inside = 1
+max_text_length = 120
+[[tag.score.signal]]
+weight = 1
+text_starts_with = ["Hand", "Water", "Read"]
+min_text_length = 12
 
 [[strip]]
 id = "often-utm"

@@ -33,6 +33,8 @@
 //! - `innermost`: the rule does not hold on an element inside which it held on some element (whichever rule's
 //!   verdict was taken there), when this element's text is longer than that of every such element by more than
 //!   `INNERMOST_SLACK`;
+//! - `score`: besides all its other conditions, the rule holds only where the weights of the signals whose
+//!   conditions all hold add up to at least the threshold;
 //! - remove beats tag; the tags of every tag rule that holds are added; inside a removed element nothing shows.
 //!
 //! Elements are identified by the byte offset of their start tag in the page, as the engine reports them: the
@@ -524,53 +526,55 @@ impl Judge<'_> {
             let all = collapse(&facts.all);
             let left = collapse(&facts.left);
             length = all.chars().count();
-            let mut hosts: Option<Vec<Vec<String>>> = None;
-            for &index in &info.candidate_of {
-                let rule = &self.rules.element_rules[index];
-                let Some(conditions) = rule.when.as_ref() else {
-                    continue;
-                };
-                let mut holds = conditions.min_text_len.is_none_or(|min| length >= min)
+            let links: Vec<Vec<String>> = facts
+                .links
+                .iter()
+                .map(|href| link_hosts(self.rules, self.site, self.base.as_ref(), href))
+                .collect();
+            let on_site =
+                |host: &String| self.site.is_some_and(|site| strainer::url_host::same_site(host, site));
+            let holds_one_of =
+                |names: &[Box<str>]| facts.elements.iter().any(|name| names.iter().any(|n| **n == **name));
+            let removed_count = removed_inside(node, self.infos, &self.outcomes);
+            // Every condition but `follows` and `innermost`, which signals never have.
+            let part_holds = |conditions: &Conditions| {
+                conditions.min_text_len.is_none_or(|min| length >= min)
                     && conditions.max_text_len.is_none_or(|max| length <= max)
                     && conditions.text.iter().all(|test: &TextTest| test.holds(&own))
                     && conditions.whole_text.iter().all(|test: &TextTest| match test {
                         TextTest::Matches(_) => test.holds(&left),
                         _ => test.holds(&all),
                     })
-                    && following.contains(&index)
-                    && !(conditions.innermost && holds_more_than_its_hits(inside, index, length));
-                let links = hosts.get_or_insert_with(|| {
-                    facts
-                        .links
-                        .iter()
-                        .map(|href| link_hosts(self.rules, self.site, self.base.as_ref(), href))
-                        .collect()
-                });
-                if let (true, Some(wanted)) = (holds, &conditions.links_to) {
-                    holds = links.iter().flatten().any(|host| wanted.matches(host));
-                }
-                let on_site =
-                    |host: &String| self.site.is_some_and(|site| strainer::url_host::same_site(host, site));
-                if holds && conditions.links_elsewhere {
-                    holds = links.iter().flatten().any(|host| !on_site(host));
-                }
-                let holds_one_of = |names: &[Box<str>]| {
-                    facts.elements.iter().any(|name| names.iter().any(|n| **n == **name))
+                    && conditions
+                        .links_to
+                        .as_ref()
+                        .is_none_or(|wanted| links.iter().flatten().any(|host| wanted.matches(host)))
+                    && (!conditions.links_elsewhere || links.iter().flatten().any(|host| !on_site(host)))
+                    && (conditions.holds.is_empty() || holds_one_of(&conditions.holds))
+                    && !holds_one_of(&conditions.holds_none)
+                    && conditions.min_removed_inside.is_none_or(|least| removed_count >= least)
+                    && (!conditions.links_on_site
+                        || facts.links.iter().zip(links.iter()).any(|(href, hosts)| {
+                            own_host(href, self.base.as_ref()).is_none() || hosts.iter().any(on_site)
+                        }))
+            };
+            for &index in &info.candidate_of {
+                let rule = &self.rules.element_rules[index];
+                let Some(conditions) = rule.when.as_ref() else {
+                    continue;
                 };
-                if holds && !conditions.holds.is_empty() {
-                    holds = holds_one_of(&conditions.holds);
-                }
-                if holds && holds_one_of(&conditions.holds_none) {
-                    holds = false;
-                }
-                if let (true, Some(least)) = (holds, conditions.min_removed_inside) {
-                    holds = removed_inside(node, self.infos, &self.outcomes) >= least;
-                }
-                if holds && conditions.links_on_site {
-                    holds = facts.links.iter().zip(links.iter()).any(|(href, hosts)| {
-                        own_host(href, self.base.as_ref()).is_none() || hosts.iter().any(on_site)
+                let holds = following.contains(&index)
+                    && !(conditions.innermost && holds_more_than_its_hits(inside, index, length))
+                    && part_holds(conditions)
+                    && conditions.score.as_ref().is_none_or(|score| {
+                        let total: i64 = score
+                            .signals
+                            .iter()
+                            .filter(|signal| part_holds(&signal.conditions))
+                            .map(|signal| i64::from(signal.weight))
+                            .sum();
+                        total >= i64::from(score.threshold)
                     });
-                }
                 if !holds {
                     continue;
                 }

@@ -268,10 +268,31 @@ css = "b{}"
 id = "empty-when"
 selector = "p"
 [remove.when]
+
+[[remove]]
+id = "out-of-reach"
+selector = "p"
+[remove.score]
+threshold = 4
+[[remove.score.signal]]
+weight = 3
+links_elsewhere = true
+[[remove.score.signal]]
+weight = -1
+holds = "img"
+
+[[remove]]
+id = "always"
+selector = "p"
+[remove.score]
+threshold = -2
+[[remove.score.signal]]
+weight = -1
+holds = "img"
 "#;
     let (set, warnings) =
         load(&[("a.toml", text), ("lists/empty.txt", "# none\n"), ("lists/d.txt", "a\na\n")]);
-    assert_eq!(set.element_rules.len(), 4);
+    assert_eq!(set.element_rules.len(), 6);
     assert!(set.element_rules[3].when.is_none(), "an empty `when` is no condition");
     assert_eq!(
         warnings,
@@ -282,6 +303,8 @@ selector = "p"
             "a.toml:21:19: warning: rule `zero` can never match: max_text_length = 0 leaves no room for the required text",
             "a.toml:27:1: warning: style for tag `nobody`: no [[tag]] rule adds this tag",
             "a.toml:32:6: warning: rule `empty-when`: the `when` table is empty, so the rule acts at the start tag",
+            "a.toml:40:13: warning: rule `out-of-reach` can never match: its signals weigh 3 at most, below the threshold 4",
+            "a.toml:52:13: warning: rule `always`: the score always reaches its threshold -2, whatever the signals (drop it)",
             "lists/d.txt:2:1: warning: duplicate list entry \"a\" (first on line 1)",
             "lists/empty.txt:1:1: warning: the list is empty, so rules using it match nothing through it",
         ]
