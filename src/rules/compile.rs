@@ -16,6 +16,7 @@ use toml::Spanned;
 use super::element::{self, ElementKind};
 use super::kinds::{self, Exception};
 use super::lists::NamedLists;
+use super::patterns::{self, Patterns};
 use super::raw::{RawBlock, RawElementRule, RawException, RawPass, RawStrip, RawStyle, RawUnwrap};
 use super::source::{Diagnostics, Pos, Source};
 use super::values::{Ctx, Values};
@@ -53,13 +54,23 @@ pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleWarning>), Vec<RuleError
     let values = Values::new(&lists);
     let mut builder = Builder::default();
     let mut order: Vec<Arc<str>> = Vec::new();
+    let mut texts = Vec::new();
     for name in names {
         let file: Arc<str> = Arc::from(name.as_str());
         order.push(Arc::clone(&file));
         match std::fs::read_to_string(dir.join(&name)) {
-            Ok(text) => builder.add_file(&Source::new(&file, &text), &values, &mut diags),
+            Ok(text) => texts.push((file, text)),
             Err(err) => diags.error(&Pos::new(&file, 1, 1), format!("cannot read rule file: {err}")),
         }
+    }
+    // Every file's `[patterns]` first: a rule may use a fragment written in another file.
+    let mut patterns = Patterns::default();
+    for (file, text) in &texts {
+        patterns.add_file(&Source::new(file, text), &mut diags);
+    }
+    patterns.check(&mut diags);
+    for (file, text) in &texts {
+        builder.add_file(&Source::new(file, text), &values, &patterns, &mut diags);
     }
     let mut set = builder.finish(&mut diags);
     order.extend(lists.files());
@@ -203,9 +214,15 @@ impl Kind {
 
 impl Builder {
     /// Parses one rule file and compiles each of its rule tables, in the order written.
-    fn add_file(&mut self, src: &Source<'_>, values: &Values<'_>, diags: &mut Diagnostics) {
+    fn add_file(
+        &mut self,
+        src: &Source<'_>,
+        values: &Values<'_>,
+        patterns: &Patterns,
+        diags: &mut Diagnostics,
+    ) {
         let Some(tables) = rule_tables(src, diags) else { return };
-        let ctx = Ctx { src, values };
+        let ctx = Ctx { src, values, patterns };
         let mut summary = FileSummary { file: src.name().to_string(), rule_ids: Vec::new() };
         for (kind, table) in tables {
             let origin = RuleOrigin { file: Arc::clone(src.name()), line: src.pos(&table.span()).line };
@@ -426,9 +443,13 @@ fn rule_tables<'i>(src: &Source<'i>, diags: &mut Diagnostics) -> Option<Vec<(Kin
     }
     let mut tables = Vec::new();
     for (key, value) in document.into_inner() {
+        if key.get_ref() == patterns::KEY {
+            continue;
+        }
         let at = src.pos(&key.span());
         let Some(kind) = Kind::from_key(key.get_ref()) else {
-            let known: Vec<_> = KINDS.iter().map(|k| format!("[[{}]]", k.name())).collect();
+            let mut known: Vec<_> = KINDS.iter().map(|k| format!("[[{}]]", k.name())).collect();
+            known.push(format!("[{}]", patterns::KEY));
             diags
                 .error(&at, format!("unknown rule kind `{}` (expected {})", key.get_ref(), known.join(", ")));
             continue;

@@ -467,7 +467,14 @@ fn compile_regex<T>(
     build: impl FnOnce(&str) -> Result<T, regex::Error>,
 ) -> Option<T> {
     let value = value.as_ref()?;
-    match build(value.get_ref()) {
+    let expanded = match ctx.patterns.expand(value.get_ref()) {
+        Ok(expanded) => expanded,
+        Err(message) => {
+            diags.error(&ctx.src.pos(&value.span()), format!("rule `{id}`: {message}"));
+            return None;
+        }
+    };
+    match build(&expanded) {
         Ok(compiled) => Some(compiled),
         Err(err) => {
             let message = format!("rule `{id}`: invalid regex {:?}: {}", value.get_ref(), regex_error(&err));

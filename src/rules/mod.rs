@@ -10,6 +10,7 @@ pub mod hosts;
 mod kinds;
 pub mod links;
 pub mod lists;
+mod patterns;
 pub mod raw;
 mod selector;
 mod source;

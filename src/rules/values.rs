@@ -7,6 +7,7 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::hosts::entry_hosts;
 use super::lists::NamedLists;
+use super::patterns::Patterns;
 use super::raw::{Text, TextList};
 use super::source::{Diagnostics, Pos, Source};
 use super::{HostPattern, HostSet, SiteScope};
@@ -22,6 +23,8 @@ pub(crate) struct Ctx<'a, 'b> {
     pub src: &'a Source<'b>,
     /// Host and parameter resolution.
     pub values: &'a Values<'a>,
+    /// The named regex fragments of every rule file.
+    pub patterns: &'a Patterns,
 }
 
 /// One entry after list expansion, with the place it is written.
