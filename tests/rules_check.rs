@@ -219,11 +219,12 @@ params = ["utm_*"]
 "#;
 
 /// One page with a found promo, a missed promo, a tagged related label, a look-alike left alone, a look-alike
-/// changed (wrongly tagged), a cleaned link and an unlabelled element removed.
+/// changed (wrongly tagged), a cleaned link and an unlabelled element removed; a link labelled inside the found
+/// promo (gone with it: not scored) and one inside the missed promo (shown: scored).
 const EVAL_PAGE: &str = r#"<!-- eval: site="news.example" -->
 <html><body>
-<p data-label="remove" data-family="pitch">Buy: a lantern at <a href="https://shop.example/l">Shop</a></p>
-<p data-label="remove" data-family="pitch">Lantern – £19 at Argos</p>
+<p data-label="remove" data-family="pitch">Buy: a lantern at <a data-label="link" data-family="tracking" href="https://shop.example/l?utm_source=b" data-expect-href="https://shop.example/l">Shop</a></p>
+<p data-label="remove" data-family="pitch">Lantern – £19 at <a data-label="link" data-family="tracking" href="https://argos.example/?utm_medium=c" data-expect-href="https://argos.example/">Argos</a></p>
 <p data-label="related" data-family="related">Related: <a href="/a">Another story</a></p>
 <p data-label="keep" data-family="pitch">Buying a lantern is easy.</p>
 <p data-label="keep" data-family="related">Related: this sentence is only prose.</p>
@@ -254,7 +255,8 @@ fn check_eval_prints_recall_and_precision_per_family_and_every_failure() {
     };
     assert_eq!(row("pitch"), "| pitch | 2 | 1 | 0.500 | 1 | 0 | 1.000 |");
     assert_eq!(row("related"), "| related | 1 | 1 | 1.000 | 1 | 1 | 0.500 |");
-    assert_eq!(row("tracking"), "| tracking | 1 | 1 | 1.000 | 0 | 0 | 1.000 |");
+    assert_eq!(row("tracking"), "| tracking | 2 | 2 | 1.000 | 0 | 0 | 1.000 |");
+    assert!(lines.iter().any(|l| l == "1 label(s) inside removed promos, not scored"), "{lines:#?}");
     assert!(lines.iter().any(|l| l == "| unlabelled changes | | | | | 1 | |"), "{lines:#?}");
     let text = lines.join("\n");
     assert!(text.contains("missed <p > (still shown): \"Lantern – £19 at Argos\""), "{text}");

@@ -99,6 +99,8 @@ pub struct EvalReport {
     pub failures: Vec<Failure>,
     /// Hits on unlabelled elements (each also listed in `failures`).
     pub unlabelled: u32,
+    /// Labels not scored because they are inside a labelled promo that was removed (nothing inside it shows).
+    pub inside_removed: u32,
 }
 
 impl EvalReport {
@@ -126,6 +128,9 @@ impl fmt::Display for EvalReport {
             )?;
         }
         writeln!(f, "| unlabelled changes | | | | | {} | |", self.unlabelled)?;
+        if self.inside_removed > 0 {
+            writeln!(f, "\n{} label(s) inside removed promos, not scored", self.inside_removed)?;
+        }
         if !self.failures.is_empty() {
             writeln!(f, "\nfailures:")?;
             for failure in &self.failures {
@@ -169,7 +174,22 @@ pub fn score_page(
     report.pages += 1;
     let fail =
         |family: &str, what: String| Failure { page: page.path.clone(), family: family.to_owned(), what };
+    let enclosing_remove: BTreeMap<usize, usize> =
+        contexts.values().filter_map(|context| Some((context.label?, context.enclosing_remove?))).collect();
+    let removed = |number: usize| {
+        let label = labels.iter().find(|label| label.number == number);
+        let was = before.get(&number).cloned().unwrap_or_default();
+        label.is_some_and(|label| judge(&label.expectation, &was, after.get(&number)).is_ok())
+    };
     for label in &labels {
+        // Inside a promo that is gone, nothing shows: a link's cleaning, a tag or a look-alike's text is moot (a
+        // promo inside it is gone as it should be, and counts).
+        let outer = enclosing_remove.get(&label.number).copied();
+        let moot = label.expectation != Expectation::Removed && !after.contains_key(&label.number);
+        if moot && outer.is_some_and(removed) {
+            report.inside_removed += 1;
+            continue;
+        }
         let score = report.families.entry(label.family.clone()).or_default();
         let was = before.get(&label.number).cloned().unwrap_or_default();
         let now = after.get(&label.number);

@@ -21,6 +21,8 @@ pub(super) struct Context {
     pub label: Option<usize>,
     /// Some ancestor is labelled `remove`.
     pub inside_remove: bool,
+    /// The innermost ancestor labelled `remove`: its label number.
+    pub enclosing_remove: Option<usize>,
     /// Some ancestor is labelled `related`.
     pub inside_related: bool,
     /// The element is part of the labelled content (always, unless the page was spliced into a corpus page).
@@ -170,7 +172,10 @@ fn enter(el: &mut Element<'_, '_>, walk: &Rc<RefCell<Walk>>, labels: &[Label], c
         let mut context = Context { label: number, counted, ..Context::default() };
         for open in &state.open {
             match labels.get(*open).map(|label| &label.expectation) {
-                Some(Expectation::Removed) => context.inside_remove = true,
+                Some(Expectation::Removed) => {
+                    context.inside_remove = true;
+                    context.enclosing_remove = Some(*open);
+                }
                 Some(Expectation::Tagged) => context.inside_related = true,
                 _ => {}
             }
