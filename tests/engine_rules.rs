@@ -411,16 +411,9 @@ fn a_score_adds_the_weights_of_the_signals_that_hold() {
     let no_link = Conditions { holds_none: vec!["a".into()], ..Conditions::default() };
     let prose = Conditions { text: vec![matches(r"\bsaid\b")], ..Conditions::default() };
     let short = Conditions { max_text_len: Some(10), ..Conditions::default() };
-    let score = Score {
-        threshold: 3,
-        signals: vec![
-            signal(2, price),
-            signal(2, shop),
-            signal(-2, no_link),
-            signal(-3, prose),
-            signal(3, short),
-        ],
-    };
+    let signals =
+        vec![signal(2, price), signal(2, shop), signal(-2, no_link), signal(-3, prose), signal(3, short)];
+    let score = Score::new(3, signals);
     let rules =
         set(vec![remove_when("scored", "p", Conditions { score: Some(score), ..Conditions::default() })]);
     // Price and shop link: 4. A price alone: 2. A shop link alone: 2. Price, shop link and reported speech: 1.

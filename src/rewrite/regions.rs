@@ -380,9 +380,9 @@ impl Engine {
                 candidate.existing_checked = true;
                 candidate.existing_tags = element.existing_tags();
             }
-            for part in conditions.into_iter().flat_map(Conditions::parts) {
-                candidate.wants_own |= !part.text.is_empty();
-                candidate.wants_all |= !part.whole_text.is_empty();
+            if let Some(reads) = rules.index().reads.get(rule) {
+                candidate.wants_own |= reads.own_text;
+                candidate.wants_all |= reads.whole_text;
             }
             let slot = Slot {
                 rule,
@@ -599,7 +599,7 @@ impl Engine {
             if slot.alive
                 && part_holds(0, conditions)
                 && conditions.score.as_ref().is_none_or(|score| {
-                    score.reached(|signal, conditions| {
+                    score.reached(details, |signal, conditions| {
                         let holds = part_holds(1 + signal, conditions);
                         if holds {
                             held_signals.push(signal);
@@ -849,18 +849,14 @@ impl Engine {
         if self.undecided == 0 {
             return;
         }
-        let named = |names: &[Box<str>]| names.iter().any(|held| **held == *name);
-        visit_live_slots(&self.stack, &mut self.slots, &self.rules, Some(position), |slot, conditions| {
-            for (part, conditions) in conditions.parts().enumerate() {
-                if named(&conditions.holds) {
-                    slot.held |= part_bit(part);
-                }
-                if named(&conditions.holds_none) {
-                    match part {
-                        0 => slot.alive = false,
-                        _ => slot.barred |= part_bit(part),
-                    }
-                }
+        let reads = &self.rules.index().reads;
+        visit_live_slots(&self.stack, &mut self.slots, &self.rules, Some(position), |slot, _| {
+            let Some(reads) = reads.get(slot.rule) else { return };
+            for held in reads.held_names.iter().filter(|held| *held.name == *name) {
+                slot.held |= held.holds;
+                // The rule's own `holds_none` (part 0) ends its slot; a signal's only withholds its weight.
+                slot.alive &= held.holds_none & part_bit(0) == 0;
+                slot.barred |= held.holds_none & !part_bit(0);
             }
         });
     }
@@ -881,19 +877,20 @@ impl Engine {
         // Whether the link leads to another site, and to the page's own site (the same for every slot).
         let mut sites_of_link: Option<(bool, bool)> = None;
         let site = self.site.as_deref();
+        let reads = &self.rules.index().reads;
         visit_live_slots(&self.stack, &mut self.slots, &self.rules, None, |slot, conditions| {
-            let (mut wants_elsewhere, mut wants_on_site) = (false, false);
-            for (part, conditions) in conditions.parts().enumerate() {
-                if let (0, Some(hosts)) = (slot.linked & part_bit(part), &conditions.links_to) {
-                    let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                    if link.any(|host| hosts.matches(host)) {
-                        slot.linked |= part_bit(part);
+            let Some(reads) = reads.get(slot.rule) else { return };
+            if reads.links_to & !slot.linked != 0 {
+                for (part, conditions) in conditions.parts().enumerate() {
+                    if let (0, Some(hosts)) = (slot.linked & part_bit(part), &conditions.links_to) {
+                        let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
+                        if link.any(|host| hosts.matches(host)) {
+                            slot.linked |= part_bit(part);
+                        }
                     }
                 }
-                wants_elsewhere |= conditions.links_elsewhere;
-                wants_on_site |= conditions.links_on_site;
             }
-            if (wants_elsewhere && !slot.elsewhere) || (wants_on_site && !slot.on_site) {
+            if (reads.links_elsewhere && !slot.elsewhere) || (reads.links_on_site && !slot.on_site) {
                 let (elsewhere, on_site) = *sites_of_link.get_or_insert_with(|| {
                     let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
                     let on_site = |host: &str| site.is_some_and(|site| same_site(host, site));
@@ -1015,11 +1012,13 @@ fn final_check(
 /// `score 13 ≥ 11: price +4, call to action +3`: the total of the signals that held (`held`, by index) against
 /// the threshold, and each of them.
 fn score_account(score: &crate::rules::Score, held: &[usize]) -> String {
-    let signals: Vec<&crate::rules::Signal> = held.iter().filter_map(|&i| score.signals.get(i)).collect();
+    let mut held = held.to_vec();
+    held.sort_unstable();
+    let signals: Vec<&crate::rules::Signal> = held.iter().filter_map(|&i| score.signals().get(i)).collect();
     let total: i64 = signals.iter().map(|signal| i64::from(signal.weight)).sum();
     let each: Vec<String> =
         signals.iter().map(|signal| format!("{} {:+}", signal.name, signal.weight)).collect();
-    format!("score {total} ≥ {}: {}", score.threshold, each.join(", "))
+    format!("score {total} ≥ {}: {}", score.threshold(), each.join(", "))
 }
 
 /// Keeps an own-text buffer for a later candidate. Only buffers that hold memory are kept, and only a few: a

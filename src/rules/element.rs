@@ -276,7 +276,7 @@ fn score(raw: &Spanned<RawScore>, id: &str, ctx: &Ctx<'_, '_>, diags: &mut Diagn
         );
         diags.warn(&threshold_pos, message);
     }
-    Some(Score { threshold, signals })
+    Some(Score::new(threshold, signals))
 }
 
 /// The conditions of a signal as a `when` table (the keys a signal cannot take left out).

@@ -91,6 +91,38 @@ pub struct RuleIndex {
     pub own_text: TextMatcher,
     /// The regexes of `text_matches`, compiled together.
     pub whole_text: TextMatcher,
+    /// Per rule index: what deciding it reads, over all the parts of its conditions.
+    pub reads: Vec<Reads>,
+}
+
+/// What deciding a rule reads of a candidate, over all the parts of its conditions ([`Conditions::parts`]),
+/// worked out once so that the engine need not walk the parts at every element, link and text.
+#[derive(Debug, Default)]
+pub struct Reads {
+    /// Some part tests the own text.
+    pub own_text: bool,
+    /// Some part tests all the text.
+    pub whole_text: bool,
+    /// The parts with `links_to` (bit `i` for part `i`).
+    pub links_to: u64,
+    /// Some part asks whether a link leads elsewhere.
+    pub links_elsewhere: bool,
+    /// Some part asks whether a link leads to the site.
+    pub links_on_site: bool,
+    /// The tag names its parts look for inside a candidate (`holds`, `holds_none`).
+    pub held_names: Vec<HeldName>,
+}
+
+/// A tag name that parts of a rule's conditions ([`Conditions::parts`]) look for inside a candidate: bit `i`
+/// set for part `i`.
+#[derive(Debug)]
+pub struct HeldName {
+    /// The tag name, lower case.
+    pub name: Box<str>,
+    /// The parts whose `holds` names it.
+    pub holds: u64,
+    /// The parts whose `holds_none` names it.
+    pub holds_none: u64,
 }
 
 impl RuleIndex {
@@ -100,8 +132,54 @@ impl RuleIndex {
             start_tags: StartTagIndex::new(rules),
             own_text: TextMatcher::new(rules, |conditions| &conditions.text),
             whole_text: TextMatcher::new(rules, |conditions| &conditions.whole_text),
+            reads: rules.iter().map(Reads::of).collect(),
         }
     }
+}
+
+impl Reads {
+    /// What deciding `rule` reads.
+    fn of(rule: &ElementRule) -> Self {
+        let mut reads = Reads::default();
+        for (part, conditions) in rule.when.iter().flat_map(Conditions::parts).enumerate() {
+            reads.own_text |= !conditions.text.is_empty();
+            reads.whole_text |= !conditions.whole_text.is_empty();
+            if conditions.links_to.is_some() {
+                reads.links_to |= 1 << part;
+            }
+            reads.links_elsewhere |= conditions.links_elsewhere;
+            reads.links_on_site |= conditions.links_on_site;
+        }
+        reads.held_names = held_names(rule);
+        reads
+    }
+}
+
+/// The tag names `rule` looks for inside its candidates, with the parts that do.
+fn held_names(rule: &ElementRule) -> Vec<HeldName> {
+    let mut names: Vec<HeldName> = Vec::new();
+    for (part, conditions) in rule.when.iter().flat_map(Conditions::parts).enumerate() {
+        let bit = 1u64 << part;
+        let lists = [(&conditions.holds, true), (&conditions.holds_none, false)];
+        for (list, holds) in lists {
+            for name in list {
+                let index = match names.iter().position(|held| held.name == *name) {
+                    Some(index) => index,
+                    None => {
+                        names.push(HeldName { name: name.clone(), holds: 0, holds_none: 0 });
+                        names.len() - 1
+                    }
+                };
+                let held = &mut names[index];
+                if holds {
+                    held.holds |= bit;
+                } else {
+                    held.holds_none |= bit;
+                }
+            }
+        }
+    }
+    names
 }
 
 /// The rule ids one rule file contributed.
@@ -192,10 +270,13 @@ pub struct Conditions {
 #[derive(Clone, Debug)]
 pub struct Score {
     /// The least total weight.
-    pub threshold: i32,
+    threshold: i32,
     /// The signals, at most [`MAX_SIGNALS`]; their conditions never have a score, `follows`, `class_matches`,
     /// `id_matches` or `innermost` of their own.
-    pub signals: Vec<Signal>,
+    signals: Vec<Signal>,
+    /// Signal indexes, heaviest first (positive weights, then negative ones): the order [`Score::reached`]
+    /// tries them in, so that the outcome is known as early as possible.
+    by_weight: Vec<usize>,
 }
 
 /// One weighted signal of a [`Score`]: its weight counts where all its conditions hold.
@@ -213,16 +294,53 @@ pub struct Signal {
 pub const MAX_SIGNALS: usize = 32;
 
 impl Score {
-    /// Whether the signals for which `holds(index, conditions)` is true reach the threshold.
-    pub fn reached(&self, mut holds: impl FnMut(usize, &Conditions) -> bool) -> bool {
-        let total: i64 = self
-            .signals
-            .iter()
-            .enumerate()
-            .filter(|(index, signal)| holds(*index, &signal.conditions))
-            .map(|(_, signal)| i64::from(signal.weight))
-            .sum();
-        total >= i64::from(self.threshold)
+    /// A score of `signals` (at most [`MAX_SIGNALS`]) against `threshold`.
+    pub fn new(threshold: i32, signals: Vec<Signal>) -> Self {
+        let mut by_weight: Vec<usize> = (0..signals.len()).collect();
+        by_weight.sort_by_key(|&index| std::cmp::Reverse(signals[index].weight));
+        Self { threshold, signals, by_weight }
+    }
+
+    /// The least total weight.
+    pub fn threshold(&self) -> i32 {
+        self.threshold
+    }
+
+    /// The signals, in the order written.
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
+
+    /// Whether the signals for which `holds(index, conditions)` is true reach the threshold. Signals are tried
+    /// heaviest first and no further once the outcome cannot change; `exhaustive` tries every one (to account
+    /// for all the signals that hold).
+    pub fn reached(&self, exhaustive: bool, mut holds: impl FnMut(usize, &Conditions) -> bool) -> bool {
+        let threshold = i64::from(self.threshold);
+        let weight = |index: usize| i64::from(self.signals[index].weight);
+        let (mut gains_left, mut losses_left): (i64, i64) = (0, 0);
+        for &index in &self.by_weight {
+            if weight(index) > 0 {
+                gains_left += weight(index);
+            } else {
+                losses_left += weight(index);
+            }
+        }
+        let mut total = 0;
+        for &index in &self.by_weight {
+            if !exhaustive && (total + gains_left < threshold || total + losses_left >= threshold) {
+                break;
+            }
+            let signal_weight = weight(index);
+            if signal_weight > 0 {
+                gains_left -= signal_weight;
+            } else {
+                losses_left -= signal_weight;
+            }
+            if holds(index, &self.signals[index].conditions) {
+                total += signal_weight;
+            }
+        }
+        total >= threshold
     }
 }
 

@@ -11,6 +11,7 @@
 //! a set of patterns may be too large to compile together; the caller then matches each rule's own regex
 //! ([`super::TextRegex::is_match`]), with the same result.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -59,15 +60,20 @@ impl TextMatches {
 impl TextMatcher {
     /// Compiles the regex tests that `tests` picks from each conditional rule of `rules` (own text or all text).
     pub fn new(rules: &[ElementRule], tests: fn(&Conditions) -> &[TextTest]) -> Self {
-        let mut patterns = Vec::new();
+        let mut patterns: Vec<String> = Vec::new();
+        // A pattern written in several rules or signals (a price, a call to action) is compiled once.
+        let mut id_of_pattern: HashMap<String, usize> = HashMap::new();
         let mut pattern_of_rule = Vec::with_capacity(rules.len());
         for rule in rules {
             let parts = rule.when.iter().flat_map(Conditions::parts);
             let pattern_of_part = parts
                 .map(|part| {
-                    let regex = super::regex_test(tests(part))?;
-                    patterns.push(regex.flagged_pattern());
-                    Some(patterns.len() - 1)
+                    let pattern = super::regex_test(tests(part))?.flagged_pattern();
+                    let id = *id_of_pattern.entry(pattern).or_insert_with_key(|pattern| {
+                        patterns.push(pattern.clone());
+                        patterns.len() - 1
+                    });
+                    Some(id)
                 })
                 .collect();
             pattern_of_rule.push(pattern_of_part);

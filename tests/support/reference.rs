@@ -568,12 +568,12 @@ impl Judge<'_> {
                     && part_holds(conditions)
                     && conditions.score.as_ref().is_none_or(|score| {
                         let total: i64 = score
-                            .signals
+                            .signals()
                             .iter()
                             .filter(|signal| part_holds(&signal.conditions))
                             .map(|signal| i64::from(signal.weight))
                             .sum();
-                        total >= i64::from(score.threshold)
+                        total >= i64::from(score.threshold())
                     });
                 if !holds {
                     continue;
