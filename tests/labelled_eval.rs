@@ -20,7 +20,7 @@ const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
         ("pitch", 0.95),
-        ("product-box", 0.93),
+        ("product-box", 0.925),
         ("related", 0.94),
         ("tracking", 0.99),
     ],

@@ -72,18 +72,6 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
         2,
         "the magazine's own subscription offers (cover picture, \"à partir de 8€\", link to its subscription shop)",
     ),
-    (
-        "videos-2",
-        "promo-scored-pitch",
-        1,
-        "the third subscription offer of that sidebar (\"Offre 100% numérique: 8€ par mois … Voir les offres\")",
-    ),
-    (
-        "videos-2",
-        "promo-group-heading",
-        2,
-        "the subscription sidebar, emptied of its three offers (left: \"Vous êtes abonné\" and share buttons)",
-    ),
     ("yahoo-2", "promo-commerce-label", 2, "two \"Sponsored\" ad cards (IFC Markets, Flonase)"),
 ];
 
