@@ -581,6 +581,9 @@ impl Engine {
         // Regexes on all the text read what is left of it once the candidates removed inside are gone.
         let left = self.whole.left_since(&candidate.all_from);
         for index in candidate.first_slot..self.slots.len() {
+            if !self.slots[index].alive {
+                continue;
+            }
             let slot = self.slots[index];
             let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
                 continue;
@@ -596,8 +599,7 @@ impl Engine {
                     })
             };
             held_signals.clear();
-            if slot.alive
-                && part_holds(0, conditions)
+            if part_holds(0, conditions)
                 && conditions.score.as_ref().is_none_or(|score| {
                     score.reached(details, |signal, conditions| {
                         let holds = part_holds(1 + signal, conditions);
@@ -982,6 +984,7 @@ fn prefix_progress(tests: &[TextTest], text: &str, trailing_space: bool) -> Prog
 
 /// Do all conditions but the regexes of part `part` ([`Conditions::parts`]) of a slot's rule hold for a closed
 /// candidate? (The score is not looked at.)
+#[inline]
 fn final_check(
     conditions: &Conditions,
     slot: &Slot,
