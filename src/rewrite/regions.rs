@@ -580,29 +580,29 @@ impl Engine {
         let mut scanned: [Option<bool>; 2] = [None, None];
         // Regexes on all the text read what is left of it once the candidates removed inside are gone.
         let left = self.whole.left_since(&candidate.all_from);
-        for index in candidate.first_slot..self.slots.len() {
-            if !self.slots[index].alive {
+        let texts = [candidate.own.as_str(), left];
+        // Whether part `part` of `slot`'s rule holds, regexes included.
+        let mut part_holds = |slot: &Slot, part: usize, conditions: &Conditions| {
+            final_check(conditions, slot, part, candidate, &self.whole, length)
+                && Scope::ALL.iter().all(|&scope| {
+                    let (matches, scanned) =
+                        (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
+                    let text = texts[scope as usize];
+                    regex_holds(&rules, scope, conditions, (slot.rule, part), text, matches, scanned)
+                })
+        };
+        for slot in &self.slots[candidate.first_slot..] {
+            if !slot.alive {
                 continue;
             }
-            let slot = self.slots[index];
             let Some(conditions) = rules.element_rules.get(slot.rule).and_then(|r| r.when.as_ref()) else {
                 continue;
             };
-            let texts = [candidate.own.as_str(), left];
-            let mut part_holds = |part: usize, conditions: &Conditions| {
-                final_check(conditions, &slot, part, candidate, &self.whole, length)
-                    && Scope::ALL.iter().all(|&scope| {
-                        let (matches, scanned) =
-                            (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
-                        let text = texts[scope as usize];
-                        regex_holds(&rules, scope, conditions, (slot.rule, part), text, matches, scanned)
-                    })
-            };
             held_signals.clear();
-            if part_holds(0, conditions)
+            if part_holds(slot, 0, conditions)
                 && conditions.score.as_ref().is_none_or(|score| {
                     score.reached(details, |signal, conditions| {
-                        let holds = part_holds(1 + signal, conditions);
+                        let holds = part_holds(slot, 1 + signal, conditions);
                         if holds {
                             held_signals.push(signal);
                         }
@@ -614,7 +614,7 @@ impl Engine {
                     Some(score) if details => score_account(score, &held_signals),
                     _ => String::new(),
                 };
-                passing.push((slot, account));
+                passing.push((*slot, account));
             }
         }
         // In rule order, whichever handler added the slot first.
