@@ -81,12 +81,10 @@ impl Plan {
             .iter()
             .any(|&i| rules.element_rules[i].when.as_ref().is_some_and(Conditions::reads_links));
         let mut held_names: Vec<Box<str>> = Vec::new();
-        for &index in &conditional {
-            let parts = rules.element_rules[index].when.iter().flat_map(Conditions::parts);
-            for name in parts.flat_map(|part| part.holds.iter().chain(&part.holds_none)) {
-                if !held_names.contains(name) {
-                    held_names.push(name.clone());
-                }
+        let reads = &rules.index().reads;
+        for held in conditional.iter().filter_map(|&index| reads.get(index)).flat_map(|r| &r.held_names) {
+            if !held_names.contains(&held.name) {
+                held_names.push(held.name.clone());
             }
         }
         let held_names = Arc::from(held_names);

@@ -51,8 +51,10 @@ pub(crate) fn compile(
         None => raw.selector.get_ref().clone(),
     };
     let action = action(&raw, kind, &id, ctx, diags);
+    let scored = raw.score.is_some();
     let raw_when = raw.when.as_ref().filter(|when| {
-        let empty = is_empty(when);
+        // With a score, `innermost` alone is a condition of the rule.
+        let empty = is_empty(when) && !(scored && when.innermost.is_some());
         if empty {
             let message =
                 format!("rule `{id}`: the `when` table is empty, so the rule acts at the start tag");
@@ -62,7 +64,7 @@ pub(crate) fn compile(
     });
     // `inside` is folded into the selector above; without content conditions the rule acts at the start tag.
     let mut when = raw_when
-        .filter(|when| has_content_conditions(when))
+        .filter(|when| scored || has_content_conditions(when))
         .and_then(|when| conditions(when, &id, ctx, diags));
     if let Some(raw_score) = &raw.score {
         let score = score(raw_score, &id, ctx, diags);
@@ -70,7 +72,7 @@ pub(crate) fn compile(
     }
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
-        if when.innermost == Some(true) && !has_content_conditions(when) && raw.score.is_none() {
+        if when.innermost == Some(true) && !has_content_conditions(when) && !scored {
             let message = format!(
                 "rule `{id}`: `innermost` has no effect: without content conditions the rule acts at the start tag"
             );
@@ -240,21 +242,22 @@ fn score(raw: &Spanned<RawScore>, id: &str, ctx: &Ctx<'_, '_>, diags: &mut Diagn
         if weight == 0 {
             diags.error(&weight_pos, format!("rule `{id}`: a signal of weight 0 counts for nothing"));
         }
-        let raw_conditions = signal_conditions(raw_signal);
-        if !has_content_conditions(&raw_conditions) {
+        let name = match &raw_signal.name {
+            Some(name) => name.get_ref().as_str().into(),
+            None => format!("signal {number}").into(),
+        };
+        let Some(conditions) = conditions(&signal_conditions(raw_signal), id, ctx, diags) else {
+            continue;
+        };
+        // `links_elsewhere = false` or `min_text_length = 0` alone test nothing either.
+        if !conditions.needs_content() || (conditions.min_text_len == Some(0) && no_other_test(&conditions)) {
             let message = format!(
                 "rule `{id}`: a signal without conditions always holds; take its weight off the threshold instead"
             );
             diags.error(&weight_pos, message);
             continue;
         }
-        let name = match &raw_signal.name {
-            Some(name) => name.get_ref().as_str().into(),
-            None => format!("signal {number}").into(),
-        };
-        if let Some(conditions) = conditions(&raw_conditions, id, ctx, diags) {
-            signals.push(Signal { weight, name, conditions });
-        }
+        signals.push(Signal { weight, name, conditions });
     }
     if diags.errors.len() > errors_before {
         return None;
@@ -277,6 +280,11 @@ fn score(raw: &Spanned<RawScore>, id: &str, ctx: &Ctx<'_, '_>, diags: &mut Diagn
         diags.warn(&threshold_pos, message);
     }
     Some(Score::new(threshold, signals))
+}
+
+/// Whether `conditions` test nothing but their minimum text length.
+fn no_other_test(conditions: &Conditions) -> bool {
+    !Conditions { min_text_len: None, ..conditions.clone() }.needs_content()
 }
 
 /// The conditions of a signal as a `when` table (the keys a signal cannot take left out).

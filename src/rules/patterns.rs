@@ -4,8 +4,9 @@
 //! `price = '…'` under `[patterns]`, every rule says `{price}`. The names are shared by all the files of a rules
 //! directory (each defined once), so they are gathered from every file before any rule is compiled. A use
 //! expands to a non-capturing group (`(?:…)`), so alternations inside the fragment stay inside it. A fragment
-//! may use other fragments; a cycle is an error. `{` followed by a name and `}` is never valid regex syntax (a
-//! repetition takes digits), so no existing pattern changes meaning; a literal `{word}` is written `\{word}`.
+//! may use other fragments; a cycle is an error. Outside a character class and an escape that takes braces
+//! (`\p{Lu}`, `\x{a0}`, `\b{start}`), `{` followed by a name and `}` is no valid regex syntax (a repetition
+//! takes digits), so no working pattern changes meaning; a literal `{word}` is written `\{word}`.
 
 use std::collections::HashMap;
 
@@ -18,6 +19,10 @@ pub(crate) const KEY: &str = "patterns";
 
 /// How deep fragments may use fragments (a longer chain is taken for a cycle).
 const MAX_DEPTH: usize = 16;
+
+/// The longest a regex may grow by expanding fragments (a fragment that uses another several times, itself
+/// using another several times, grows exponentially).
+const MAX_EXPANDED: usize = 1 << 20;
 
 /// The fragments of a rules directory, by name.
 #[derive(Debug, Default)]
@@ -101,39 +106,62 @@ impl Patterns {
         }
         let mut out = String::with_capacity(regex.len());
         let mut rest = regex;
-        while let Some(at) = rest.find(['\\', '{']) {
-            out.push_str(&rest[..at]);
-            let tail = &rest[at..];
-            if let Some(escaped) = tail.strip_prefix('\\') {
-                // An escape and what it escapes are copied as they are, braces of `\p{Lu}` or `\x{a0}` included.
-                let mut len = escaped.chars().next().map_or(0, char::len_utf8);
-                if escaped[..len].starts_with(['p', 'P', 'x', 'u']) && escaped[len..].starts_with('{') {
-                    len += escaped[len..].find('}').map_or(escaped.len() - len, |end| end + 1);
+        // Open character classes (`[…]`, nested ones counted): a brace in one is a literal.
+        let mut classes = 0usize;
+        // Just after `[` or `[^`, where a `]` is a literal.
+        let mut class_opened = false;
+        while let Some(c) = rest.chars().next() {
+            let opened = std::mem::take(&mut class_opened);
+            match c {
+                '\\' => {
+                    let len = 1 + escape_len(&rest[1..]);
+                    out.push_str(&rest[..len]);
+                    rest = &rest[len..];
                 }
-                out.push('\\');
-                out.push_str(&escaped[..len]);
-                rest = &escaped[len..];
-                continue;
-            }
-            let name = tail[1..].split('}').next().filter(|name| tail[1 + name.len()..].starts_with('}'));
-            match name.filter(|name| is_name(name)) {
-                Some(name) => {
-                    let fragment = self.by_name.get(name).ok_or_else(|| self.unknown(name))?;
-                    if depth >= MAX_DEPTH {
-                        return Err(format!("pattern `{name}` uses itself (through other patterns)"));
+                '[' => {
+                    classes += 1;
+                    let len = if rest[1..].starts_with('^') { 2 } else { 1 };
+                    out.push_str(&rest[..len]);
+                    rest = &rest[len..];
+                    class_opened = true;
+                }
+                ']' if classes > 0 && !opened => {
+                    classes -= 1;
+                    out.push(']');
+                    rest = &rest[1..];
+                }
+                '{' if classes == 0 => {
+                    let name =
+                        rest[1..].split('}').next().filter(|name| rest[1 + name.len()..].starts_with('}'));
+                    match name.filter(|name| is_name(name)) {
+                        Some(name) => {
+                            let fragment = self.by_name.get(name).ok_or_else(|| self.unknown(name))?;
+                            if depth >= MAX_DEPTH {
+                                return Err(format!("pattern `{name}` uses itself (through other patterns)"));
+                            }
+                            out.push_str("(?:");
+                            out.push_str(&self.expand_at(&fragment.text, depth + 1)?);
+                            out.push(')');
+                            if out.len() > MAX_EXPANDED {
+                                return Err(format!(
+                                    "pattern `{name}` expands to more than {} KiB",
+                                    MAX_EXPANDED / 1024
+                                ));
+                            }
+                            rest = &rest[name.len() + 2..];
+                        }
+                        None => {
+                            out.push('{');
+                            rest = &rest[1..];
+                        }
                     }
-                    out.push_str("(?:");
-                    out.push_str(&self.expand_at(&fragment.text, depth + 1)?);
-                    out.push(')');
-                    rest = &tail[name.len() + 2..];
                 }
-                None => {
-                    out.push('{');
-                    rest = &tail[1..];
+                _ => {
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
                 }
             }
         }
-        out.push_str(rest);
         Ok(out)
     }
 
@@ -142,6 +170,26 @@ impl Patterns {
         known.sort_unstable();
         let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
         format!("unknown pattern `{{{name}}}` (defined under [patterns]: {known})")
+    }
+}
+
+/// How many bytes after a backslash belong to its escape: the escaped character, and the braces of `\p{Lu}`,
+/// `\x{a0}`, `\u{…}`, `\U{…}` and `\b{start}` (a `{name}` after any other escape, as in `\s{price}`, is a use).
+fn escape_len(escaped: &str) -> usize {
+    let Some(first) = escaped.chars().next() else { return 0 };
+    let len = first.len_utf8();
+    let braces = &escaped[len..];
+    let Some(close) = braces.strip_prefix('{').and_then(|inner| inner.find('}')) else { return len };
+    let inner = &braces[1..=close];
+    let takes_braces = match first {
+        'p' | 'P' | 'x' | 'u' | 'U' => true,
+        'b' => matches!(inner, "start" | "end" | "start-half" | "end-half"),
+        _ => false,
+    };
+    if takes_braces {
+        len + close + 2
+    } else {
+        len
     }
 }
 
@@ -177,10 +225,26 @@ mod tests {
             Ok(r"^(?:(?:[$£]\d+)|free) at \w{2,5} \{price} (?:[$£]\d+) \p{Lu}\x{a0}$")
         );
         assert_eq!(patterns.expand("a{,3}{x").as_deref(), Ok("a{,3}{x"));
+        // Escapes that take braces and character classes keep theirs; other escapes may precede a use.
+        let kept = r"\b{start}\U{FEFF}[{price}][]{price}][^\]{deal}]\b{end}";
+        assert_eq!(patterns.expand(kept).as_deref(), Ok(kept));
+        assert_eq!(patterns.expand(r"at\s{price}\b{price}").as_deref(), Ok(r"at\s(?:[$£]\d+)\b(?:[$£]\d+)"));
         assert_eq!(
             patterns.expand("{nope}"),
             Err("unknown pattern `{nope}` (defined under [patterns]: deal, price)".to_owned())
         );
+    }
+
+    #[test]
+    fn a_fragment_that_grows_exponentially_is_refused() {
+        let mut text = String::from("[patterns]\n");
+        for level in 0..15 {
+            let next = level + 1;
+            text.push_str(&format!("p{level} = '{{p{next}}}{{p{next}}}{{p{next}}}{{p{next}}}'\n"));
+        }
+        text.push_str("p15 = 'x'\n");
+        let (_, errors) = patterns(&text);
+        assert!(errors.iter().any(|e| e.contains("expands to more than 1024 KiB")), "{errors:?}");
     }
 
     #[test]

@@ -384,3 +384,40 @@ params = ["utm_*"]
     assert_eq!(set.host_decision("mail.example"), HostDecision::NoRewrite(RuleId::new("webmail")));
     assert_eq!(set.host_decision("other.example"), HostDecision::Normal);
 }
+
+#[test]
+fn a_scored_rule_keeps_innermost_and_refuses_signals_that_test_nothing() {
+    let text = r#"
+[[remove]]
+id = "boxed"
+selector = "div"
+[remove.when]
+innermost = true
+[remove.score]
+threshold = 2
+[[remove.score.signal]]
+weight = 2
+text_contains = "Sponsored"
+"#;
+    let (set, warnings) = load(&[("a.toml", text)]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let when = set.element_rules[0].when.as_ref().expect("a scored rule has conditions");
+    assert!(when.innermost, "innermost alone is a condition of a scored rule");
+
+    let text = r#"
+[[remove]]
+id = "empty-signals"
+selector = "p"
+[remove.score]
+threshold = 1
+[[remove.score.signal]]
+weight = 1
+links_elsewhere = false
+[[remove.score.signal]]
+weight = 1
+min_text_length = 0
+"#;
+    let errs = errors(&[("a.toml", text)]);
+    let always = "a signal without conditions always holds";
+    assert_eq!(errs.iter().filter(|e| e.contains(always)).count(), 2, "{errs:?}");
+}
