@@ -263,23 +263,21 @@ fn score(raw: &Spanned<RawScore>, id: &str, ctx: &Ctx<'_, '_>, diags: &mut Diagn
         return None;
     }
     let threshold = *raw.threshold.get_ref();
-    let total = |positive: bool| -> i64 {
-        signals.iter().map(|s| i64::from(s.weight)).filter(|w| (*w > 0) == positive).sum()
-    };
+    let score = Score::new(threshold, signals);
     let threshold_pos = ctx.src.pos(&raw.threshold.span());
-    if total(true) < i64::from(threshold) {
+    if score.highest_total() < i64::from(threshold) {
         let message = format!(
             "rule `{id}` can never match: its signals weigh {} at most, below the threshold {threshold}",
-            total(true)
+            score.highest_total()
         );
         diags.warn(&threshold_pos, message);
-    } else if total(false) >= i64::from(threshold) {
+    } else if score.lowest_total() >= i64::from(threshold) {
         let message = format!(
             "rule `{id}`: the score always reaches its threshold {threshold}, whatever the signals (drop it)"
         );
         diags.warn(&threshold_pos, message);
     }
-    Some(Score::new(threshold, signals))
+    Some(score)
 }
 
 /// Whether `conditions` test nothing but their minimum text length.

@@ -142,44 +142,35 @@ impl Reads {
     fn of(rule: &ElementRule) -> Self {
         let mut reads = Reads::default();
         for (part, conditions) in rule.when.iter().flat_map(Conditions::parts).enumerate() {
+            let bit = 1u64 << part;
             reads.own_text |= !conditions.text.is_empty();
             reads.whole_text |= !conditions.whole_text.is_empty();
             if conditions.links_to.is_some() {
-                reads.links_to |= 1 << part;
+                reads.links_to |= bit;
             }
             reads.links_elsewhere |= conditions.links_elsewhere;
             reads.links_on_site |= conditions.links_on_site;
-        }
-        reads.held_names = held_names(rule);
-        reads
-    }
-}
-
-/// The tag names `rule` looks for inside its candidates, with the parts that do.
-fn held_names(rule: &ElementRule) -> Vec<HeldName> {
-    let mut names: Vec<HeldName> = Vec::new();
-    for (part, conditions) in rule.when.iter().flat_map(Conditions::parts).enumerate() {
-        let bit = 1u64 << part;
-        let lists = [(&conditions.holds, true), (&conditions.holds_none, false)];
-        for (list, holds) in lists {
-            for name in list {
-                let index = match names.iter().position(|held| held.name == *name) {
-                    Some(index) => index,
-                    None => {
-                        names.push(HeldName { name: name.clone(), holds: 0, holds_none: 0 });
-                        names.len() - 1
-                    }
-                };
-                let held = &mut names[index];
-                if holds {
-                    held.holds |= bit;
-                } else {
-                    held.holds_none |= bit;
-                }
+            for name in &conditions.holds {
+                reads.held_name(name).holds |= bit;
+            }
+            for name in &conditions.holds_none {
+                reads.held_name(name).holds_none |= bit;
             }
         }
+        reads
     }
-    names
+
+    /// The entry of tag name `name` in `held_names`, added when missing.
+    fn held_name(&mut self, name: &str) -> &mut HeldName {
+        let index = match self.held_names.iter().position(|held| *held.name == *name) {
+            Some(index) => index,
+            None => {
+                self.held_names.push(HeldName { name: name.into(), holds: 0, holds_none: 0 });
+                self.held_names.len() - 1
+            }
+        };
+        &mut self.held_names[index]
+    }
 }
 
 /// The rule ids one rule file contributed.
@@ -277,6 +268,10 @@ pub struct Score {
     /// Signal indexes, heaviest first (positive weights, then negative ones): the order [`Score::reached`]
     /// tries them in, so that the outcome is known as early as possible.
     by_weight: Vec<usize>,
+    /// The sum of the positive weights: the highest total the signals can reach.
+    gains: i64,
+    /// The sum of the negative weights: the lowest total.
+    losses: i64,
 }
 
 /// One weighted signal of a [`Score`]: its weight counts where all its conditions hold.
@@ -298,7 +293,21 @@ impl Score {
     pub fn new(threshold: i32, signals: Vec<Signal>) -> Self {
         let mut by_weight: Vec<usize> = (0..signals.len()).collect();
         by_weight.sort_by_key(|&index| std::cmp::Reverse(signals[index].weight));
-        Self { threshold, signals, by_weight }
+        let sum = |positive: bool| -> i64 {
+            signals.iter().map(|s| i64::from(s.weight)).filter(|w| (*w > 0) == positive).sum()
+        };
+        let (gains, losses) = (sum(true), sum(false));
+        Self { threshold, signals, by_weight, gains, losses }
+    }
+
+    /// The highest total the signals can reach (all positive weights).
+    pub fn highest_total(&self) -> i64 {
+        self.gains
+    }
+
+    /// The lowest total the signals can reach (all negative weights).
+    pub fn lowest_total(&self) -> i64 {
+        self.losses
     }
 
     /// The least total weight.
@@ -317,14 +326,7 @@ impl Score {
     pub fn reached(&self, exhaustive: bool, mut holds: impl FnMut(usize, &Conditions) -> bool) -> bool {
         let threshold = i64::from(self.threshold);
         let weight = |index: usize| i64::from(self.signals[index].weight);
-        let (mut gains_left, mut losses_left): (i64, i64) = (0, 0);
-        for &index in &self.by_weight {
-            if weight(index) > 0 {
-                gains_left += weight(index);
-            } else {
-                losses_left += weight(index);
-            }
-        }
+        let (mut gains_left, mut losses_left) = (self.gains, self.losses);
         let mut total = 0;
         for &index in &self.by_weight {
             if !exhaustive && (total + gains_left < threshold || total + losses_left >= threshold) {
