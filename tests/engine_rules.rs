@@ -434,3 +434,57 @@ fn a_score_adds_the_weights_of_the_signals_that_hold() {
     let accounts: Vec<&str> = report.hits.iter().map(|hit| hit.score.as_str()).collect();
     assert_eq!(accounts, ["score 3 ≥ 3: w2 +2, w-2 -2, w3 +3", "score 4 ≥ 3: w2 +2, w2 +2"]);
 }
+
+#[test]
+fn link_facts_count_page_links_and_link_text() {
+    let facts = |on_site, share, average| Conditions {
+        min_links_on_site: on_site,
+        min_link_text_share: share,
+        min_average_link_text: average,
+        ..Conditions::default()
+    };
+    // Two page links; a `#` link, a `mailto:` link and an image link count as no page link.
+    let rules = set(vec![tag_when("two", "div", &["two"], facts(Some(2), None, None))]);
+    let page = "<div><a href=/a>A</a><a href=#top>T</a><a href=mailto:x@y.z>M</a></div>\
+                <div><a href=/a>A</a><a href='https://other.example/b'>B</a></div><div><a href=/a>A</a><a href=b>B</a></div>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<div><a href=/a>A</a><a href=#top>T</a><a href=mailto:x@y.z>M</a></div>\
+         <div><a href=/a>A</a><a href='https://other.example/b'>B</a></div><div data-strainer-tag=\"two\"><a href=/a>A</a><a href=b>B</a></div>"
+    );
+    // Link text share, in thousandths of the visible characters (whitespace aside): 8 of 13 is 615, 8 of 17
+    // is 470.
+    let rules = set(vec![tag_when("mostly", "p", &["mostly"], facts(None, Some(600), None))]);
+    let page = "<p>More: <a href=/x>headline</a></p><p>Also see: <a href=/x>headline</a></p>";
+    let out = rewrite_str(&rules, page);
+    assert_eq!(
+        out,
+        "<p data-strainer-tag=\"mostly\">More: <a href=/x>headline</a></p><p>Also see: <a href=/x>headline</a></p>"
+    );
+    // The average is taken over links with text: an image link does not halve it.
+    let rules = set(vec![tag_when("headlines", "li", &["headlines"], facts(None, None, Some(8)))]);
+    let page = "<li><a href=/x><img src=i.jpg></a><a href=/x>headline</a></li><li><a href=/x>menu</a><a href=/y>headline</a></li>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<li data-strainer-tag=\"headlines\"><a href=/x><img src=i.jpg></a><a href=/x>headline</a></li><li><a href=/x>menu</a><a href=/y>headline</a></li>"
+    );
+}
+
+#[test]
+fn a_link_ends_with_the_element_it_is_in() {
+    // `</a>` left out and the paragraph closed by the next one: the link's text ends with its paragraph, the
+    // text after it is no link text (for the next paragraph nor for the box around both).
+    let all_links = Conditions { min_link_text_share: Some(1000), ..Conditions::default() };
+    let rules = set(vec![tag_when("linky", "p, div", &["linky"], all_links)]);
+    for page in ["<div><p><a href=/x>Headline<p>more</div>", "<div><p><a href=/x>Headline</p> more</div>"] {
+        let tagged = page.replacen("<p>", "<p data-strainer-tag=\"linky\">", 1);
+        assert_eq!(rewrite_str(&rules, page), tagged);
+    }
+    // A link is not inside itself.
+    let own = Conditions { min_links_on_site: Some(1), ..Conditions::default() };
+    let rules = set(vec![tag_when("holds-a-link", "a, p", &["holds"], own)]);
+    assert_eq!(
+        rewrite_str(&rules, "<p><a href=/x>one</a></p>"),
+        "<p data-strainer-tag=\"holds\"><a href=/x>one</a></p>"
+    );
+}

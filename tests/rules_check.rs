@@ -130,7 +130,7 @@ fn every_error_is_printed_with_its_position_and_the_exit_code_is_1() {
             "a-broken.toml:55:1: rule `scored-follows`: unknown field `follows`, expected one of `weight`, `name`, \
              `own_text_starts_with`, `own_text_contains`, `own_text_matches`, `text_starts_with`, `text_contains`, \
              `text_matches`, `links_elsewhere`, `links_on_site`, `holds`, `holds_none`, `min_removed_inside`, \
-             `case_sensitive`, `min_text_length`, `max_text_length`, `links_to`",
+             `min_links_on_site`, `min_link_text_share`, `min_average_link_text`, `case_sensitive`, `min_text_length`, `max_text_length`, `links_to`",
             "a-broken.toml:61:1: rule `no-signals`: a `score` needs at least one `[[….score.signal]]` table",
             "a-broken.toml:68:20: rule `uses-missing`: unknown pattern `{price}` (defined under [patterns]: money)",
             "a-broken.toml:71:1: pattern `money`: unknown pattern `{cash}` (defined under [patterns]: money)",

@@ -676,7 +676,17 @@ fn link_handler(
         }
         let inspected = rules.links.inspect(&href, site.as_deref());
         if wants_hosts {
-            state.engine.link(&href, inspected.destination_host.as_deref());
+            // `area` is void: only an `a` holds link text.
+            let anchor = el.can_have_content();
+            let position = el.source_location().bytes().start;
+            let destination = inspected.destination_host.as_deref();
+            if let Some(id) = state.engine.link(&href, destination, (position, anchor)) {
+                let end_shared = Arc::clone(&shared);
+                let _ = el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                    lock(&end_shared).engine.link_end(id);
+                    Ok(())
+                }));
+            }
         }
         let Some(cleaned) = inspected.cleaned.filter(|_| clean_links) else {
             return Ok(());

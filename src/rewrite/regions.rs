@@ -12,6 +12,9 @@
 //!   never its ancestors' own text;
 //! - *text length*: every open candidate counts all text inside it;
 //! - *links*: a link counts for every open undecided candidate around it;
+//! - *link text*: the visible characters inside a link (`a[href]`), for every open undecided candidate around
+//!   it that counts them; a link ends at its end tag, at the next link's start tag (a link holds no link), or
+//!   when an element it is in ends;
 //! - content hidden from the rules (`<template>`, elements removed at their start tag) is none of these.
 //!
 //! What happens to inner candidates when an enclosing one is decided: nothing. Each candidate keeps its own
@@ -237,6 +240,54 @@ struct Candidate {
     kind: Option<Kind>,
     /// How many elements inside were removed by a verdict, counting only those that held no removed element.
     removed_inside: u32,
+    /// Its links and link text, counted only when some rule reads them (`wants_link_facts`).
+    links: LinkFacts,
+    wants_link_facts: bool,
+    /// The visible characters counted in the [`TextCounter`] when it started.
+    visible_from: usize,
+}
+
+/// The links inside a candidate and their text (the facts of `min_links_on_site`, `min_link_text_share` and
+/// `min_average_link_text`).
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkFacts {
+    /// `a[href]` elements that lead to a page of the site.
+    page_links: u32,
+    /// `a[href]` elements with visible text (an image link has none).
+    with_text: u32,
+    /// Visible characters inside `a[href]` elements.
+    text: usize,
+}
+
+impl LinkFacts {
+    /// Adds the text of one link (each link's text is added once per candidate: when the link or the candidate
+    /// ends, whichever comes first).
+    fn add_text(&mut self, visible: usize) {
+        self.text += visible;
+        self.with_text += u32::from(visible > 0);
+    }
+
+    /// Whether the link tests of `conditions` hold for a candidate with `visible` visible characters.
+    fn hold(&self, conditions: &Conditions, visible: usize) -> bool {
+        let share = |per_mille: u32| visible > 0 && self.text * 1000 >= per_mille as usize * visible;
+        let average =
+            |least: u32| self.with_text > 0 && self.text >= least as usize * self.with_text as usize;
+        conditions.min_links_on_site.is_none_or(|least| self.page_links >= least)
+            && conditions.min_link_text_share.is_none_or(share)
+            && conditions.min_average_link_text.is_none_or(average)
+    }
+}
+
+/// The link (`a[href]`) open now, while some candidate counts link text.
+#[derive(Clone, Copy, Debug)]
+struct OpenLink {
+    id: u32,
+    /// Input offset of its start tag (a rule may have made the link itself a candidate: no link is inside it).
+    position: usize,
+    /// The visible characters counted when it started.
+    from: usize,
+    /// The engine's stack height when it started: it ends when an element open then ends.
+    depth: usize,
 }
 
 /// The engine state of one response.
@@ -263,6 +314,8 @@ pub(super) struct Engine {
     /// Events for the sink at the current token (reused buffer; the handlers take them).
     pub(super) marks: Vec<Mark>,
     undecided: usize,
+    /// The link whose text is being counted.
+    open_link: Option<OpenLink>,
 }
 
 impl Engine {
@@ -285,6 +338,7 @@ impl Engine {
             innermost_hits: Vec::new(),
             marks: Vec::new(),
             undecided: 0,
+            open_link: None,
         }
     }
 
@@ -383,6 +437,7 @@ impl Engine {
             if let Some(reads) = rules.index().reads.get(rule) {
                 candidate.wants_own |= reads.own_text;
                 candidate.wants_all |= reads.whole_text;
+                candidate.wants_link_facts |= reads.link_facts;
             }
             let slot = Slot {
                 rule,
@@ -441,6 +496,9 @@ impl Engine {
             desc: if self.details { desc() } else { String::new() },
             kind: None,
             removed_inside: 0,
+            links: LinkFacts::default(),
+            wants_link_facts: false,
+            visible_from: self.counter.counted(),
         };
         let Some(open) = self.stack.last_mut() else {
             return;
@@ -495,9 +553,24 @@ impl Engine {
 
     /// Pops the top entry; for a candidate, decides and appends its end event to `self.marks`.
     fn close_top(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
-        let Some(Open { id, position, candidate: Some(mut candidate), .. }) = self.stack.pop() else {
+        let Some(Open { id, position, candidate, .. }) = self.stack.pop() else {
             return;
         };
+        let link_ended = self.open_link.is_some_and(|link| self.stack.len() < link.depth);
+        let Some(mut candidate) = candidate else {
+            if link_ended {
+                self.end_link();
+            }
+            return;
+        };
+        if link_ended {
+            // The link was inside it: its text ends here, for it as for the candidates around it.
+            let counts = candidate.wants_link_facts && !candidate.decided;
+            if let Some(link) = self.open_link.filter(|link| counts && link.position != position) {
+                candidate.links.add_text(self.counter.counted() - link.from);
+            }
+            self.end_link();
+        }
         if !candidate.decided {
             self.undecided -= 1;
             let spilled = watermark.is_some_and(|w| id <= w);
@@ -581,9 +654,10 @@ impl Engine {
         // Regexes on all the text read what is left of it once the candidates removed inside are gone.
         let left = self.whole.left_since(&candidate.all_from);
         let texts = [candidate.own.as_str(), left];
+        let visible = self.counter.counted() - candidate.visible_from;
         // Whether part `part` of `slot`'s rule holds, regexes included.
         let mut part_holds = |slot: &Slot, part: usize, conditions: &Conditions| {
-            final_check(conditions, slot, part, candidate, &self.whole, length)
+            final_check(conditions, slot, part, candidate, &self.whole, (length, visible))
                 && Scope::ALL.iter().all(|&scope| {
                     let (matches, scanned) =
                         (&mut self.matches[scope as usize], &mut scanned[scope as usize]);
@@ -869,18 +943,25 @@ impl Engine {
         self.undecided > 0
     }
 
-    /// A link (`a[href]`, `area[href]`) starts; `href` is entity-decoded, `destination` the host it leads to
-    /// once unwrapped ([`crate::rules::LinkRules::destination_host`]).
-    pub(super) fn link(&mut self, href: &str, destination: Option<&str>) {
+    /// A link (`a[href]` when `anchor`, else `area[href]`) starts; `href` is entity-decoded, `destination` the
+    /// host it leads to once unwrapped ([`crate::rules::LinkRules::destination_host`]). Returns the id its end
+    /// tag must report to [`Engine::link_end`] when its text is counted.
+    pub(super) fn link(
+        &mut self,
+        href: &str,
+        destination: Option<&str>,
+        (position, anchor): (usize, bool),
+    ) -> Option<u32> {
         if !self.wants_links() {
-            return;
+            return None;
         }
+        let counted = anchor.then(|| self.count_link(href, destination, position)).flatten();
         let mut hosts_of_link: Option<LinkHosts> = None;
         // Whether the link leads to another site, and to the page's own site (the same for every slot).
         let mut sites_of_link: Option<(bool, bool)> = None;
         let site = self.site.as_deref();
         let reads = &self.rules.index().reads;
-        visit_live_slots(&self.stack, &mut self.slots, &self.rules, None, |slot, conditions| {
+        visit_live_slots(&self.stack, &mut self.slots, &self.rules, Some(position), |slot, conditions| {
             let Some(reads) = reads.get(slot.rule) else { return };
             if reads.links_to & !slot.linked != 0 {
                 for (part, conditions) in conditions.parts().enumerate() {
@@ -902,6 +983,73 @@ impl Engine {
                 slot.on_site |= on_site;
             }
         });
+        counted
+    }
+
+    /// Counts an `a[href]` for the open undecided candidates that count links, and starts counting its text;
+    /// returns its id, or `None` when no candidate counts links.
+    fn count_link(&mut self, href: &str, destination: Option<&str>, position: usize) -> Option<u32> {
+        let counting = |open: &Open| {
+            open.position != position
+                && open.candidate.as_ref().is_some_and(|c| c.wants_link_facts && !c.decided)
+        };
+        if !self.stack.iter().any(counting) {
+            return None;
+        }
+        self.end_link();
+        let site = self.site.as_deref();
+        let page_link = leads_to_a_page(href) && {
+            let link = LinkHosts::of(href, destination);
+            link.is_relative() || link.any(|host| site.is_some_and(|site| same_site(host, site)))
+        };
+        for open in self.stack.iter_mut().filter(|open| open.position != position) {
+            let Some(candidate) = open.candidate.as_mut().filter(|c| c.wants_link_facts && !c.decided) else {
+                continue;
+            };
+            candidate.links.page_links += u32::from(page_link);
+        }
+        let id = self.take_id();
+        let (from, depth) = (self.counter.counted(), self.stack.len());
+        self.open_link = Some(OpenLink { id, position, from, depth });
+        Some(id)
+    }
+
+    /// The end tag of link `id` (from [`Engine::link`]).
+    pub(super) fn link_end(&mut self, id: u32) {
+        if self.open_link.is_some_and(|link| link.id == id) {
+            self.end_link();
+        }
+    }
+
+    /// The open link ends: its text counts for the open undecided candidates around it that count link text
+    /// (not for those that started inside it: no link is inside them).
+    fn end_link(&mut self) {
+        let Some(link) = self.open_link.take() else {
+            return;
+        };
+        let text = self.counter.counted() - link.from;
+        for open in self.stack.iter_mut().take(link.depth).filter(|open| open.position != link.position) {
+            if let Some(candidate) = open.candidate.as_mut().filter(|c| c.wants_link_facts && !c.decided) {
+                candidate.links.add_text(text);
+            }
+        }
+    }
+}
+
+/// Whether a link's `href` leads to a page: not to a `#fragment` of this one, not empty, and by `http(s)` or
+/// relative (no `mailto:`, `javascript:`, `tel:` …).
+fn leads_to_a_page(href: &str) -> bool {
+    let href = href.trim();
+    if href.is_empty() || href.starts_with('#') {
+        return false;
+    }
+    let scheme_end = href.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')));
+    match scheme_end {
+        Some(end) if end > 0 && href[end..].starts_with(':') && href.as_bytes()[0].is_ascii_alphabetic() => {
+            let scheme = &href[..end];
+            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+        }
+        _ => true,
     }
 }
 
@@ -991,7 +1139,7 @@ fn final_check(
     part: usize,
     candidate: &Candidate,
     whole: &WholeText,
-    length: usize,
+    (length, visible): (usize, usize),
 ) -> bool {
     let holds = |tests: &[TextTest], text: &str| {
         tests
@@ -1008,6 +1156,7 @@ fn final_check(
         && (conditions.holds.is_empty() || slot.held & part_bit(part) != 0)
         && slot.barred & part_bit(part) == 0
         && conditions.min_removed_inside.is_none_or(|least| candidate.removed_inside >= least)
+        && candidate.links.hold(conditions, visible)
         && holds(&conditions.text, &candidate.own)
         && holds(&conditions.whole_text, candidate.text(Scope::Whole, whole))
 }

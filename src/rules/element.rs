@@ -201,6 +201,18 @@ fn conditions(
         .links_to
         .as_ref()
         .and_then(|hosts| ctx.values.non_empty_hosts(hosts, "links_to", id, ctx.src, diags));
+    let min_link_text_share =
+        raw.min_link_text_share.as_ref().and_then(|share| per_mille(share, id, ctx, diags));
+    for (key, value) in
+        [("min_links_on_site", &raw.min_links_on_site), ("min_average_link_text", &raw.min_average_link_text)]
+    {
+        if let Some(zero) = value.as_ref().filter(|n| *n.get_ref() == 0) {
+            diags.error(
+                &ctx.src.pos(&zero.span()),
+                format!("rule `{id}`: `{key} = 0` tests nothing; leave it out"),
+            );
+        }
+    }
     (diags.errors.len() == errors_before).then(|| Conditions {
         text,
         whole_text,
@@ -210,6 +222,9 @@ fn conditions(
         holds,
         holds_none,
         min_removed_inside: raw.min_removed_inside.as_ref().map(|n| *n.get_ref()),
+        min_links_on_site: raw.min_links_on_site.as_ref().map(|n| *n.get_ref()),
+        min_link_text_share,
+        min_average_link_text: raw.min_average_link_text.as_ref().map(|n| *n.get_ref()),
         min_text_len: raw.min_text_length.as_ref().map(|n| *n.get_ref()),
         max_text_len: raw.max_text_length.as_ref().map(|n| *n.get_ref()),
         links_to,
@@ -218,6 +233,26 @@ fn conditions(
         innermost: raw.innermost.unwrap_or(false),
         score: None,
     })
+}
+
+/// A share between 0 (excluded) and 1 in thousandths, rounded; anything else is reported.
+fn per_mille(
+    share: &toml::Spanned<f64>,
+    id: &str,
+    ctx: &Ctx<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<u32> {
+    let value = *share.get_ref();
+    // The range check keeps the product within 1..=1000, so the conversion cannot truncate.
+    if value > 0.0 && value <= 1.0 {
+        Some(((value * 1000.0).round() as u32).max(1))
+    } else {
+        let message = format!(
+            "rule `{id}`: `min_link_text_share` is a share above 0 and at most 1, such as 0.6, not {value}"
+        );
+        diags.error(&ctx.src.pos(&share.span()), message);
+        None
+    }
 }
 
 /// Compiles a `score` table: its threshold and signals (every problem reported), with warnings for a score that
@@ -300,6 +335,9 @@ fn signal_conditions(raw: &RawSignal) -> RawConditions {
         holds: raw.holds.clone(),
         holds_none: raw.holds_none.clone(),
         min_removed_inside: raw.min_removed_inside.clone(),
+        min_links_on_site: raw.min_links_on_site.clone(),
+        min_link_text_share: raw.min_link_text_share.clone(),
+        min_average_link_text: raw.min_average_link_text.clone(),
         case_sensitive: raw.case_sensitive,
         innermost: None,
         min_text_length: raw.min_text_length.clone(),
@@ -360,6 +398,9 @@ fn has_content_conditions(raw: &RawConditions) -> bool {
         && raw.holds.is_none()
         && raw.holds_none.is_none()
         && raw.min_removed_inside.is_none()
+        && raw.min_links_on_site.is_none()
+        && raw.min_link_text_share.is_none()
+        && raw.min_average_link_text.is_none()
         && raw.min_text_length.is_none()
         && raw.max_text_length.is_none()
         && raw.links_to.is_none()
@@ -452,6 +493,9 @@ fn warn_never_matching(
         || raw.links_to.is_some()
         || raw.links_elsewhere == Some(true)
         || raw.links_on_site == Some(true)
+        || raw.min_links_on_site.is_some()
+        || raw.min_link_text_share.is_some()
+        || raw.min_average_link_text.is_some()
         || raw.holds.is_some()
         || min.is_some_and(|min| min > 0);
     if needs_content {

@@ -109,6 +109,8 @@ pub struct Reads {
     pub links_elsewhere: bool,
     /// Some part asks whether a link leads to the site.
     pub links_on_site: bool,
+    /// Some part counts links or link text ([`Conditions::reads_link_facts`]).
+    pub link_facts: bool,
     /// The tag names its parts look for inside a candidate (`holds`, `holds_none`).
     pub held_names: Vec<HeldName>,
 }
@@ -150,6 +152,7 @@ impl Reads {
             }
             reads.links_elsewhere |= conditions.links_elsewhere;
             reads.links_on_site |= conditions.links_on_site;
+            reads.link_facts |= conditions.reads_link_facts();
             for name in &conditions.holds {
                 reads.held_name(name).holds |= bit;
             }
@@ -236,6 +239,17 @@ pub struct Conditions {
     /// At least this many elements inside were removed by a verdict, counting the innermost ones: an element
     /// removed with removed elements inside stands for them, not for one more.
     pub min_removed_inside: Option<u32>,
+    /// At least this many links (`a[href]`) inside lead to pages of the page's own site: a relative link or one
+    /// whose host (as written or once unwrapped) is the site's; a link to a `#fragment` of the page itself, an
+    /// empty `href` and other schemes than `http(s)` (`mailto:`, `javascript:`) lead to no page.
+    pub min_links_on_site: Option<u32>,
+    /// At least this many thousandths of the visible characters inside (whitespace aside, nested candidates
+    /// included) are inside links (`a[href]`); never holds on an element without visible text.
+    pub min_link_text_share: Option<u32>,
+    /// The links (`a[href]`) with text inside hold on average at least this many visible characters (whitespace
+    /// aside): headlines rather than menu items (image links, which hold no text, are left out); never holds on
+    /// an element without such links.
+    pub min_average_link_text: Option<u32>,
     /// Minimum length in characters of all visible text inside the element (descendants included).
     pub min_text_len: Option<usize>,
     /// Maximum length in characters of all visible text inside the element (descendants included).
@@ -368,7 +382,17 @@ impl Conditions {
 
     /// Whether deciding reads the links inside the element (for these conditions or a signal of their score).
     pub fn reads_links(&self) -> bool {
-        self.parts().any(|part| part.links_to.is_some() || part.links_elsewhere || part.links_on_site)
+        self.parts().any(|part| {
+            part.links_to.is_some() || part.links_elsewhere || part.links_on_site || part.reads_link_facts()
+        })
+    }
+
+    /// Whether these conditions (not their signals) count links or link text ([`Conditions::min_links_on_site`],
+    /// [`Conditions::min_link_text_share`], [`Conditions::min_average_link_text`]).
+    pub fn reads_link_facts(&self) -> bool {
+        self.min_links_on_site.is_some()
+            || self.min_link_text_share.is_some()
+            || self.min_average_link_text.is_some()
     }
 
     /// These conditions, then those of each signal of their score, in order: part 0 is the rule's own, part

@@ -80,6 +80,12 @@ pub struct RawSignal {
     pub holds_none: Option<Spanned<OneOrMany>>,
     /// At least this many elements inside were removed by rules.
     pub min_removed_inside: Option<Spanned<u32>>,
+    /// At least this many links inside lead to pages of the page's own site.
+    pub min_links_on_site: Option<Spanned<u32>>,
+    /// At least this share (above 0, at most 1) of the visible characters inside are link text.
+    pub min_link_text_share: Option<Spanned<f64>>,
+    /// The links inside hold on average at least this many visible characters of text.
+    pub min_average_link_text: Option<Spanned<u32>>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
     /// Minimum length of all text inside, in characters.
@@ -118,6 +124,12 @@ pub struct RawConditions {
     pub holds_none: Option<Spanned<OneOrMany>>,
     /// At least this many elements inside were removed by rules (those holding no other removed element).
     pub min_removed_inside: Option<Spanned<u32>>,
+    /// At least this many links inside lead to pages of the page's own site.
+    pub min_links_on_site: Option<Spanned<u32>>,
+    /// At least this share (above 0, at most 1) of the visible characters inside are link text.
+    pub min_link_text_share: Option<Spanned<f64>>,
+    /// The links inside hold on average at least this many visible characters of text.
+    pub min_average_link_text: Option<Spanned<u32>>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
     /// Not on an element holding a smaller element this rule hit (default false).

@@ -129,8 +129,24 @@ min_removed_inside = 2
 max_text_length = 900
 
 [[tag]]
+id = "often-link-facts"
+selector = "div, ul, p, a, span, td, section"
+tag = "linky"
+[tag.when]
+min_links_on_site = 1
+min_link_text_share = 0.3
+min_average_link_text = 4
+
+[[tag]]
+id = "often-link-share"
+selector = "a, span, em, p, li"
+tag = "link-share"
+[tag.when]
+min_link_text_share = 0.5
+
+[[tag]]
 id = "often-scored"
-selector = "p, li, div, td, span, aside, section"
+selector = "p, li, div, td, span, aside, section, a"
 tag = "scored"
 [tag.when]
 max_text_length = 300
@@ -165,6 +181,13 @@ max_text_length = 120
 weight = 1
 text_starts_with = ["Hand", "Water", "Read"]
 min_text_length = 12
+[[tag.score.signal]]
+weight = 1
+min_link_text_share = 0.5
+[[tag.score.signal]]
+weight = -1
+min_links_on_site = 2
+min_average_link_text = 6
 
 [[strip]]
 id = "often-utm"
@@ -240,6 +263,9 @@ const LINKS: &[&str] = &[
     "https://Example.COM/path#frag",
     "//cdn.example.net/x",
     "mailto:desk@news.example",
+    "#comments",
+    "/news/2026/12/second-story",
+    "javascript:void(0)",
 ];
 
 /// Past this many bytes a page gets no new containers (pages stay small, so that many fit in a test run).
@@ -304,6 +330,15 @@ impl Gen {
             if self.chance(4) {
                 let link = self.pick(LINKS);
                 self.out.push_str(&format!(" <a href=\"{link}\">{}</a>", self.pick(WORDS)));
+            } else if self.chance(2) {
+                // An image link (no link text) or a link whose text starts in a phrasing element.
+                let link = self.pick(LINKS);
+                let inside = if self.chance(50) {
+                    "<img src=\"/t.jpg\" alt=\"\">".to_owned()
+                } else {
+                    format!("<span>{}</span> {}", self.pick(WORDS), self.pick(WORDS))
+                };
+                self.out.push_str(&format!(" <a href=\"{link}\">{inside}</a>"));
             } else if self.chance(3) {
                 self.out.push_str(&format!(" <em>{}</em>", self.pick(WORDS)));
             } else if self.chance(2) {

@@ -23,6 +23,11 @@
 //! - `follows`: in document order, the element is the first candidate to start after an element that one of
 //!   the named rules hit ended, with no text other than ASCII whitespace in between; a hit by the rule itself
 //!   counts only when both elements have the same tag name and `class` attribute (items of one run);
+//! - `min_links_on_site`: at least that many `a[href]` inside lead to a page of the site (an `href` that is not
+//!   empty, not `#…` and parses as an `http(s)` URL or not at all, that names no host or a host of the site);
+//!   `min_link_text_share`: the non-whitespace characters inside `a[href]` elements are at least that many
+//!   thousandths of all the non-whitespace characters inside (which must be some); `min_average_link_text`:
+//!   they are at least that many per `a[href]` that holds some (which must be some);
 //! - `min_removed_inside`: at least that many elements inside were removed by a verdict, counting those that hold
 //!   no other removed element;
 //! - `holds` / `holds_none`: some element / no element inside with a start tag in the page (none the parser
@@ -312,6 +317,8 @@ struct Facts {
     /// All the text minus the text of elements inside that a verdict removed.
     left: String,
     links: Vec<String>,
+    /// Per `a[href]` inside: its `href` and the non-whitespace characters of its text.
+    anchors: Vec<(String, usize)>,
     /// The tag names (lower case) of the elements inside that have a start tag in the page.
     elements: Vec<String>,
 }
@@ -345,9 +352,11 @@ fn gather(
                 if info.is_some_and(|i| i.gone) {
                     continue;
                 }
+                let anchor = (el.name() == "a").then(|| el.attr("href")).flatten();
                 if let Some(href) = link_href(el) {
                     facts.links.push(href.to_owned());
                 }
+                let text_before = facts.all.len();
                 let candidate = info.is_some_and(|i| !i.candidate_of.is_empty());
                 let removed = info
                     .and_then(|i| i.offset)
@@ -355,10 +364,28 @@ fn gather(
                 let phrasing = is_html_name(el, PHRASING) && !removed;
                 let inner_nested = nested || (candidate && !phrasing);
                 gather(child, infos, outcomes, inner_nested, in_removed || removed, facts);
+                if let Some(href) = anchor {
+                    let text = visible_chars(&facts.all[text_before..]);
+                    facts.anchors.push((href.to_owned(), text));
+                }
             }
             _ => {}
         }
     }
+}
+
+/// The characters of `text` that are not whitespace.
+fn visible_chars(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// Whether an `href` leads to a page: not empty, not a `#fragment` of this one, and an `http(s)` URL or a
+/// relative one.
+fn leads_to_a_page(href: &str) -> bool {
+    let href = href.trim();
+    !href.is_empty()
+        && !href.starts_with('#')
+        && url::Url::parse(href).map_or(true, |url| matches!(url.scheme(), "http" | "https"))
 }
 
 /// Whether `node` is a raw-text element, whose text is no page text.
@@ -393,16 +420,27 @@ fn link_hosts(rules: &RuleSet, site: Option<&str>, base: Option<&url::Url>, href
     hosts
 }
 
-/// The host a link names itself (an absolute or scheme-relative URL), lower-cased.
+/// The host a link names itself (an absolute or scheme-relative URL), lower-cased. A URL that names a host the
+/// WHATWG parser rejects (`https://%3C?php…`) still names it: it is read as written.
 fn own_host(href: &str, base: Option<&url::Url>) -> Option<String> {
     let href = href.trim();
     let parsed = match (url::Url::parse(href), base) {
         (Ok(url), _) => Some(url),
         (Err(_), Some(base)) if href.starts_with("//") => base.join(href).ok(),
-        (Err(_), _) => None,
+        (Err(url::ParseError::RelativeUrlWithoutBase), _) => None,
+        (Err(_), _) => return host_as_written(href),
     };
     let host = parsed.as_ref()?.host_str()?;
     Some(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+}
+
+/// The host between `scheme://` and the path, query or fragment, without userinfo and port, lower-cased.
+fn host_as_written(href: &str) -> Option<String> {
+    let (_, rest) = href.split_once("://")?;
+    let authority = rest.split(['/', '\\', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = host.split(':').next()?;
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 /// An element's tag name and `class` attribute: items of one run share them.
@@ -536,6 +574,16 @@ impl Judge<'_> {
             let holds_one_of =
                 |names: &[Box<str>]| facts.elements.iter().any(|name| names.iter().any(|n| **n == **name));
             let removed_count = removed_inside(node, self.infos, &self.outcomes);
+            let on_site_link = |href: &str| {
+                own_host(href, self.base.as_ref()).is_none()
+                    || link_hosts(self.rules, self.site, self.base.as_ref(), href).iter().any(on_site)
+            };
+            let page_links =
+                facts.anchors.iter().filter(|(href, _)| leads_to_a_page(href) && on_site_link(href));
+            let page_links = u32::try_from(page_links.count()).unwrap_or(u32::MAX);
+            let visible = visible_chars(&facts.all);
+            let link_text: usize = facts.anchors.iter().map(|(_, text)| text).sum();
+            let anchors = facts.anchors.iter().filter(|(_, text)| *text > 0).count();
             // Every condition but `follows` and `innermost`, which signals never have.
             let part_holds = |conditions: &Conditions| {
                 conditions.min_text_len.is_none_or(|min| length >= min)
@@ -553,6 +601,13 @@ impl Judge<'_> {
                     && (conditions.holds.is_empty() || holds_one_of(&conditions.holds))
                     && !holds_one_of(&conditions.holds_none)
                     && conditions.min_removed_inside.is_none_or(|least| removed_count >= least)
+                    && conditions.min_links_on_site.is_none_or(|least| page_links >= least)
+                    && conditions.min_link_text_share.is_none_or(|thousandths| {
+                        visible > 0 && link_text * 1000 >= thousandths as usize * visible
+                    })
+                    && conditions
+                        .min_average_link_text
+                        .is_none_or(|least| anchors > 0 && link_text >= least as usize * anchors)
                     && (!conditions.links_on_site
                         || facts.links.iter().zip(links.iter()).any(|(href, hosts)| {
                             own_host(href, self.base.as_ref()).is_none() || hosts.iter().any(on_site)

@@ -421,3 +421,53 @@ min_text_length = 0
     let always = "a signal without conditions always holds";
     assert_eq!(errs.iter().filter(|e| e.contains(always)).count(), 2, "{errs:?}");
 }
+
+#[test]
+fn link_facts_take_counts_and_a_share_and_refuse_what_tests_nothing() {
+    let text = r#"
+[[tag]]
+id = "box"
+selector = "div"
+tag = "related"
+[tag.when]
+min_links_on_site = 2
+min_link_text_share = 0.6
+min_average_link_text = 20
+"#;
+    let (set, warnings) = load(&[("a.toml", text)]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let when = set.element_rules[0].when.as_ref().expect("link facts are conditions");
+    assert_eq!(
+        (when.min_links_on_site, when.min_link_text_share, when.min_average_link_text),
+        (Some(2), Some(600), Some(20))
+    );
+    assert!(when.reads_links(), "link facts need the link handler");
+
+    let text = r#"
+[[tag]]
+id = "bad"
+selector = "div"
+tag = "related"
+[tag.when]
+min_links_on_site = 0
+min_link_text_share = 1.5
+min_average_link_text = 0
+[[tag]]
+id = "negative-share"
+selector = "div"
+tag = "related"
+[tag.when]
+min_link_text_share = -0.2
+"#;
+    let errs = errors(&[("a.toml", text)]);
+    assert_eq!(
+        errs,
+        [
+            "a.toml:7:21: rule `bad`: `min_links_on_site = 0` tests nothing; leave it out",
+            "a.toml:8:23: rule `bad`: `min_link_text_share` is a share above 0 and at most 1, such as 0.6, not 1.5",
+            "a.toml:9:25: rule `bad`: `min_average_link_text = 0` tests nothing; leave it out",
+            "a.toml:15:23: rule `negative-share`: `min_link_text_share` is a share above 0 and at most 1, such as \
+             0.6, not -0.2",
+        ]
+    );
+}
