@@ -488,3 +488,34 @@ fn a_link_ends_with_the_element_it_is_in() {
         "<p data-strainer-tag=\"holds\"><a href=/x>one</a></p>"
     );
 }
+
+#[test]
+fn precedes_waits_for_the_first_candidate_after_the_element() {
+    let heading =
+        Conditions { precedes: vec![RuleId::new("list")], max_text_len: Some(40), ..Conditions::default() };
+    let list = Conditions { min_links_on_site: Some(1), ..Conditions::default() };
+    let rules = set(vec![
+        tag_when("label", "h3", &["label"], heading),
+        tag_when("list", "ul", &["related"], list),
+        tag_when("box", "div.box", &["box"], Conditions { max_text_len: Some(0), ..Conditions::default() }),
+    ]);
+    // The list right after the heading is hit: the heading is tagged too, both with their bytes unchanged.
+    let page = "<h3 id=x>Fresh from the gear room</h3>\n<ul><li><a href=/a>Boots</a></ul><p>after</p>";
+    assert_eq!(
+        rewrite_str(&rules, page),
+        "<h3 data-strainer-tag=\"label\" id=x>Fresh from the gear room</h3>\n<ul data-strainer-tag=\"related\"><li><a href=/a>Boots</a></ul><p>after</p>"
+    );
+    // Not when the list is not hit, when text comes between, or when a candidate around the heading ends first.
+    for page in [
+        "<h3>Fresh</h3><ul><li>no link</ul>",
+        "<h3>Fresh</h3>Then prose.<ul><li><a href=/a>Boots</a></ul>",
+        "<div class=box><h3>Fresh</h3></div><ul><li><a href=/a>Boots</a></ul>",
+    ] {
+        let out = rewrite_str(&rules, page);
+        assert!(!out.contains("\"label\""), "{page} -> {out}");
+    }
+    // A wrapper that is no candidate does not end the wait; the page's end does (the heading passes unchanged).
+    let out = rewrite_str(&rules, "<section><h3>Fresh</h3></section><ul><li><a href=/a>Boots</a></ul>");
+    assert!(out.starts_with("<section><h3 data-strainer-tag=\"label\">"), "{out}");
+    assert_eq!(rewrite_str(&rules, "<p>x</p><h3>Last words</h3>"), "<p>x</p><h3>Last words</h3>");
+}

@@ -21,11 +21,11 @@ const TRAIN: Floors = Floors {
         ("affiliate", 0.99),
         ("pitch", 0.95),
         ("product-box", 0.925),
-        ("related", 0.96),
+        ("related", 0.965),
         ("tracking", 0.99),
     ],
     precision: 0.985,
-    unlabelled: 88,
+    unlabelled: 89,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall

@@ -266,7 +266,7 @@ pub(super) fn build(
                 let state = &mut *guard;
                 if state.hidden == 0 {
                     let watermark = state.sink.spill_watermark();
-                    state.engine.text(chunk, watermark);
+                    state.engine.text(chunk, &mut state.verdicts, watermark);
                     state.sink.mark(NO_TOKEN, state.engine.marks.drain(..));
                 }
                 Ok(())
@@ -605,17 +605,19 @@ fn close_entry(shared: &Arc<Mutex<Shared>>, id: u32, end: &mut EndTag<'_>) {
             end.streaming_before(mark_when_written(shared, std::mem::take(&mut before)));
         }
     }
-    if own == Some(true) {
-        // Its own end event, the one mark `close_entry` left.
-        if let Some(mark) = state.engine.marks.pop() {
-            // An end tag is written as it came (nothing renames one) unless it was removed: the end-tag handler of
-            // an element removed at its start tag that this tag closes implicitly ran first (inner elements' run
-            // first) and removed this tag too.
-            if state.hidden == 0 && !end.removed() && !others_write_around(&name) {
-                state.sink.mark_ahead(end.source_location().bytes().len(), mark);
-            } else {
-                end.streaming_after(mark_when_written(shared, [mark]));
+    if own == Some(true) && !state.engine.marks.is_empty() {
+        // Its own end event, with the end event of a candidate that waited for it (after it) or whose wait its
+        // end cut short (before it), in order.
+        // An end tag is written as it came (nothing renames one) unless it was removed: the end-tag handler of
+        // an element removed at its start tag that this tag closes implicitly ran first (inner elements' run
+        // first) and removed this tag too.
+        if state.hidden == 0 && !end.removed() && !others_write_around(&name) {
+            let ahead = end.source_location().bytes().len();
+            for mark in state.engine.marks.drain(..) {
+                state.sink.mark_ahead(ahead, mark);
             }
+        } else {
+            end.streaming_after(mark_when_written(shared, std::mem::take(&mut state.engine.marks)));
         }
     }
     state.engine.marks.clear();

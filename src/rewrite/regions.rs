@@ -17,6 +17,12 @@
 //!   when an element it is in ends;
 //! - content hidden from the rules (`<template>`, elements removed at their start tag) is none of these.
 //!
+//! A candidate on which a rule with `precedes` held at its end *waits*: its end event is held back, and so are its
+//! bytes, until the first candidate to start after it is decided (its hits say whether the waiting rules hit);
+//! visible text before any candidate starts, or the end of a candidate around it, ends the wait unanswered. One
+//! candidate waits at a time: while one does, the waiting rules of others do not hit. Only tag rules wait, so
+//! whatever the answer, the bytes in between pass unchanged.
+//!
 //! What happens to inner candidates when an enclosing one is decided: nothing. Each candidate keeps its own
 //! rules' slots (its own range of `slots`) and is judged on its own facts, whatever its ancestors' state: an
 //! ancestor kept early releases the bytes before the first undecided candidate inside it; an ancestor removed
@@ -278,6 +284,20 @@ impl LinkFacts {
     }
 }
 
+/// A candidate waiting for the first candidate after it ([`Conditions::precedes`]).
+#[derive(Debug)]
+struct Waiting {
+    id: u32,
+    /// The engine's stack height once it ended: the end of an element open then ends the wait.
+    depth: usize,
+    /// Start-tag offset of the first candidate to start after it, once one has.
+    follower: Option<usize>,
+    /// Its `data-strainer-tag` as written (used when no rule but the waiting ones tagged it).
+    existing_tags: Option<String>,
+    /// The waiting rules (indexes) and their hits.
+    rules: Vec<(usize, PendingHit)>,
+}
+
 /// The link (`a[href]`) open now, while some candidate counts link text.
 #[derive(Clone, Copy, Debug)]
 struct OpenLink {
@@ -316,6 +336,8 @@ pub(super) struct Engine {
     undecided: usize,
     /// The link whose text is being counted.
     open_link: Option<OpenLink>,
+    /// The candidate waiting for what follows it.
+    waiting: Option<Waiting>,
 }
 
 impl Engine {
@@ -339,6 +361,7 @@ impl Engine {
             marks: Vec::new(),
             undecided: 0,
             open_link: None,
+            waiting: None,
         }
     }
 
@@ -406,6 +429,9 @@ impl Engine {
         if opened.is_some() {
             if let Some(last) = &mut self.last_hit {
                 last.first_candidate.get_or_insert(position);
+            }
+            if let Some(waiting) = &mut self.waiting {
+                waiting.follower.get_or_insert(position);
             }
         }
         let (rules, last_hit) = (&self.rules, &self.last_hit);
@@ -543,6 +569,7 @@ impl Engine {
     pub(super) fn close_all(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
         self.marks.clear();
         self.close_down_to(0, verdicts, watermark);
+        self.end_wait(&[], verdicts, watermark);
     }
 
     fn close_down_to(&mut self, index: usize, verdicts: &mut Verdicts, watermark: Option<u32>) {
@@ -563,6 +590,11 @@ impl Engine {
             }
             return;
         };
+        // A candidate around the waiting one ends before any started after it: the wait ends unanswered, and its
+        // end event goes first.
+        if self.waiting.as_ref().is_some_and(|w| w.follower.is_none() && self.stack.len() < w.depth) {
+            self.end_wait(&[], verdicts, watermark);
+        }
         if link_ended {
             // The link was inside it: its text ends here, for it as for the candidates around it.
             let counts = candidate.wants_link_facts && !candidate.decided;
@@ -571,12 +603,16 @@ impl Engine {
             }
             self.end_link();
         }
+        let mut hit_by = Vec::new();
+        let mut waits = Vec::new();
         if !candidate.decided {
             self.undecided -= 1;
             let spilled = watermark.is_some_and(|w| id <= w);
             if !spilled {
                 let length = self.counter.since(&mut candidate.text_mark);
-                if let Some(verdict) = self.judge(&candidate, position, length) {
+                let verdict;
+                (verdict, waits) = self.judge(&candidate, position, length);
+                if let Some(verdict) = verdict {
                     if matches!(verdict.action, VerdictAction::Remove) {
                         self.cut_own_text(&candidate.cuts);
                         if self.reads_whole_text() {
@@ -587,16 +623,60 @@ impl Engine {
                         }
                     }
                     self.note_innermost_hits(candidate.first_slot, length);
-                    let rules = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
+                    hit_by = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
                     let kind = candidate.kind.take();
-                    self.last_hit = Some(LastHit { rules, first_candidate: None, kind });
+                    self.last_hit = Some(LastHit { rules: hit_by.clone(), first_candidate: None, kind });
                     verdicts.insert(id, verdict);
                 }
             }
         }
         self.slots.truncate(candidate.first_slot);
-        self.marks.push((END, id));
         recycle(&mut self.pool, std::mem::take(&mut candidate.own));
+        if waits.is_empty() {
+            self.marks.push((END, id));
+        } else {
+            let existing_tags = candidate.existing_tags.take();
+            let depth = self.stack.len();
+            self.waiting = Some(Waiting { id, depth, follower: None, existing_tags, rules: waits });
+        }
+        if self.waiting.as_ref().is_some_and(|w| w.follower == Some(position)) {
+            self.end_wait(&hit_by, verdicts, watermark);
+        }
+    }
+
+    /// The wait ends: the waiting rules whose `precedes` names one of the rules that hit the first candidate
+    /// after the waiting one (`hit_by`, empty when none did or none started) add their tags to its verdict; its
+    /// end event is left in `self.marks`.
+    fn end_wait(&mut self, hit_by: &[crate::rules::RuleId], verdicts: &mut Verdicts, watermark: Option<u32>) {
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        let rules = Arc::clone(&self.rules);
+        let mut tags: Vec<&str> = Vec::new();
+        let mut hits = Vec::new();
+        for (rule, hit) in waiting.rules {
+            let element_rule = &rules.element_rules[rule];
+            let precedes = element_rule.when.as_ref().map_or(&[][..], |c| &c.precedes);
+            if let (true, ElementAction::Tag(rule_tags)) =
+                (hit_by.iter().any(|hit| precedes.contains(hit)), &element_rule.action)
+            {
+                tags.extend(
+                    rule_tags.iter().map(|tag| &**tag).filter(|tag| !tags.contains(tag)).collect::<Vec<_>>(),
+                );
+                hits.push(hit);
+            }
+        }
+        let spilled = watermark.is_some_and(|w| waiting.id <= w);
+        if !hits.is_empty() && !spilled {
+            let (existing, mut all_hits) = match verdicts.remove(&waiting.id) {
+                Some(Verdict { action: VerdictAction::Tag(value), hits }) => (Some(value), hits),
+                _ => (waiting.existing_tags, Vec::new()),
+            };
+            all_hits.append(&mut hits);
+            let value = merge_tags(existing.as_deref(), &tags);
+            verdicts.insert(waiting.id, Verdict { action: VerdictAction::Tag(value), hits: all_hits });
+        }
+        self.marks.push((END, waiting.id));
     }
 
     /// Tells the enclosing candidates' slots of the `innermost` rules that just held (`self.innermost_hits`) how
@@ -640,8 +720,15 @@ impl Engine {
         }
     }
 
-    /// The final verdict of a closed candidate (its start tag at `position`): `None` keeps it.
-    fn judge(&mut self, candidate: &Candidate, position: usize, length: usize) -> Option<Verdict> {
+    /// The final verdict of a closed candidate (its start tag at `position`): `None` keeps it. Also the rules
+    /// with `precedes` whose other conditions held, with their hits (unless it is removed, or another candidate
+    /// waits already): the candidate waits for what follows it.
+    fn judge(
+        &mut self,
+        candidate: &Candidate,
+        position: usize,
+        length: usize,
+    ) -> (Option<Verdict>, Vec<(usize, PendingHit)>) {
         self.innermost_hits.clear();
         let rules = Arc::clone(&self.rules);
         let details = self.details;
@@ -699,12 +786,20 @@ impl Engine {
         self.innermost_hits.extend(passing.iter().filter(innermost).map(|(slot, _)| slot.rule));
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
+        let mut waits = Vec::new();
         for (slot, account) in passing {
             let rule = &rules.element_rules[slot.rule];
+            let waiting_rule = rule.when.as_ref().is_some_and(|c| !c.precedes.is_empty());
             match &rule.action {
                 ElementAction::Remove => {
                     let hit = self.hit(rule, HitAction::Removed, candidate, position, account);
-                    return Some(Verdict { action: VerdictAction::Remove, hits: vec![hit] });
+                    return (Some(Verdict { action: VerdictAction::Remove, hits: vec![hit] }), Vec::new());
+                }
+                ElementAction::Tag(rule_tags) if waiting_rule => {
+                    if self.waiting.is_none() {
+                        let action = HitAction::Tagged(rule_tags.join(" "));
+                        waits.push((slot.rule, self.hit(rule, action, candidate, position, account)));
+                    }
                 }
                 ElementAction::Tag(rule_tags) => {
                     for tag in rule_tags {
@@ -718,10 +813,10 @@ impl Engine {
             }
         }
         if hits.is_empty() {
-            return None;
+            return (None, waits);
         }
         let value = merge_tags(candidate.existing_tags.as_deref(), &tags);
-        Some(Verdict { action: VerdictAction::Tag(value), hits })
+        (Some(Verdict { action: VerdictAction::Tag(value), hits }), waits)
     }
 
     fn hit(
@@ -762,17 +857,22 @@ impl Engine {
     /// Feeds a text chunk: own text of the innermost candidate, length of all open ones; then early verdicts,
     /// whose keep events are left in `self.marks` (they take effect before the chunk). A long chunk is fed in
     /// pieces, so a wrapper that passes its rules' maximum length within it is not copied to its end.
-    pub(super) fn text(&mut self, chunk: &TextChunk<'_>, watermark: Option<u32>) {
+    pub(super) fn text(&mut self, chunk: &TextChunk<'_>, verdicts: &mut Verdicts, watermark: Option<u32>) {
+        self.marks.clear();
         if chunk.text_type() != TextType::Data {
             return;
         }
-        if self.last_hit.is_some() && is_visible(chunk.as_str()) {
+        let unanswered = self.waiting.as_ref().is_some_and(|w| w.follower.is_none());
+        if (self.last_hit.is_some() || unanswered) && is_visible(chunk.as_str()) {
             self.last_hit = None;
+            if unanswered {
+                // Its end event takes effect before the text, as keep events do.
+                self.end_wait(&[], verdicts, watermark);
+            }
         }
         if self.undecided == 0 {
             return;
         }
-        self.marks.clear();
         let node_ends = chunk.last_in_text_node();
         let mut rest = chunk.as_str();
         loop {

@@ -368,22 +368,30 @@ impl Builder {
         self.set
     }
 
-    /// Every `follows` names a conditional element rule: only those are judged at the element's end, which is
-    /// what `follows` waits for.
+    /// Every `follows` and `precedes` names a conditional element rule: only those are judged at the element's
+    /// end, which is what both wait for; `precedes` does not name its own rule (an element that waits for
+    /// what follows it cannot be what another waits for).
     fn check_follows(&self, diags: &mut Diagnostics) {
         let rules = &self.set.element_rules;
         for rule in rules {
-            for name in rule.when.iter().flat_map(|when| &when.follows) {
+            let named = rule.when.iter().flat_map(|when| {
+                let follows = when.follows.iter().map(|name| ("follows", name));
+                follows.chain(when.precedes.iter().map(|name| ("precedes", name)))
+            });
+            for (key, name) in named {
                 let target = rules.iter().find(|r| r.id == *name);
                 let problem = match target {
                     None => "names no element rule",
                     Some(target) if target.when.is_none() => {
                         "names a rule without content conditions, which acts at the start tag and is never judged at the end"
                     }
+                    Some(target) if key == "precedes" && target.when.as_ref().is_some_and(|w| !w.precedes.is_empty()) => {
+                        "names a rule that waits for what follows itself"
+                    }
                     Some(_) => continue,
                 };
                 let pos = Pos::new(&rule.origin.file, rule.origin.line, 1);
-                diags.error(&pos, format!("rule `{}`: `follows = \"{name}\"` {problem}", rule.id));
+                diags.error(&pos, format!("rule `{}`: `{key} = \"{name}\"` {problem}", rule.id));
             }
         }
     }

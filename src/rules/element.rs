@@ -70,6 +70,19 @@ pub(crate) fn compile(
         let score = score(raw_score, &id, ctx, diags);
         when.get_or_insert_with(Conditions::default).score = score;
     }
+    if let Some(precedes) = raw_when.and_then(|when| when.precedes.as_ref()) {
+        let pos = ctx.src.pos(&precedes.span());
+        if kind == ElementKind::Remove {
+            diags.error(
+                &pos,
+                format!(
+                    "rule `{id}`: `precedes` is for [[tag]] rules (a removal cannot wait for what follows)"
+                ),
+            );
+        } else if raw_when.is_some_and(|when| when.innermost == Some(true)) {
+            diags.error(&pos, format!("rule `{id}`: `precedes` and `innermost` do not go together"));
+        }
+    }
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
         if when.innermost == Some(true) && !has_content_conditions(when) && !scored {
@@ -189,6 +202,11 @@ fn conditions(
         None => Vec::new(),
     };
     let follows = follows.iter().map(|name| RuleId::new(name)).collect();
+    let precedes = match &raw.precedes {
+        Some(value) => needle_list(value, "precedes", id, ctx.src, diags).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let precedes = precedes.iter().map(|name| RuleId::new(name)).collect();
     let names = |value: &Option<toml::Spanned<OneOrMany>>, key: &str, diags: &mut Diagnostics| match value {
         Some(value) => tag_names(value, key, id, ctx.src, diags).unwrap_or_default(),
         None => Vec::new(),
@@ -217,6 +235,7 @@ fn conditions(
         text,
         whole_text,
         follows,
+        precedes,
         links_elsewhere: raw.links_elsewhere.unwrap_or(false),
         links_on_site: raw.links_on_site.unwrap_or(false),
         holds,
@@ -330,6 +349,7 @@ fn signal_conditions(raw: &RawSignal) -> RawConditions {
         text_contains: raw.text_contains.clone(),
         text_matches: raw.text_matches.clone(),
         follows: None,
+        precedes: None,
         links_elsewhere: raw.links_elsewhere,
         links_on_site: raw.links_on_site,
         holds: raw.holds.clone(),
@@ -393,6 +413,7 @@ fn has_content_conditions(raw: &RawConditions) -> bool {
         && raw.text_contains.is_none()
         && raw.text_matches.is_none()
         && raw.follows.is_none()
+        && raw.precedes.is_none()
         && raw.links_elsewhere.is_none()
         && raw.links_on_site.is_none()
         && raw.holds.is_none()

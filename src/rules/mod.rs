@@ -225,6 +225,10 @@ pub struct Conditions {
     /// The element is the first element to start after an element that one of these rules hit (removed or
     /// tagged) ended, with no visible text in between; decided at the start tag.
     pub follows: Vec<RuleId>,
+    /// The first candidate to start after the element ended, with no visible text in between and before any
+    /// candidate around the element ends, is hit by one of these rules (decided once that candidate is; only
+    /// for tag rules, never with `innermost`).
+    pub precedes: Vec<RuleId>,
     /// Some descendant link leads to a host other than the page's site (as written or once unwrapped; a
     /// relative link is on the site; `www.` and subdomains of the site count as the site).
     pub links_elsewhere: bool,
@@ -371,6 +375,7 @@ impl Conditions {
         !self.text.is_empty()
             || !self.whole_text.is_empty()
             || !self.follows.is_empty()
+            || !self.precedes.is_empty()
             || !self.holds.is_empty()
             || !self.holds_none.is_empty()
             || self.min_removed_inside.is_some()

@@ -114,6 +114,8 @@ pub struct RawConditions {
     pub text_matches: Option<Text>,
     /// The element is the first to start after an element hit by one of these rules, with no text between.
     pub follows: Option<Spanned<OneOrMany>>,
+    /// The first candidate to start after the element, with no text between, is hit by one of these rules.
+    pub precedes: Option<Spanned<OneOrMany>>,
     /// Some link inside leads to another site than the page's.
     pub links_elsewhere: Option<bool>,
     /// Some link inside leads to the page's own site.

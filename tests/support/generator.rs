@@ -138,6 +138,14 @@ min_link_text_share = 0.3
 min_average_link_text = 4
 
 [[tag]]
+id = "often-precedes"
+selector = "h3, h2, p, strong, dt, span"
+tag = "heads"
+[tag.when]
+max_text_length = 60
+precedes = ["often-follows", "often-box", "often-link-facts"]
+
+[[tag]]
 id = "often-link-share"
 selector = "a, span, em, p, li"
 tag = "link-share"

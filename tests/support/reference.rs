@@ -28,6 +28,10 @@
 //!   `min_link_text_share`: the non-whitespace characters inside `a[href]` elements are at least that many
 //!   thousandths of all the non-whitespace characters inside (which must be some); `min_average_link_text`:
 //!   they are at least that many per `a[href]` that holds some (which must be some);
+//! - `precedes`: besides its other conditions, the first candidate to start after the element ended, with no
+//!   text other than ASCII whitespace in between and before any candidate around the element ends, is hit by
+//!   one of the named rules; one element waits at a time: while one waits for its follower to be judged, the
+//!   `precedes` rules of the others do not hit;
 //! - `min_removed_inside`: at least that many elements inside were removed by a verdict, counting those that hold
 //!   no other removed element;
 //! - `holds` / `holds_none`: some element / no element inside with a start tag in the page (none the parser
@@ -136,6 +140,7 @@ impl Reference {
             outcomes: Outcomes::new(),
             parents: HashMap::new(),
             last_hit: None,
+            waiting: None,
         };
         judge.walk(html.tree.root(), None);
         let Judge { outcomes, parents, .. } = judge;
@@ -462,6 +467,9 @@ struct Judge<'a> {
     /// The rules that hit the last element judged, while only whitespace followed it, the offset of the first
     /// candidate that started since, and the hit element's kind (tag name and class).
     last_hit: Option<(Vec<usize>, Option<usize>, Kind)>,
+    /// The element waiting for what follows it (`precedes`): its offset, the `precedes` rules that held on it,
+    /// and the offset of the first candidate that started since.
+    waiting: Option<(usize, Vec<usize>, Option<usize>)>,
 }
 
 impl Judge<'_> {
@@ -474,6 +482,7 @@ impl Judge<'_> {
             if let Node::Text(text) = child.value() {
                 if !raw_text && text.chars().any(|c| !c.is_ascii_whitespace()) {
                     self.last_hit = None;
+                    self.waiting.take_if(|(_, _, follower)| follower.is_none());
                 }
                 continue;
             }
@@ -494,6 +503,9 @@ impl Judge<'_> {
                     if let Some((_, first, _)) = &mut self.last_hit {
                         first.get_or_insert(offset);
                     }
+                    if let Some((_, _, follower)) = &mut self.waiting {
+                        follower.get_or_insert(offset);
+                    }
                     let kind = kind_of(&el);
                     following = info
                         .candidate_of
@@ -513,8 +525,16 @@ impl Judge<'_> {
                 // container's own text); `follows` was read at its start.
                 let inside = self.walk(child, info.offset.or(parent_offset));
                 if let Some(offset) = info.offset {
+                    // A candidate ending before any started after the waiting element is around it: the wait
+                    // ends unanswered.
+                    if !info.candidate_of.is_empty() {
+                        self.waiting.take_if(|(_, _, follower)| follower.is_none());
+                    }
                     let (length, held);
                     (hits, length, held) = self.judge(child, &el, info, offset, &following, &inside);
+                    if self.waiting.as_ref().is_some_and(|(_, _, follower)| *follower == Some(offset)) {
+                        self.end_wait(&hits);
+                    }
                     let innermost = |&index: &usize| {
                         self.rules.element_rules[index].when.as_ref().is_some_and(|c| c.innermost)
                     };
@@ -527,6 +547,33 @@ impl Judge<'_> {
             }
         }
         below
+    }
+
+    /// The waiting element's `precedes` rules that name a rule of `hit_by` (the rules that hit its follower) add
+    /// their tags to it.
+    fn end_wait(&mut self, hit_by: &[usize]) {
+        let Some((offset, waiting, _)) = self.waiting.take() else {
+            return;
+        };
+        let names: Vec<_> = hit_by.iter().map(|&index| &self.rules.element_rules[index].id).collect();
+        let mut tags = BTreeSet::new();
+        for index in waiting {
+            let rule = &self.rules.element_rules[index];
+            let precedes = rule.when.as_ref().map_or(&[][..], |c| &c.precedes);
+            if let (true, ElementAction::Tag(rule_tags)) =
+                (names.iter().any(|n| precedes.contains(n)), &rule.action)
+            {
+                tags.extend(rule_tags.iter().map(|tag| tag.to_string()));
+            }
+        }
+        if tags.is_empty() {
+            return;
+        }
+        let outcome =
+            self.outcomes.entry((offset, false)).or_insert_with(|| Outcome::Tagged(BTreeSet::new()));
+        if let Outcome::Tagged(set) = outcome {
+            set.extend(tags);
+        }
     }
 
     /// Whether the candidate at `offset`, of `kind`, follows a hit by one of `names` (see the module docs); rule
@@ -557,6 +604,7 @@ impl Judge<'_> {
         let mut tags: Vec<String> = info.tags.clone();
         let mut removed = false;
         let (mut remove_hit, mut tag_hits) = (None, Vec::new());
+        let mut waits = Vec::new();
         if !info.candidate_of.is_empty() {
             let mut facts = Facts::default();
             gather(node, self.infos, &self.outcomes, false, false, &mut facts);
@@ -633,6 +681,10 @@ impl Judge<'_> {
                 if !holds {
                     continue;
                 }
+                if !conditions.precedes.is_empty() {
+                    waits.push(index);
+                    continue;
+                }
                 held.push(index);
                 match &rule.action {
                     ElementAction::Remove => {
@@ -645,6 +697,9 @@ impl Judge<'_> {
                     }
                 }
             }
+        }
+        if !removed && !waits.is_empty() && self.waiting.is_none() {
+            self.waiting = Some((offset, waits, None));
         }
         if removed {
             self.outcomes.insert((offset, false), Outcome::Removed);

@@ -471,3 +471,78 @@ min_link_text_share = -0.2
         ]
     );
 }
+
+#[test]
+fn precedes_is_for_tag_rules_that_name_rules_judged_at_the_end() {
+    let text = r#"
+[[tag]]
+id = "label"
+selector = "h3"
+tag = "related"
+[tag.when]
+precedes = "list"
+[[tag]]
+id = "list"
+selector = "ul"
+tag = "related"
+[tag.when]
+min_links_on_site = 2
+"#;
+    let (set, warnings) = load(&[("a.toml", text)]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let when = set.element_rules[0].when.as_ref().expect("precedes is a condition");
+    assert_eq!(when.precedes, [RuleId::new("list")]);
+
+    let text = r#"
+[[remove]]
+id = "cut"
+selector = "h3"
+[remove.when]
+precedes = "list"
+[[tag]]
+id = "inner"
+selector = "h3"
+tag = "x"
+[tag.when]
+innermost = true
+precedes = "list"
+[[tag]]
+id = "list"
+selector = "ul"
+tag = "related"
+[tag.when]
+precedes = "inner"
+[[tag]]
+id = "nowhere"
+selector = "p"
+tag = "x"
+[tag.when]
+precedes = "missing"
+"#;
+    let errs = errors(&[("a.toml", text)]);
+    assert_eq!(
+        errs,
+        [
+            "a.toml:6:12: rule `cut`: `precedes` is for [[tag]] rules (a removal cannot wait for what follows)",
+            "a.toml:13:12: rule `inner`: `precedes` and `innermost` do not go together",
+            "a.toml:14:1: rule `list`: `precedes = \"inner\"` names no element rule",
+            "a.toml:20:1: rule `nowhere`: `precedes = \"missing\"` names no element rule",
+        ]
+    );
+    let text = r#"
+[[tag]]
+id = "label"
+selector = "h3"
+tag = "x"
+[tag.when]
+precedes = "list"
+[[tag]]
+id = "list"
+selector = "ul"
+tag = "related"
+[tag.when]
+precedes = "label"
+"#;
+    let waits = "names a rule that waits for what follows itself";
+    assert_eq!(errors(&[("a.toml", text)]).iter().filter(|e| e.contains(waits)).count(), 2);
+}
