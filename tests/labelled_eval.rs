@@ -19,8 +19,8 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.95),
-        ("product-box", 0.925),
+        ("pitch", 0.945),
+        ("product-box", 0.91),
         ("related", 0.965),
         ("tracking", 0.99),
     ],

@@ -176,17 +176,12 @@ pub fn score_page(
         |family: &str, what: String| Failure { page: page.path.clone(), family: family.to_owned(), what };
     let enclosing_remove: BTreeMap<usize, usize> =
         contexts.values().filter_map(|context| Some((context.label?, context.enclosing_remove?))).collect();
-    let removed = |number: usize| {
-        let label = labels.iter().find(|label| label.number == number);
-        let was = before.get(&number).cloned().unwrap_or_default();
-        label.is_some_and(|label| judge(&label.expectation, &was, after.get(&number)).is_ok())
-    };
     for label in &labels {
-        // Inside a promo that is gone, nothing shows: a link's cleaning, a tag or a look-alike's text is moot (a
-        // promo inside it is gone as it should be, and counts).
-        let outer = enclosing_remove.get(&label.number).copied();
+        // Gone with a promo, or with the part of a promo that held it, nothing of it shows: a link's cleaning, a
+        // tag or a look-alike's text is moot (a promo inside another is gone as it should be, and counts).
+        let in_promo = enclosing_remove.contains_key(&label.number);
         let moot = label.expectation != Expectation::Removed && !after.contains_key(&label.number);
-        if moot && outer.is_some_and(removed) {
+        if moot && in_promo {
             report.inside_removed += 1;
             continue;
         }
