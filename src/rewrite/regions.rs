@@ -632,6 +632,9 @@ impl Engine {
         }
         self.slots.truncate(candidate.first_slot);
         recycle(&mut self.pool, std::mem::take(&mut candidate.own));
+        if candidate.wants_all {
+            self.forget_unread_text();
+        }
         if waits.is_empty() {
             self.marks.push((END, id));
         } else {
@@ -1010,11 +1013,24 @@ impl Engine {
         candidate.review_after = review;
         if spilled || !any_alive {
             candidate.decided = true;
+            let wanted_all = candidate.wants_all;
             recycle(&mut self.pool, std::mem::take(&mut candidate.own));
             self.undecided -= 1;
             if !spilled {
                 self.marks.push((KEEP, id));
             }
+            if wanted_all {
+                self.forget_unread_text();
+            }
+        }
+    }
+
+    /// Drops the text kept for candidates that read all their text once none still undecided does: text between
+    /// candidates is not fed at all, so the last reader to be decided is where the kept text can go (or it
+    /// would grow with the page).
+    fn forget_unread_text(&mut self) {
+        if !self.reads_whole_text() {
+            self.whole.forget();
         }
     }
 
