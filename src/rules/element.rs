@@ -197,16 +197,12 @@ fn conditions(
     if let Some(test) = compile_regex(&raw.text_matches, id, ctx, diags, text_regex) {
         whole_text.push(test);
     }
-    let follows = match &raw.follows {
-        Some(value) => needle_list(value, "follows", id, ctx.src, diags).unwrap_or_default(),
-        None => Vec::new(),
+    let rule_ids = |value: &Option<toml::Spanned<OneOrMany>>, key: &str, diags: &mut Diagnostics| {
+        let names = value.as_ref().and_then(|value| needle_list(value, key, id, ctx.src, diags));
+        names.unwrap_or_default().iter().map(|name| RuleId::new(name)).collect::<Vec<_>>()
     };
-    let follows = follows.iter().map(|name| RuleId::new(name)).collect();
-    let precedes = match &raw.precedes {
-        Some(value) => needle_list(value, "precedes", id, ctx.src, diags).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let precedes = precedes.iter().map(|name| RuleId::new(name)).collect();
+    let follows = rule_ids(&raw.follows, "follows", diags);
+    let precedes = rule_ids(&raw.precedes, "precedes", diags);
     let names = |value: &Option<toml::Spanned<OneOrMany>>, key: &str, diags: &mut Diagnostics| match value {
         Some(value) => tag_names(value, key, id, ctx.src, diags).unwrap_or_default(),
         None => Vec::new(),
