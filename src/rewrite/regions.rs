@@ -38,7 +38,7 @@ use crate::rules::{
     regex_test, Conditions, ElementAction, ElementRule, RuleSet, TextMatcher, TextMatches, TextTest,
     INNERMOST_SLACK,
 };
-use crate::url_host::{normalise_host, same_site, url_host};
+use crate::url_host::{normalise_host, same_site, scheme, trim_url, url_host};
 
 use super::report::PendingHit;
 use super::sink::{Mark, Verdict, VerdictAction, Verdicts, BEGIN, END, KEEP};
@@ -603,6 +603,8 @@ impl Engine {
             }
             self.end_link();
         }
+        // Whether it is the first candidate after the waiting one: the rules that hit it answer the wait.
+        let answers_wait = self.waiting.as_ref().is_some_and(|w| w.follower == Some(position));
         let mut hit_by = Vec::new();
         let mut waits = Vec::new();
         if !candidate.decided {
@@ -623,9 +625,12 @@ impl Engine {
                         }
                     }
                     self.note_innermost_hits(candidate.first_slot, length);
-                    hit_by = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
+                    let rules: Vec<_> = verdict.hits.iter().map(|hit| hit.rule.clone()).collect();
+                    if answers_wait {
+                        hit_by.clone_from(&rules);
+                    }
                     let kind = candidate.kind.take();
-                    self.last_hit = Some(LastHit { rules: hit_by.clone(), first_candidate: None, kind });
+                    self.last_hit = Some(LastHit { rules, first_candidate: None, kind });
                     verdicts.insert(id, verdict);
                 }
             }
@@ -642,7 +647,7 @@ impl Engine {
             let depth = self.stack.len();
             self.waiting = Some(Waiting { id, depth, follower: None, existing_tags, rules: waits });
         }
-        if self.waiting.as_ref().is_some_and(|w| w.follower == Some(position)) {
+        if answers_wait {
             self.end_wait(&hit_by, verdicts, watermark);
         }
     }
@@ -663,9 +668,8 @@ impl Engine {
             if let (true, ElementAction::Tag(rule_tags)) =
                 (hit_by.iter().any(|hit| precedes.contains(hit)), &element_rule.action)
             {
-                tags.extend(
-                    rule_tags.iter().map(|tag| &**tag).filter(|tag| !tags.contains(tag)).collect::<Vec<_>>(),
-                );
+                // `merge_tags` drops duplicates.
+                tags.extend(rule_tags.iter().map(|tag| &**tag));
                 hits.push(hit);
             }
         }
@@ -1071,7 +1075,6 @@ impl Engine {
         if !self.wants_links() {
             return None;
         }
-        let counted = anchor.then(|| self.count_link(href, destination, position)).flatten();
         let mut hosts_of_link: Option<LinkHosts> = None;
         // Whether the link leads to another site, and to the page's own site (the same for every slot).
         let mut sites_of_link: Option<(bool, bool)> = None;
@@ -1092,32 +1095,32 @@ impl Engine {
             if (reads.links_elsewhere && !slot.elsewhere) || (reads.links_on_site && !slot.on_site) {
                 let (elsewhere, on_site) = *sites_of_link.get_or_insert_with(|| {
                     let link = hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination));
-                    let on_site = |host: &str| site.is_some_and(|site| same_site(host, site));
-                    (link.any(|host| !on_site(host)), link.is_relative() || link.any(on_site))
+                    (link.any(|host| !on_site_host(host, site)), link.leads_to_site(site))
                 });
                 slot.elsewhere |= elsewhere;
                 slot.on_site |= on_site;
             }
         });
-        counted
-    }
-
-    /// Counts an `a[href]` for the open undecided candidates that count links, and starts counting its text;
-    /// returns its id, or `None` when no candidate counts links.
-    fn count_link(&mut self, href: &str, destination: Option<&str>, position: usize) -> Option<u32> {
-        let counting = |open: &Open| {
-            open.position != position
-                && open.candidate.as_ref().is_some_and(|c| c.wants_link_facts && !c.decided)
-        };
-        if !self.stack.iter().any(counting) {
+        if !anchor || !self.counts_links(position) {
             return None;
         }
+        let page_link = leads_to_a_page(href)
+            && hosts_of_link.get_or_insert_with(|| LinkHosts::of(href, destination)).leads_to_site(site);
+        Some(self.count_link(page_link, position))
+    }
+
+    /// Whether an open undecided candidate around the link whose start tag is at `position` counts links.
+    fn counts_links(&self, position: usize) -> bool {
+        self.stack.iter().any(|open| {
+            open.position != position
+                && open.candidate.as_ref().is_some_and(|c| c.wants_link_facts && !c.decided)
+        })
+    }
+
+    /// Counts an `a[href]` (`page_link`: it leads to a page of the site) for the open undecided candidates
+    /// around it that count links, and starts counting its text; returns its id.
+    fn count_link(&mut self, page_link: bool, position: usize) -> u32 {
         self.end_link();
-        let site = self.site.as_deref();
-        let page_link = leads_to_a_page(href) && {
-            let link = LinkHosts::of(href, destination);
-            link.is_relative() || link.any(|host| site.is_some_and(|site| same_site(host, site)))
-        };
         for open in self.stack.iter_mut().filter(|open| open.position != position) {
             let Some(candidate) = open.candidate.as_mut().filter(|c| c.wants_link_facts && !c.decided) else {
                 continue;
@@ -1127,7 +1130,7 @@ impl Engine {
         let id = self.take_id();
         let (from, depth) = (self.counter.counted(), self.stack.len());
         self.open_link = Some(OpenLink { id, position, from, depth });
-        Some(id)
+        id
     }
 
     /// The end tag of link `id` (from [`Engine::link`]).
@@ -1155,18 +1158,16 @@ impl Engine {
 /// Whether a link's `href` leads to a page: not to a `#fragment` of this one, not empty, and by `http(s)` or
 /// relative (no `mailto:`, `javascript:`, `tel:` …).
 fn leads_to_a_page(href: &str) -> bool {
-    let href = href.trim();
-    if href.is_empty() || href.starts_with('#') {
-        return false;
-    }
-    let scheme_end = href.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')));
-    match scheme_end {
-        Some(end) if end > 0 && href[end..].starts_with(':') && href.as_bytes()[0].is_ascii_alphabetic() => {
-            let scheme = &href[..end];
-            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
-        }
-        _ => true,
-    }
+    let href = trim_url(href);
+    !href.is_empty()
+        && !href.starts_with('#')
+        && scheme(href)
+            .is_none_or(|scheme| scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+}
+
+/// Whether `host` (in normal form) is the page's `site` or a subdomain of it.
+fn on_site_host(host: &str, site: Option<&str>) -> bool {
+    site.is_some_and(|site| same_site(host, site))
 }
 
 /// Calls `visit` with every live slot of the open undecided candidates on `stack`, and its rule's conditions,
@@ -1384,9 +1385,10 @@ impl LinkHosts {
         Self { own, destination }
     }
 
-    /// A link without a host of its own (relative): it stays on the page's site.
-    fn is_relative(&self) -> bool {
-        self.own.is_none()
+    /// Whether it leads to the page's `site`: it names no host of its own (relative), or one of its hosts is the
+    /// site's.
+    fn leads_to_site(&self, site: Option<&str>) -> bool {
+        self.own.is_none() || self.any(|host| on_site_host(host, site))
     }
 
     fn any(&self, mut matches: impl FnMut(&str) -> bool) -> bool {
