@@ -4,7 +4,7 @@ mod support {
     pub mod rules_builder;
 }
 
-use strainer::rules::{Conditions, RuleId, Score, Signal};
+use strainer::rules::{Conditions, RuleId, Score, Signal, INNERMOST_SLACK};
 use support::rules_builder::*;
 
 #[test]
@@ -296,7 +296,7 @@ fn innermost_takes_the_smallest_box_and_wrappers_that_add_only_a_label() {
     let sponsored = || Conditions {
         whole_text: vec![starts_with(&["Sponsored"])],
         max_text_len: Some(400),
-        innermost: true,
+        innermost: Some(INNERMOST_SLACK),
         ..Conditions::default()
     };
     let rules = set(vec![remove_when("box", "div, aside", sponsored())]);
@@ -307,7 +307,7 @@ fn innermost_takes_the_smallest_box_and_wrappers_that_add_only_a_label() {
     let page = "<div><b>Sponsored</b><div>Sponsored by Hearth: boards made by hand in Leeds, free delivery</div></div><p>Story</p>";
     assert_eq!(rewrite_str(&rules, page), "<p>Story</p>");
     // Without `innermost`, the sidebar would go whole.
-    let plain = set(vec![remove_when("box", "div, aside", Conditions { innermost: false, ..sponsored() })]);
+    let plain = set(vec![remove_when("box", "div, aside", Conditions { innermost: None, ..sponsored() })]);
     let page = "<aside><div>Sponsored: lanterns at 20% off this week</div><div>About the author: Jun writes on audio</div></aside>";
     assert_eq!(rewrite_str(&plain, page), "");
 }
@@ -317,7 +317,7 @@ fn innermost_counts_an_inner_element_where_the_rule_held_under_another_rules_ver
     let label = Conditions {
         whole_text: vec![starts_with(&["Advertisement"])],
         max_text_len: Some(400),
-        innermost: true,
+        innermost: Some(INNERMOST_SLACK),
         ..Conditions::default()
     };
     let first = remove_when("first", "div", text(vec![starts_with(&["Advertisement feature"])]));
@@ -518,4 +518,36 @@ fn precedes_waits_for_the_first_candidate_after_the_element() {
     let out = rewrite_str(&rules, "<section><h3>Fresh</h3></section><ul><li><a href=/a>Boots</a></ul>");
     assert!(out.starts_with("<section><h3 data-strainer-tag=\"label\">"), "{out}");
     assert_eq!(rewrite_str(&rules, "<p>x</p><h3>Last words</h3>"), "<p>x</p><h3>Last words</h3>");
+}
+
+#[test]
+fn waits_end_as_soon_as_the_follower_cannot_answer_and_nest() {
+    let heading =
+        Conditions { precedes: vec![RuleId::new("list")], max_text_len: Some(40), ..Conditions::default() };
+    let list = Conditions { min_links_on_site: Some(1), max_text_len: Some(100), ..Conditions::default() };
+    let rules = set(vec![
+        tag_when("label", "h3", &["label"], heading),
+        tag_when("list", "ul, section", &["related"], list),
+        tag_when("note", "p", &["note"], Conditions { max_text_len: Some(20), ..Conditions::default() }),
+    ]);
+    // A follower no named rule selects answers at once; it stays held for its own verdict.
+    assert_eq!(
+        rewrite_str(&rules, "<h3>Head</h3><p>Short note</p>"),
+        "<h3>Head</h3><p data-strainer-tag=\"note\">Short note</p>"
+    );
+    // The outer heading's follower (the section) passes the list's maximum length in its first paragraph: the
+    // outer wait ends there, unanswered, and its bytes go out (nothing is held up to the section's end, so
+    // nothing spills); the heading inside the section waits for its own list.
+    let prose = "Prose of the article. ".repeat(10);
+    let page = format!(
+        "<h3>Outer</h3><section><p>{prose}</p><h3>Inner</h3><ul><li><a href=/a>Boots</a></ul><p>{prose}</p></section>"
+    );
+    let mut small_cap = options();
+    small_cap.hold_cap = 128;
+    let (out, report) = rewrite(&rules, &small_cap, page.as_bytes());
+    let expected = page
+        .replace("<h3>Inner", "<h3 data-strainer-tag=\"label\">Inner")
+        .replace("<ul>", "<ul data-strainer-tag=\"related\">");
+    assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+    assert_eq!(report.spilled, 0);
 }

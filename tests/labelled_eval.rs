@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.945),
-        ("product-box", 0.91),
+        ("pitch", 0.94),
+        ("product-box", 0.905),
         ("related", 0.97),
         ("tracking", 0.99),
     ],
     precision: 0.985,
-    unlabelled: 95,
+    unlabelled: 97,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 1.0),
-        ("pitch", 0.80),
-        ("product-box", 0.82),
-        ("related", 0.83),
+        ("affiliate", 0.98),
+        ("pitch", 0.94),
+        ("product-box", 0.88),
+        ("related", 0.97),
         ("tracking", 1.0),
     ],
-    precision: 0.95,
-    unlabelled: 1,
+    precision: 0.975,
+    unlabelled: 12,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes (scored ones:
 /// links inside a promo that was removed are not).

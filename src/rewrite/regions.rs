@@ -19,9 +19,11 @@
 //!
 //! A candidate on which a rule with `precedes` held at its end *waits*: its end event is held back, and so are its
 //! bytes, until the first candidate to start after it is decided (its hits say whether the waiting rules hit);
-//! visible text before any candidate starts, or the end of a candidate around it, ends the wait unanswered. One
-//! candidate waits at a time: while one does, the waiting rules of others do not hit. Only tag rules wait, so
-//! whatever the answer, the bytes in between pass unchanged.
+//! visible text before any candidate starts, the end of a candidate around it, or a follower on which no named
+//! rule is alive any more ends the wait unanswered (the last one as soon as it is known, while the follower is
+//! still open). Waits nest (a candidate inside the follower may wait for its own follower), so several
+//! candidates may wait at once, each for another follower. Only tag rules wait, so whatever the answer, the
+//! bytes in between pass unchanged.
 //!
 //! What happens to inner candidates when an enclosing one is decided: nothing. Each candidate keeps its own
 //! rules' slots (its own range of `slots`) and is judged on its own facts, whatever its ancestors' state: an
@@ -36,7 +38,6 @@ use lol_html::html_content::{TextChunk, TextType};
 
 use crate::rules::{
     regex_test, Conditions, ElementAction, ElementRule, RuleSet, TextMatcher, TextMatches, TextTest,
-    INNERMOST_SLACK,
 };
 use crate::url_host::{normalise_host, same_site, scheme, trim_url, url_host};
 
@@ -336,8 +337,9 @@ pub(super) struct Engine {
     undecided: usize,
     /// The link whose text is being counted.
     open_link: Option<OpenLink>,
-    /// The candidate waiting for what follows it.
-    waiting: Option<Waiting>,
+    /// The candidates waiting for what follows them: at most one whose follower has not started yet, and one
+    /// per open follower.
+    waiting: Vec<Waiting>,
 }
 
 impl Engine {
@@ -361,7 +363,7 @@ impl Engine {
             marks: Vec::new(),
             undecided: 0,
             open_link: None,
-            waiting: None,
+            waiting: Vec::new(),
         }
     }
 
@@ -430,7 +432,7 @@ impl Engine {
             if let Some(last) = &mut self.last_hit {
                 last.first_candidate.get_or_insert(position);
             }
-            if let Some(waiting) = &mut self.waiting {
+            for waiting in &mut self.waiting {
                 waiting.follower.get_or_insert(position);
             }
         }
@@ -569,7 +571,9 @@ impl Engine {
     pub(super) fn close_all(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
         self.marks.clear();
         self.close_down_to(0, verdicts, watermark);
-        self.end_wait(&[], verdicts, watermark);
+        while !self.waiting.is_empty() {
+            self.end_wait(0, &[], verdicts, watermark);
+        }
     }
 
     fn close_down_to(&mut self, index: usize, verdicts: &mut Verdicts, watermark: Option<u32>) {
@@ -592,8 +596,9 @@ impl Engine {
         };
         // A candidate around the waiting one ends before any started after it: the wait ends unanswered, and its
         // end event goes first.
-        if self.waiting.as_ref().is_some_and(|w| w.follower.is_none() && self.stack.len() < w.depth) {
-            self.end_wait(&[], verdicts, watermark);
+        let depth = self.stack.len();
+        if let Some(index) = self.waiting.iter().position(|w| w.follower.is_none() && depth < w.depth) {
+            self.end_wait(index, &[], verdicts, watermark);
         }
         if link_ended {
             // The link was inside it: its text ends here, for it as for the candidates around it.
@@ -604,7 +609,7 @@ impl Engine {
             self.end_link();
         }
         // Whether it is the first candidate after the waiting one: the rules that hit it answer the wait.
-        let answers_wait = self.waiting.as_ref().is_some_and(|w| w.follower == Some(position));
+        let answers_wait = self.waiting.iter().any(|w| w.follower == Some(position));
         let mut hit_by = Vec::new();
         let mut waits = Vec::new();
         if !candidate.decided {
@@ -645,20 +650,24 @@ impl Engine {
         } else {
             let existing_tags = candidate.existing_tags.take();
             let depth = self.stack.len();
-            self.waiting = Some(Waiting { id, depth, follower: None, existing_tags, rules: waits });
+            self.waiting.push(Waiting { id, depth, follower: None, existing_tags, rules: waits });
         }
-        if answers_wait {
-            self.end_wait(&hit_by, verdicts, watermark);
+        if let Some(index) = self.waiting.iter().position(|w| w.follower == Some(position)) {
+            self.end_wait(index, &hit_by, verdicts, watermark);
         }
     }
 
-    /// The wait ends: the waiting rules whose `precedes` names one of the rules that hit the first candidate
-    /// after the waiting one (`hit_by`, empty when none did or none started) add their tags to its verdict; its
-    /// end event is left in `self.marks`.
-    fn end_wait(&mut self, hit_by: &[crate::rules::RuleId], verdicts: &mut Verdicts, watermark: Option<u32>) {
-        let Some(waiting) = self.waiting.take() else {
-            return;
-        };
+    /// The wait of `self.waiting[index]` ends: the waiting rules whose `precedes` names one of the rules that hit
+    /// the first candidate after the waiting one (`hit_by`, empty when none did or none started) add their tags
+    /// to its verdict; its end event is left in `self.marks`.
+    fn end_wait(
+        &mut self,
+        index: usize,
+        hit_by: &[crate::rules::RuleId],
+        verdicts: &mut Verdicts,
+        watermark: Option<u32>,
+    ) {
+        let waiting = self.waiting.remove(index);
         let rules = Arc::clone(&self.rules);
         let mut tags: Vec<&str> = Vec::new();
         let mut hits = Vec::new();
@@ -788,7 +797,7 @@ impl Engine {
         // In rule order, whichever handler added the slot first.
         passing.sort_by_key(|(slot, _)| slot.rule);
         let innermost = |(slot, _): &&(Slot, String)| {
-            rules.element_rules[slot.rule].when.as_ref().is_some_and(|c| c.innermost)
+            rules.element_rules[slot.rule].when.as_ref().is_some_and(|c| c.innermost.is_some())
         };
         self.innermost_hits.extend(passing.iter().filter(innermost).map(|(slot, _)| slot.rule));
         let mut tags: Vec<&str> = Vec::new();
@@ -803,10 +812,8 @@ impl Engine {
                     return (Some(Verdict { action: VerdictAction::Remove, hits: vec![hit] }), Vec::new());
                 }
                 ElementAction::Tag(rule_tags) if waiting_rule => {
-                    if self.waiting.is_none() {
-                        let action = HitAction::Tagged(rule_tags.join(" "));
-                        waits.push((slot.rule, self.hit(rule, action, candidate, position, account)));
-                    }
+                    let action = HitAction::Tagged(rule_tags.join(" "));
+                    waits.push((slot.rule, self.hit(rule, action, candidate, position, account)));
                 }
                 ElementAction::Tag(rule_tags) => {
                     for tag in rule_tags {
@@ -869,12 +876,12 @@ impl Engine {
         if chunk.text_type() != TextType::Data {
             return;
         }
-        let unanswered = self.waiting.as_ref().is_some_and(|w| w.follower.is_none());
-        if (self.last_hit.is_some() || unanswered) && is_visible(chunk.as_str()) {
+        let unanswered = self.waiting.iter().position(|w| w.follower.is_none());
+        if (self.last_hit.is_some() || unanswered.is_some()) && is_visible(chunk.as_str()) {
             self.last_hit = None;
-            if unanswered {
+            if let Some(index) = unanswered {
                 // Its end event takes effect before the text, as keep events do.
-                self.end_wait(&[], verdicts, watermark);
+                self.end_wait(index, &[], verdicts, watermark);
             }
         }
         if self.undecided == 0 {
@@ -890,6 +897,43 @@ impl Engine {
                 break;
             }
         }
+        self.end_hopeless_waits(verdicts, watermark);
+    }
+
+    /// Ends, unanswered, the waits whose follower no named rule can hit any more (its text passed their maximum
+    /// length or failed their text tests): the answer is known, so the waiting element's bytes, and everything
+    /// after them, need not be held until the follower ends.
+    fn end_hopeless_waits(&mut self, verdicts: &mut Verdicts, watermark: Option<u32>) {
+        let mut index = 0;
+        while index < self.waiting.len() {
+            if self.may_answer(&self.waiting[index]) {
+                index += 1;
+            } else {
+                self.end_wait(index, &[], verdicts, watermark);
+            }
+        }
+    }
+
+    /// Whether the follower of `waiting` may still be hit by a rule its `precedes` rules name: it has not started
+    /// yet, or it is open and undecided with a live slot of such a rule.
+    fn may_answer(&self, waiting: &Waiting) -> bool {
+        let Some(follower) = waiting.follower else {
+            return true;
+        };
+        let Some(index) = self.stack.iter().rposition(|open| open.position == follower) else {
+            return true;
+        };
+        if self.stack[index].candidate.as_ref().is_none_or(|c| c.decided) {
+            return false;
+        }
+        let element_rules = &self.rules.element_rules;
+        let named = |rule: usize| {
+            let id = &element_rules[rule].id;
+            waiting.rules.iter().any(|&(waiting_rule, _)| {
+                element_rules[waiting_rule].when.as_ref().is_some_and(|c| c.precedes.contains(id))
+            })
+        };
+        self.slots[self.slot_range(index)].iter().any(|slot| slot.alive && named(slot.rule))
     }
 
     /// Feeds one piece of a text chunk and takes the early verdicts it allows (keep events appended).
@@ -1266,7 +1310,9 @@ fn final_check(
     };
     conditions.min_text_len.is_none_or(|min| length >= min)
         && conditions.max_text_len.is_none_or(|max| length <= max)
-        && !(conditions.innermost && slot.inner_hit.is_some_and(|longest| length > longest + INNERMOST_SLACK))
+        && conditions
+            .innermost
+            .is_none_or(|slack| slot.inner_hit.is_none_or(|longest| length <= longest + slack))
         && (conditions.links_to.is_none() || slot.linked & part_bit(part) != 0)
         && (!conditions.links_elsewhere || slot.elsewhere)
         && (!conditions.links_on_site || slot.on_site)

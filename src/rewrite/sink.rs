@@ -228,15 +228,27 @@ impl Sink {
             return; // released already (kept early, spilled, or removed with an outer candidate)
         };
         let start = self.regions[index].start;
-        self.regions.truncate(index);
-        if let Some(verdict) = verdict {
-            let applied = match &verdict.action {
-                VerdictAction::Remove => {
-                    self.held.truncate(start);
+        // Regions after it are inside it and over, except the follower of an element that waited
+        // (`precedes`), whose wait may end while the follower is still open: that one stays held.
+        self.regions.remove(index);
+        let applied = match verdict.as_ref().map(|v| &v.action) {
+            None => false,
+            Some(VerdictAction::Remove) => {
+                self.regions.truncate(index);
+                self.held.truncate(start);
+                true
+            }
+            Some(VerdictAction::Tag(value)) => match self.insert_tag(start, value) {
+                Some(inserted) => {
+                    for region in &mut self.regions[index..] {
+                        region.start += inserted;
+                    }
                     true
                 }
-                VerdictAction::Tag(value) => self.insert_tag(start, value),
-            };
+                None => false,
+            },
+        };
+        if let Some(verdict) = verdict {
             if applied {
                 for hit in verdict.hits {
                     log.record(hit);
@@ -246,18 +258,15 @@ impl Sink {
         self.release_decided();
     }
 
-    /// Inserts ` data-strainer-tag="value"` after the tag name of the start tag at `start`. A duplicate of an
-    /// existing attribute is harmless: the first one wins, and the value already includes the old tags.
-    fn insert_tag(&mut self, start: usize, value: &str) -> bool {
+    /// Inserts ` data-strainer-tag="value"` after the tag name of the start tag at `start`; returns how many bytes
+    /// it inserted. A duplicate of an existing attribute is harmless: the first one wins, and the value already
+    /// includes the old tags.
+    fn insert_tag(&mut self, start: usize, value: &str) -> Option<usize> {
         let tag = &self.held[start..];
         if tag.first() != Some(&b'<') {
-            return false;
+            return None;
         }
-        let Some(name_len) =
-            tag[1..].iter().position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
-        else {
-            return false;
-        };
+        let name_len = tag[1..].iter().position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')?;
         let at = start + 1 + name_len;
         let mut attribute = String::with_capacity(value.len() + 21);
         attribute.push_str(" data-strainer-tag=\"");
@@ -265,7 +274,7 @@ impl Sink {
         attribute.push('"');
         let (bytes, _, _) = self.encoding.encode(&attribute);
         self.held.splice(at..at, bytes.iter().copied());
-        true
+        Some(bytes.len())
     }
 
     /// Passes on held bytes up to the first undecided candidate.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::raw::{OneOrMany, RawConditions, RawElementRule, RawScore, RawSignal, Text};
+use super::raw::{OneOrMany, RawConditions, RawElementRule, RawInnermost, RawScore, RawSignal, Text};
 use super::source::{Diagnostics, Pos, Source};
 use super::values::Ctx;
 use super::{
@@ -79,13 +79,14 @@ pub(crate) fn compile(
                     "rule `{id}`: `precedes` is for [[tag]] rules (a removal cannot wait for what follows)"
                 ),
             );
-        } else if raw_when.is_some_and(|when| when.innermost == Some(true)) {
+        } else if raw_when.is_some_and(|when| when.innermost.and_then(RawInnermost::slack).is_some()) {
             diags.error(&pos, format!("rule `{id}`: `precedes` and `innermost` do not go together"));
         }
     }
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
-        if when.innermost == Some(true) && !has_content_conditions(when) && !scored {
+        if when.innermost.and_then(RawInnermost::slack).is_some() && !has_content_conditions(when) && !scored
+        {
             let message = format!(
                 "rule `{id}`: `innermost` has no effect: without content conditions the rule acts at the start tag"
             );
@@ -245,7 +246,7 @@ fn conditions(
         links_to,
         class_matches,
         id_matches,
-        innermost: raw.innermost.unwrap_or(false),
+        innermost: raw.innermost.and_then(RawInnermost::slack),
         score: None,
     })
 }

@@ -266,10 +266,10 @@ pub struct Conditions {
     /// Tested on the start tag: the `id` attribute matches this regex.
     pub id_matches: Option<regex::Regex>,
     /// The rule does not hold on an element that holds an element it held on (whichever rule's verdict was taken
-    /// there) and more text than that one (more than [`INNERMOST_SLACK`] characters more): of nested boxes that
-    /// all open with the same label, only the innermost is taken, with the wrappers that add nothing to it but a
-    /// short label, an icon or a bullet.
-    pub innermost: bool,
+    /// there) and more text than that one (more than `slack` characters more): of nested boxes that all open
+    /// with the same label, only the innermost is taken, with the wrappers that add nothing to it but a short
+    /// label, an icon or a bullet. `Some(slack)` when on ([`INNERMOST_SLACK`] unless the rule gives a number).
+    pub innermost: Option<usize>,
     /// Weighted signals that must add up to a threshold, besides every condition above (`score`).
     pub score: Option<Score>,
 }
@@ -365,7 +365,8 @@ impl Score {
 }
 
 /// How many characters of text an element may hold beyond an element inside it that an `innermost` rule held
-/// on and still be hit by that rule itself: a label of a few words ("Paid partnership"), an icon, a bullet.
+/// on and still be hit by that rule itself: a label or heading of a few words ("Paid partnership", "Our coverage
+/// of the rate squeeze"), an icon, a bullet.
 pub const INNERMOST_SLACK: usize = 24;
 
 impl Conditions {

@@ -9,6 +9,28 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
+/// `innermost = true` (a wrapper may add [`super::INNERMOST_SLACK`] characters of text), `innermost = 60` (it
+/// may add that many), or `false`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged, expecting = "true, false or a number of characters")]
+pub enum RawInnermost {
+    /// On with the default slack, or off.
+    On(bool),
+    /// On, with this slack in characters.
+    Slack(usize),
+}
+
+impl RawInnermost {
+    /// The slack in characters when on.
+    pub fn slack(self) -> Option<usize> {
+        match self {
+            Self::On(true) => Some(super::INNERMOST_SLACK),
+            Self::On(false) => None,
+            Self::Slack(slack) => Some(slack),
+        }
+    }
+}
+
 /// A string with its position in the file.
 pub type Text = Spanned<String>;
 
@@ -134,8 +156,8 @@ pub struct RawConditions {
     pub min_average_link_text: Option<Spanned<u32>>,
     /// Compare text case-sensitively (default false).
     pub case_sensitive: Option<bool>,
-    /// Not on an element holding a smaller element this rule hit (default false).
-    pub innermost: Option<bool>,
+    /// Not on an element holding a smaller element this rule held on, beyond a short label (default false).
+    pub innermost: Option<RawInnermost>,
     /// Minimum length of all text inside, in characters.
     pub min_text_length: Option<Spanned<usize>>,
     /// Maximum length of all text inside, in characters.

@@ -86,7 +86,7 @@ tag = "whole"
 [tag.when]
 text_matches = '^(?:related|read|see|the|deal)\b'
 max_text_length = 300
-innermost = true
+innermost = 60
 
 [[tag]]
 id = "often-follows"

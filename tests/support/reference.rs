@@ -30,8 +30,7 @@
 //!   they are at least that many per `a[href]` that holds some (which must be some);
 //! - `precedes`: besides its other conditions, the first candidate to start after the element ended, with no
 //!   text other than ASCII whitespace in between and before any candidate around the element ends, is hit by
-//!   one of the named rules; one element waits at a time: while one waits for its follower to be judged, the
-//!   `precedes` rules of the others do not hit;
+//!   one of the named rules (any number of elements may wait, each for its own follower);
 //! - `min_removed_inside`: at least that many elements inside were removed by a verdict, counting those that hold
 //!   no other removed element;
 //! - `holds` / `holds_none`: some element / no element inside with a start tag in the page (none the parser
@@ -41,7 +40,7 @@
 //!   removed; whole-text prefixes and needles, text length and links count everything inside;
 //! - `innermost`: the rule does not hold on an element inside which it held on some element (whichever rule's
 //!   verdict was taken there), when this element's text is longer than that of every such element by more than
-//!   `INNERMOST_SLACK`;
+//!   the rule's slack (`INNERMOST_SLACK` unless it gives a number);
 //! - `score`: besides all its other conditions, the rule holds only where the weights of the signals whose
 //!   conditions all hold add up to at least the threshold;
 //! - remove beats tag; the tags of every tag rule that holds are added; inside a removed element nothing shows.
@@ -140,7 +139,7 @@ impl Reference {
             outcomes: Outcomes::new(),
             parents: HashMap::new(),
             last_hit: None,
-            waiting: None,
+            waiting: Vec::new(),
         };
         judge.walk(html.tree.root(), None);
         let Judge { outcomes, parents, .. } = judge;
@@ -467,9 +466,9 @@ struct Judge<'a> {
     /// The rules that hit the last element judged, while only whitespace followed it, the offset of the first
     /// candidate that started since, and the hit element's kind (tag name and class).
     last_hit: Option<(Vec<usize>, Option<usize>, Kind)>,
-    /// The element waiting for what follows it (`precedes`): its offset, the `precedes` rules that held on it,
-    /// and the offset of the first candidate that started since.
-    waiting: Option<(usize, Vec<usize>, Option<usize>)>,
+    /// The elements waiting for what follows them (`precedes`): each one's offset, the `precedes` rules that
+    /// held on it, and the offset of the first candidate that started since.
+    waiting: Vec<(usize, Vec<usize>, Option<usize>)>,
 }
 
 impl Judge<'_> {
@@ -482,7 +481,7 @@ impl Judge<'_> {
             if let Node::Text(text) = child.value() {
                 if !raw_text && text.chars().any(|c| !c.is_ascii_whitespace()) {
                     self.last_hit = None;
-                    self.waiting.take_if(|(_, _, follower)| follower.is_none());
+                    self.waiting.retain(|(_, _, follower)| follower.is_some());
                 }
                 continue;
             }
@@ -503,7 +502,7 @@ impl Judge<'_> {
                     if let Some((_, first, _)) = &mut self.last_hit {
                         first.get_or_insert(offset);
                     }
-                    if let Some((_, _, follower)) = &mut self.waiting {
+                    for (_, _, follower) in &mut self.waiting {
                         follower.get_or_insert(offset);
                     }
                     let kind = kind_of(&el);
@@ -528,15 +527,15 @@ impl Judge<'_> {
                     // A candidate ending before any started after the waiting element is around it: the wait
                     // ends unanswered.
                     if !info.candidate_of.is_empty() {
-                        self.waiting.take_if(|(_, _, follower)| follower.is_none());
+                        self.waiting.retain(|(_, _, follower)| follower.is_some());
                     }
                     let (length, held);
                     (hits, length, held) = self.judge(child, &el, info, offset, &following, &inside);
-                    if self.waiting.as_ref().is_some_and(|(_, _, follower)| *follower == Some(offset)) {
-                        self.end_wait(&hits);
+                    if let Some(index) = self.waiting.iter().position(|(_, _, f)| *f == Some(offset)) {
+                        self.end_wait(index, &hits);
                     }
                     let innermost = |&index: &usize| {
-                        self.rules.element_rules[index].when.as_ref().is_some_and(|c| c.innermost)
+                        self.rules.element_rules[index].when.as_ref().is_some_and(|c| c.innermost.is_some())
                     };
                     below.extend(held.iter().filter(|index| innermost(index)).map(|&index| (index, length)));
                 }
@@ -549,12 +548,10 @@ impl Judge<'_> {
         below
     }
 
-    /// The waiting element's `precedes` rules that name a rule of `hit_by` (the rules that hit its follower) add
-    /// their tags to it.
-    fn end_wait(&mut self, hit_by: &[usize]) {
-        let Some((offset, waiting, _)) = self.waiting.take() else {
-            return;
-        };
+    /// The `precedes` rules of waiting element `which` that name a rule of `hit_by` (the rules that hit its
+    /// follower) add their tags to it.
+    fn end_wait(&mut self, which: usize, hit_by: &[usize]) {
+        let (offset, waiting, _) = self.waiting.remove(which);
         let names: Vec<_> = hit_by.iter().map(|&index| &self.rules.element_rules[index].id).collect();
         let mut tags = BTreeSet::new();
         for index in waiting {
@@ -667,7 +664,9 @@ impl Judge<'_> {
                     continue;
                 };
                 let holds = following.contains(&index)
-                    && !(conditions.innermost && holds_more_than_its_hits(inside, index, length))
+                    && !conditions
+                        .innermost
+                        .is_some_and(|slack| holds_more_than_its_hits(inside, index, length, slack))
                     && part_holds(conditions)
                     && conditions.score.as_ref().is_none_or(|score| {
                         let total: i64 = score
@@ -698,8 +697,8 @@ impl Judge<'_> {
                 }
             }
         }
-        if !removed && !waits.is_empty() && self.waiting.is_none() {
-            self.waiting = Some((offset, waits, None));
+        if !removed && !waits.is_empty() {
+            self.waiting.push((offset, waits, None));
         }
         if removed {
             self.outcomes.insert((offset, false), Outcome::Removed);
@@ -736,10 +735,9 @@ fn removed_inside(node: NodeRef<'_, Node>, infos: &HashMap<NodeId, Info>, outcom
 
 /// `innermost`: rule `index` held on some element inside, and this element (of `length` characters) has more text
 /// than each of them, beyond the slack.
-fn holds_more_than_its_hits(inside: &[(usize, usize)], index: usize, length: usize) -> bool {
+fn holds_more_than_its_hits(inside: &[(usize, usize)], index: usize, length: usize, slack: usize) -> bool {
     let mut hits = inside.iter().filter(|(hit, _)| *hit == index).peekable();
-    hits.peek().is_some()
-        && hits.all(|&(_, hit_length)| length > hit_length + strainer::rules::INNERMOST_SLACK)
+    hits.peek().is_some() && hits.all(|&(_, hit_length)| length > hit_length + slack)
 }
 
 /// The text of the page minus what is removed (unconditionally or by a verdict).

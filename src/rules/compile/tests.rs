@@ -402,7 +402,19 @@ text_contains = "Sponsored"
     let (set, warnings) = load(&[("a.toml", text)]);
     assert!(warnings.is_empty(), "{warnings:?}");
     let when = set.element_rules[0].when.as_ref().expect("a scored rule has conditions");
-    assert!(when.innermost, "innermost alone is a condition of a scored rule");
+    assert!(when.innermost.is_some(), "innermost alone is a condition of a scored rule");
+    assert_eq!(when.innermost, Some(crate::rules::INNERMOST_SLACK));
+
+    // A number is the slack in characters; anything but a boolean or a count is refused.
+    let slack = |value: &str| {
+        format!("[[tag]]\nid = \"x\"\nselector = \"div\"\ntag = \"t\"\n[tag.when]\nmax_text_length = 9\ninnermost = {value}\n")
+    };
+    let (set, _) = load(&[("a.toml", &slack("40"))]);
+    assert_eq!(set.element_rules[0].when.as_ref().and_then(|when| when.innermost), Some(40));
+    let (set, _) = load(&[("a.toml", &slack("false"))]);
+    assert_eq!(set.element_rules[0].when.as_ref().and_then(|when| when.innermost), None);
+    let errs = errors(&[("a.toml", &slack("\"wide\""))]);
+    assert!(errs.iter().any(|e| e.contains("true, false or a number of characters")), "{errs:?}");
 
     let text = r#"
 [[remove]]
