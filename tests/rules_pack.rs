@@ -143,23 +143,21 @@ fn related_labels_match_in_many_languages_and_prose_does_not() {
             "Also read: x",
             "Read also - x",
             "Read more: Why it matters",
-            "More on this story",
-            "Related coverage",
-            "Related Stories",
+            "More on this story: the timeline",
+            "Related coverage | x",
+            "👉 Go deeper: x",
             "Lire aussi : la réforme",
             "À lire aussi : x",
             "Leia também: x",
             "Lesen Sie auch: x",
-            "Mehr zum Thema",
             "Lea también: x",
             "Leggi anche: x",
-            "Související články",
             "Читайте также: x",
             "相关阅读：x",
-            "相關新聞",
-            "関連記事",
         ],
         &[
+            // A label that is the whole text is `related-heading`'s.
+            "More on this story",
             "Related to the talks, officials said nothing.",
             "Read more about the plan in our explainer.",
             "Read more",
@@ -170,6 +168,20 @@ fn related_labels_match_in_many_languages_and_prose_does_not() {
             "相关部门表示，将继续调查。",
             "関連する法律が改正された。",
         ],
+    );
+    assert_texts(
+        rule(&set, "related-heading"),
+        &[
+            "More on this story",
+            "Related coverage",
+            "Related Stories",
+            "Mehr zum Thema",
+            "Související články",
+            "相關新聞",
+            "関連記事",
+            "You might also like:",
+        ],
+        &["Related: Zelenskyy Commits to Istanbul Peace Talks", "Read more", "Related Searches"],
     );
 }
 
