@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.94),
-        ("product-box", 0.905),
-        ("related", 0.97),
+        ("pitch", 0.965),
+        ("product-box", 0.935),
+        ("related", 0.98),
         ("tracking", 0.99),
     ],
     precision: 0.985,
-    unlabelled: 97,
+    unlabelled: 113,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 0.98),
-        ("pitch", 0.94),
-        ("product-box", 0.88),
-        ("related", 0.97),
+        ("affiliate", 1.0),
+        ("pitch", 0.91),
+        ("product-box", 0.95),
+        ("related", 1.0),
         ("tracking", 1.0),
     ],
-    precision: 0.975,
-    unlabelled: 12,
+    precision: 0.985,
+    unlabelled: 3,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes (scored ones:
 /// links inside a promo that was removed are not).
