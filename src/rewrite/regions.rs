@@ -737,8 +737,8 @@ impl Engine {
     }
 
     /// The final verdict of a closed candidate (its start tag at `position`): `None` keeps it. Also the rules
-    /// with `precedes` whose other conditions held, with their hits (unless it is removed, or another candidate
-    /// waits already): the candidate waits for what follows it.
+    /// with `precedes` whose other conditions held, with their hits (unless it is removed): the candidate waits
+    /// for what follows it.
     fn judge(
         &mut self,
         candidate: &Candidate,

@@ -231,24 +231,23 @@ impl Sink {
         // Regions after it are inside it and over, except the follower of an element that waited
         // (`precedes`), whose wait may end while the follower is still open: that one stays held.
         self.regions.remove(index);
-        let applied = match verdict.as_ref().map(|v| &v.action) {
-            None => false,
-            Some(VerdictAction::Remove) => {
-                self.regions.truncate(index);
-                self.held.truncate(start);
-                true
-            }
-            Some(VerdictAction::Tag(value)) => match self.insert_tag(start, value) {
-                Some(inserted) => {
-                    for region in &mut self.regions[index..] {
-                        region.start += inserted;
-                    }
+        if let Some(verdict) = verdict {
+            let applied = match &verdict.action {
+                VerdictAction::Remove => {
+                    self.regions.truncate(index);
+                    self.held.truncate(start);
                     true
                 }
-                None => false,
-            },
-        };
-        if let Some(verdict) = verdict {
+                VerdictAction::Tag(value) => match self.insert_tag(start, value) {
+                    Some(inserted) => {
+                        for region in &mut self.regions[index..] {
+                            region.start += inserted;
+                        }
+                        true
+                    }
+                    None => false,
+                },
+            };
             if applied {
                 for hit in verdict.hits {
                     log.record(hit);

@@ -70,6 +70,7 @@ pub(crate) fn compile(
         let score = score(raw_score, &id, ctx, diags);
         when.get_or_insert_with(Conditions::default).score = score;
     }
+    let innermost_on = raw_when.and_then(|when| when.innermost).and_then(RawInnermost::slack).is_some();
     if let Some(precedes) = raw_when.and_then(|when| when.precedes.as_ref()) {
         let pos = ctx.src.pos(&precedes.span());
         if kind == ElementKind::Remove {
@@ -79,14 +80,13 @@ pub(crate) fn compile(
                     "rule `{id}`: `precedes` is for [[tag]] rules (a removal cannot wait for what follows)"
                 ),
             );
-        } else if raw_when.is_some_and(|when| when.innermost.and_then(RawInnermost::slack).is_some()) {
+        } else if innermost_on {
             diags.error(&pos, format!("rule `{id}`: `precedes` and `innermost` do not go together"));
         }
     }
     if let Some(when) = raw_when {
         warn_never_matching(when, raw.selector.get_ref(), &selector_pos, &id, ctx, diags);
-        if when.innermost.and_then(RawInnermost::slack).is_some() && !has_content_conditions(when) && !scored
-        {
+        if innermost_on && !has_content_conditions(when) && !scored {
             let message = format!(
                 "rule `{id}`: `innermost` has no effect: without content conditions the rule acts at the start tag"
             );
