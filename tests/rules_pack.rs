@@ -339,6 +339,54 @@ fn through_the_engine_promos_go_and_look_alike_prose_stays() {
 }
 
 #[test]
+fn through_the_engine_what_a_removed_pitch_leaves_goes_with_it() {
+    let set = std::sync::Arc::new(pack());
+    // (fragment, text that must be gone)
+    let promos = [
+        // A name in a `dt`, its pitch in the `dd`: the pitch rules take the `dd`, the box takes the name.
+        (
+            r#"<dl><div><dt>Rankspiralen aus Edelstahl (5er-Set)</dt><dd>rosten nicht, die Pflanze windet sich hinauf: 19,90 € bei <a href="https://www.amazon.de/dp/B08">Amazon</a>. Jetzt kaufen</dd></div></dl>"#,
+            "Rankspiralen",
+        ),
+        // Marked-down prices side by side, under a heading in the shop's own words.
+        (
+            r#"<div class="sc-q1"><h4>Crate-diggers' corner</h4><p>Heaven LP · <s>£28</s> £19.99</p><p>Blue Lines LP · <s>£30</s> £22</p><a href="https://www.recordhaven.example/sale">See the sale</a></div>"#,
+            "Crate-diggers",
+        ),
+        // The label of an AMP ad slot, once the slot is gone.
+        (
+            r#"<div class="b7"><p class="r9">Advertisement</p><amp-ad width="300" height="250" type="doubleclick"><div fallback>Ad unavailable</div></amp-ad></div>"#,
+            "Advertisement",
+        ),
+        // A call to action and a price, nothing else.
+        (
+            r#"<p class="button-wrapper"><a href="https://www.mochilasligeras.example/cabina">Consíguelas por 64,95 €</a></p>"#,
+            "Consíguelas",
+        ),
+    ];
+    for (promo, gone) in promos {
+        let out = rewrite(&set, promo, "news.example");
+        assert!(!out.contains(gone), "{gone:?} should be gone: {promo}\n→ {out}");
+    }
+    let look_alikes = [
+        // A section of an article that loses a pitch keeps its prose.
+        r#"<section><h3>What we packed</h3><p>We carried two litres each and refilled at every spring on the way up, which was plenty for a cool day.</p></section>"#,
+        // Two prices with words between them, and a link to a source.
+        r#"<div>Vinyl prices fell from £28 to £19.99 over the year, <a href="https://www.ons.gov.uk/x">the statistics office said</a>.</div>"#,
+        // The related heading beside a sponsored unit's header stays.
+        r#"<div><div><h3>Related Stories</h3><ul></ul></div><div><h3>Sponsored Stories</h3><a href="http://www.outbrain.com/what-is">Powered by</a><ul></ul></div></div>"#,
+    ];
+    for text in look_alikes {
+        let out = rewrite(&set, text, "news.example");
+        for kept in ["We carried", "Vinyl prices", "Related Stories"] {
+            if text.contains(kept) {
+                assert!(out.contains(kept), "{kept:?} should stay: {text}\n→ {out}");
+            }
+        }
+    }
+}
+
+#[test]
 fn through_the_engine_related_blocks_are_tagged_and_prose_is_not() {
     let set = std::sync::Arc::new(pack());
     let related = [

@@ -37,6 +37,12 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
         2,
         "the review's product card (specs, \"From $610.00\", \"Buy Now\"), twice (its wrappers then hold nothing)",
     ),
+    (
+        "engadget",
+        "promo-name-left",
+        1,
+        "the row that held that card's price and \"Buy Now\" button in its wide layout, left with the product's name",
+    ),
     ("heise", "promo-commerce-label-box", 1, "the \"Anzeige\" (advertisement) teaser list"),
     ("lazy-image-2", "promo-call-to-action", 1, "a \"Buy on Amazon\" button line"),
     (
