@@ -20,12 +20,12 @@ const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
         ("pitch", 0.965),
-        ("product-box", 0.935),
-        ("related", 0.98),
+        ("product-box", 0.95),
+        ("related", 0.985),
         ("tracking", 0.99),
     ],
     precision: 0.985,
-    unlabelled: 116,
+    unlabelled: 140,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall

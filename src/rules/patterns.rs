@@ -84,9 +84,9 @@ impl Patterns {
         names.sort();
         for name in names {
             let fragment = &self.by_name[name.as_str()];
-            let checked = self
-                .expand(&fragment.text)
-                .and_then(|expanded| super::text_regex::check_syntax(&expanded, false).map_err(|err| err.to_string()));
+            let checked = self.expand(&fragment.text).and_then(|expanded| {
+                super::text_regex::check_syntax(&expanded, false).map_err(|err| err.to_string())
+            });
             if let Err(message) = checked {
                 let message =
                     message.lines().find_map(|l| l.trim().strip_prefix("error: ")).unwrap_or(&message);
