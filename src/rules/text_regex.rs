@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 pub struct TextRegex {
     pattern: String,
     case_insensitive: bool,
-    /// The compiled regex, on first use. `None` only if compiling failed then, which cannot happen: the same
-    /// pattern compiled at load.
+    /// The compiled regex, on first use. `None` if it parsed at load but does not compile (over the regex
+    /// crate's size limit): it then matches nothing, and the log said so.
     regex: OnceLock<Option<regex::Regex>>,
 }
 
