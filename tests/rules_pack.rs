@@ -368,21 +368,27 @@ fn through_the_engine_what_a_removed_pitch_leaves_goes_with_it() {
         let out = rewrite(&set, promo, "news.example");
         assert!(!out.contains(gone), "{gone:?} should be gone: {promo}\n→ {out}");
     }
+    // (fragment, text that must stay)
     let look_alikes = [
         // A section of an article that loses a pitch keeps its prose.
-        r#"<section><h3>What we packed</h3><p>We carried two litres each and refilled at every spring on the way up, which was plenty for a cool day.</p></section>"#,
+        (
+            r#"<section><h3>What we packed</h3><p>We carried two litres each and refilled at every spring on the way up, which was plenty for a cool day.</p></section>"#,
+            "We carried",
+        ),
         // Two prices with words between them, and a link to a source.
-        r#"<div>Vinyl prices fell from £28 to £19.99 over the year, <a href="https://www.ons.gov.uk/x">the statistics office said</a>.</div>"#,
+        (
+            r#"<div>Vinyl prices fell from £28 to £19.99 over the year, <a href="https://www.ons.gov.uk/x">the statistics office said</a>.</div>"#,
+            "Vinyl prices",
+        ),
         // The related heading beside a sponsored unit's header stays.
-        r#"<div><div><h3>Related Stories</h3><ul></ul></div><div><h3>Sponsored Stories</h3><a href="http://www.outbrain.com/what-is">Powered by</a><ul></ul></div></div>"#,
+        (
+            r#"<div><div><h3>Related Stories</h3><ul></ul></div><div><h3>Sponsored Stories</h3><a href="http://www.outbrain.com/what-is">Powered by</a><ul></ul></div></div>"#,
+            "Related Stories",
+        ),
     ];
-    for text in look_alikes {
+    for (text, kept) in look_alikes {
         let out = rewrite(&set, text, "news.example");
-        for kept in ["We carried", "Vinyl prices", "Related Stories"] {
-            if text.contains(kept) {
-                assert!(out.contains(kept), "{kept:?} should stay: {text}\n→ {out}");
-            }
-        }
+        assert!(out.contains(kept), "{kept:?} should stay: {text}\n→ {out}");
     }
 }
 
