@@ -400,6 +400,9 @@ fn through_the_engine_related_blocks_are_tagged_and_prose_is_not() {
         r#"<p class="lire">Lire aussi : <a href="/a">La réforme</a></p>"#,
         r#"<aside class="related-posts"><h3>More</h3><a href="/a">A</a></aside>"#,
         r#"<div id="jp-relatedposts"><a href="/a">A</a></div>"#,
+        // The other parts of a series, whatever the series is called.
+        r#"<div class="k2">Part one of this series: <a href="/diy/level-floor">Levelling a floor that slopes towards the garden</a></div>"#,
+        r#"<p>Earlier in the allotment diary: <a href="/diary/march">March, and the slugs arrive early</a></p>"#,
     ];
     for block in related {
         let out = rewrite(&set, block, "news.example");
@@ -409,6 +412,9 @@ fn through_the_engine_related_blocks_are_tagged_and_prose_is_not() {
         r#"<p>Read more about the plan in <a href="/explainer">our explainer</a>.</p>"#,
         r#"<div class="unrelated-note"><p>Text.</p></div>"#,
         r#"<div class="related-ads"><a href="https://ads.example/">Ad</a></div>"#,
+        // A series in prose, and a pager of the article itself.
+        r#"<p>The second part of this series airs on Sunday, and the director told us that the budget had doubled since <a href="/tv/pilot">the pilot</a>, which was shot in six weeks.</p>"#,
+        r#"<p>Part 2 of the budget: <a href="https://www.gov.example/budget/part-2">the full document</a></p>"#,
     ] {
         let out = rewrite(&set, prose, "news.example");
         assert!(!out.contains("data-strainer-tag"), "should not be tagged: {prose}\n→ {out}");
