@@ -25,7 +25,7 @@ const TRAIN: Floors = Floors {
         ("tracking", 0.99),
     ],
     precision: 0.985,
-    unlabelled: 165,
+    unlabelled: 176,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
