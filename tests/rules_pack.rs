@@ -393,6 +393,62 @@ fn through_the_engine_what_a_removed_pitch_leaves_goes_with_it() {
 }
 
 #[test]
+fn through_the_engine_shops_deal_lists_and_bare_price_lines_go() {
+    let set = std::sync::Arc::new(pack());
+    // (fragment, text that must be gone)
+    let promos = [
+        // The publisher's own shop: its links stay on the site.
+        (
+            r#"<div class="q7"><h4>From the Gazette Shop</h4><div><img src="/shop/mug.jpg" alt=""><span>Front-page mug, 1966 final</span><span>£12.50</span><a href="https://shop.news.example/mug-1966">Add to basket</a></div></div>"#,
+            "Gazette Shop",
+        ),
+        // Deals under a heading, with links only to the site's deals page.
+        (
+            r#"<div class="x1"><h4>Le offerte della settimana per il giardino</h4><p>Tubo estensibile 30 m – 24,90 €</p><p>Forbici da potatura – 17,50 €</p><a href="/offerte/">Tutte le offerte</a></div>"#,
+            "offerte della settimana",
+        ),
+        // A price then the shop's name, no "at" between them.
+        (
+            r#"<li>Folding camp stool with carry strap · $27.95 · <a href="https://www.rei.com/product/1">REI</a></li>"#,
+            "camp stool",
+        ),
+        // The old price in brackets after a name.
+        (
+            r#"<li><a href="https://www.bestbuy.com/site/2">Anker Nano 20W charger</a> $12.99 (was $19.99)</li>"#,
+            "Nano 20W",
+        ),
+        // An ISO currency code.
+        (
+            r#"<p><a href="https://www.noon.com/p/3">Cooling seat cover</a> – AED 89 at Noon</p>"#,
+            "Cooling seat",
+        ),
+    ];
+    for (promo, gone) in promos {
+        let out = rewrite(&set, promo, "news.example");
+        assert!(!out.contains(gone), "{gone:?} should be gone: {promo}\n→ {out}");
+    }
+    // (fragment, text that must stay)
+    let look_alikes = [
+        // A shop named in a box that sells nothing.
+        (
+            r#"<div class="q8"><h4>Shop local this winter</h4><p>The traders of Mill Street open late every Thursday until Christmas, <a href="/news/mill-street">we report</a>.</p></div>"#,
+            "Shop local",
+        ),
+        // A first-person sentence with a dash and a shop link.
+        (
+            r#"<p>We priced a cedar one first — <a href="https://www.homedepot.com/p/4">Home Depot has several</a> — but the council rules ban anything over two metres.</p>"#,
+            "cedar one first",
+        ),
+        // A fact box's bare old price.
+        (r#"<dl><dt>Typical bill</dt><dd>£1,690 (was £1,928)</dd></dl>"#, "£1,690 (was £1,928)"),
+    ];
+    for (text, kept) in look_alikes {
+        let out = rewrite(&set, text, "news.example");
+        assert!(out.contains(kept), "{kept:?} should stay: {text}\n→ {out}");
+    }
+}
+
+#[test]
 fn through_the_engine_related_blocks_are_tagged_and_prose_is_not() {
     let set = std::sync::Arc::new(pack());
     let related = [

@@ -44,6 +44,12 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
         "the row that held that card's price and \"Buy Now\" button in its wide layout, left with the product's name",
     ),
     ("heise", "promo-commerce-label-box", 1, "the \"Anzeige\" (advertisement) teaser list"),
+    (
+        "liberation-1",
+        "promo-own-shop-box",
+        2,
+        "the newspaper's own shop: the \"La boutique de Libé\" sidebar (framed front pages at 39 €) and the \"Libé boutique\" footer teaser",
+    ),
     ("lazy-image-2", "promo-call-to-action", 1, "a \"Buy on Amazon\" button line"),
     (
         "lazy-image-2",
