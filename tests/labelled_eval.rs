@@ -19,13 +19,13 @@ struct Floors {
 const TRAIN: Floors = Floors {
     recall: &[
         ("affiliate", 0.99),
-        ("pitch", 0.955),
-        ("product-box", 0.95),
+        ("pitch", 0.945),
+        ("product-box", 0.955),
         ("related", 0.985),
         ("tracking", 0.99),
     ],
     precision: 0.985,
-    unlabelled: 176,
+    unlabelled: 196,
 };
 
 /// The held-out split, at its first (and only) score: regression floors, not the goal. The goal of 0.97 recall
@@ -33,14 +33,14 @@ const TRAIN: Floors = Floors {
 /// the shipped rules do").
 const VALIDATION: Floors = Floors {
     recall: &[
-        ("affiliate", 0.95),
-        ("pitch", 0.80),
-        ("product-box", 0.86),
-        ("related", 0.965),
+        ("affiliate", 0.975),
+        ("pitch", 0.885),
+        ("product-box", 0.82),
+        ("related", 0.96),
         ("tracking", 1.0),
     ],
-    precision: 0.93,
-    unlabelled: 20,
+    precision: 0.98,
+    unlabelled: 14,
 };
 /// The families every split must cover, each with at least this many positives and look-alikes (scored ones:
 /// links inside a promo that was removed are not).
