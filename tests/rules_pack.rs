@@ -417,9 +417,9 @@ fn through_the_engine_shops_deal_lists_and_bare_price_lines_go() {
             r#"<li><a href="https://www.bestbuy.com/site/2">Anker Nano 20W charger</a> $12.99 (was $19.99)</li>"#,
             "Nano 20W",
         ),
-        // An ISO currency code.
+        // An ISO currency code after the amount.
         (
-            r#"<p><a href="https://www.noon.com/p/3">Cooling seat cover</a> – AED 89 at Noon</p>"#,
+            r#"<p><a href="https://www.noon.com/p/3">Cooling seat cover</a> – 89 AED at Noon</p>"#,
             "Cooling seat",
         ),
     ];
