@@ -304,6 +304,22 @@ fn rewrite(set: &std::sync::Arc<RuleSet>, body: &str, site: &str) -> String {
     String::from_utf8(out).expect("the engine keeps UTF-8")
 }
 
+/// Rewrites each `(fragment, text)` on a news site and asserts that `text` is gone from the output.
+fn assert_gone(set: &std::sync::Arc<RuleSet>, cases: &[(&str, &str)]) {
+    for (fragment, gone) in cases {
+        let out = rewrite(set, fragment, "news.example");
+        assert!(!out.contains(gone), "{gone:?} should be gone: {fragment}\n→ {out}");
+    }
+}
+
+/// Rewrites each `(fragment, text)` on a news site and asserts that `text` is still in the output.
+fn assert_kept(set: &std::sync::Arc<RuleSet>, cases: &[(&str, &str)]) {
+    for (fragment, kept) in cases {
+        let out = rewrite(set, fragment, "news.example");
+        assert!(out.contains(kept), "{kept:?} should stay: {fragment}\n→ {out}");
+    }
+}
+
 #[test]
 fn through_the_engine_promos_go_and_look_alike_prose_stays() {
     let set = std::sync::Arc::new(pack());
@@ -364,10 +380,7 @@ fn through_the_engine_what_a_removed_pitch_leaves_goes_with_it() {
             "Consíguelas",
         ),
     ];
-    for (promo, gone) in promos {
-        let out = rewrite(&set, promo, "news.example");
-        assert!(!out.contains(gone), "{gone:?} should be gone: {promo}\n→ {out}");
-    }
+    assert_gone(&set, &promos);
     // (fragment, text that must stay)
     let look_alikes = [
         // A section of an article that loses a pitch keeps its prose.
@@ -386,10 +399,7 @@ fn through_the_engine_what_a_removed_pitch_leaves_goes_with_it() {
             "Related Stories",
         ),
     ];
-    for (text, kept) in look_alikes {
-        let out = rewrite(&set, text, "news.example");
-        assert!(out.contains(kept), "{kept:?} should stay: {text}\n→ {out}");
-    }
+    assert_kept(&set, &look_alikes);
 }
 
 #[test]
@@ -423,10 +433,7 @@ fn through_the_engine_shops_deal_lists_and_bare_price_lines_go() {
             "Cooling seat",
         ),
     ];
-    for (promo, gone) in promos {
-        let out = rewrite(&set, promo, "news.example");
-        assert!(!out.contains(gone), "{gone:?} should be gone: {promo}\n→ {out}");
-    }
+    assert_gone(&set, &promos);
     // (fragment, text that must stay)
     let look_alikes = [
         // A shop named in a box that sells nothing.
@@ -442,10 +449,7 @@ fn through_the_engine_shops_deal_lists_and_bare_price_lines_go() {
         // A fact box's bare old price.
         (r#"<dl><dt>Typical bill</dt><dd>£1,690 (was £1,928)</dd></dl>"#, "£1,690 (was £1,928)"),
     ];
-    for (text, kept) in look_alikes {
-        let out = rewrite(&set, text, "news.example");
-        assert!(out.contains(kept), "{kept:?} should stay: {text}\n→ {out}");
-    }
+    assert_kept(&set, &look_alikes);
 }
 
 #[test]
