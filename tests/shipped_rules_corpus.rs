@@ -25,6 +25,12 @@ const REAL_PROMOS: &[(&str, &str)] = &[
 /// counted.
 const REMOVALS: &[(&str, &str, u32, &str)] = &[
     ("ars-1", "promo-commerce-label", 1, "the \"Sponsored Stories\" header of an ad unit"),
+    (
+        "bbc-1",
+        "promo-commerce-label",
+        3,
+        "the \"Advertisement\" ad slots (`bbccom_advert`), each a label and the ad network's link",
+    ),
     ("breitbart", "promo-commerce-label", 4, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
     ("breitbart", "promo-group-heading", 4, "the Taboola unit around those headers: all that is left of it is \"by Taboola\" and its heading"),
     ("bug-1255978", "promo-commerce-label", 4, "Taboola \"Sponsored Links\" / \"Promoted Links\" headers"),
