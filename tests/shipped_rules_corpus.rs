@@ -90,6 +90,12 @@ const REMOVALS: &[(&str, &str, u32, &str)] = &[
         2,
         "the magazine's own subscription offers (cover picture, \"à partir de 8€\", link to its subscription shop)",
     ),
+    (
+        "webmd-1",
+        "promo-commerce-label-box",
+        1,
+        "the footer's \"Health Solutions From Our Sponsors\" box of sponsors' links",
+    ),
     ("yahoo-2", "promo-commerce-label", 2, "two \"Sponsored\" ad cards (IFC Markets, Flonase)"),
 ];
 
